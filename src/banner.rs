@@ -1,0 +1,131 @@
+//! What a person sees: the start-up banner, and the copy-paste lines that
+//! point each client at the proxy and make it trust the CA.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::proxy::StartInfo;
+
+fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The host:port clients should use for direct connections (a wildcard
+/// listen address is reached through localhost).
+fn client_authority(listen: SocketAddr) -> String {
+    if listen.ip().is_unspecified() {
+        format!("localhost:{}", listen.port())
+    } else if listen.is_ipv6() {
+        format!("[{}]:{}", listen.ip(), listen.port())
+    } else {
+        listen.to_string()
+    }
+}
+
+/// How to point each client at a proxy on `listen` that presents
+/// certificates from the CA at `ca`.
+pub fn client_setup(listen: SocketAddr, ca: &Path) -> String {
+    let ca = absolute(ca);
+    let ca = ca.display();
+    let authority = client_authority(listen);
+    let port = listen.port();
+    let host = authority.rsplit_once(':').map(|(h, _)| h).unwrap_or("localhost");
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    format!(
+        "\
+Point a client at it (API base, trusting the CA):
+  curl        curl --cacert {ca} https://{authority}/v1/payment_intents -u sk_test_123:
+  Python      stripe.api_base = \"https://{authority}\"; stripe.ca_bundle_path = \"{ca}\"
+              (stripe-python ignores SSL_CERT_FILE and REQUESTS_CA_BUNDLE)
+  Node        NODE_EXTRA_CA_CERTS={ca} node app.js
+              with new Stripe(key, {{ host: \"{host}\", port: {port}, protocol: \"https\" }})
+  Go          SSL_CERT_FILE={ca} go test ./...
+              with stripe.GetBackendWithConfig(stripe.APIBackend, &stripe.BackendConfig{{URL: stripe.String(\"https://{authority}\")}})
+  Ruby        SSL_CERT_FILE={ca} and Stripe.api_base = \"https://{authority}\"
+  Stripe CLI  stripe payment_intents list --api-base http://127.0.0.1:{port}   (plain HTTP, same port)
+Or keep https://api.stripe.com and use it as a proxy:
+  HTTPS_PROXY=http://127.0.0.1:{port} plus the CA trust line above (Python: stripe.proxy = \"http://127.0.0.1:{port}\")"
+    )
+}
+
+/// The start-up banner.
+pub fn banner(info: &StartInfo) -> String {
+    let upstream = match &info.upstream {
+        Some(url) => url.clone(),
+        None => "none (replay never opens a network connection)".to_owned(),
+    };
+    let cassettes = if info.mode == "record" {
+        format!(
+            "writing to {} ({} already there)",
+            absolute(&info.cassettes_dir).display(),
+            info.cassettes_loaded
+        )
+    } else {
+        format!(
+            "{} loaded from {}",
+            info.cassettes_loaded,
+            absolute(&info.cassettes_dir).display()
+        )
+    };
+    let created = if info.ca_created { " (created now)" } else { "" };
+    format!(
+        "\
+stripe-vcr {version} — {mode} mode
+  listening   https://{authority}  (also plain http:// and HTTPS_PROXY/CONNECT on the same port)
+  upstream    {upstream}
+  cassettes   {cassettes}
+  CA          {ca}{created}
+              SHA-256 {fingerprint}
+{setup}
+Ctrl-C stops and prints a summary.",
+        version = env!("CARGO_PKG_VERSION"),
+        mode = info.mode,
+        authority = client_authority(info.listen),
+        ca = absolute(&info.ca_path).display(),
+        fingerprint = info.ca_fingerprint,
+        setup = client_setup(info.listen, &info.ca_path),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(mode: &'static str) -> StartInfo {
+        StartInfo {
+            mode,
+            listen: "127.0.0.1:8443".parse().expect("addr"),
+            upstream: (mode == "record").then(|| "https://api.stripe.com".to_owned()),
+            cassettes_dir: "cassettes".into(),
+            cassettes_loaded: 7,
+            ca_path: "/tmp/ca.pem".into(),
+            ca_created: false,
+            ca_fingerprint: "AB:CD".into(),
+        }
+    }
+
+    #[test]
+    fn banner_names_everything_a_user_needs() {
+        let b = banner(&info("replay"));
+        for needle in [
+            "replay mode",
+            "https://127.0.0.1:8443",
+            "none (replay never opens",
+            "7 loaded from",
+            "/tmp/ca.pem",
+            "stripe.ca_bundle_path = \"/tmp/ca.pem\"",
+            "NODE_EXTRA_CA_CERTS=/tmp/ca.pem",
+            "HTTPS_PROXY=http://127.0.0.1:8443",
+            "--api-base http://127.0.0.1:8443",
+        ] {
+            assert!(b.contains(needle), "missing {needle:?} in\n{b}");
+        }
+        assert!(banner(&info("record")).contains("upstream    https://api.stripe.com"));
+    }
+
+    #[test]
+    fn wildcard_listen_is_reached_through_localhost() {
+        assert_eq!(client_authority("0.0.0.0:9".parse().expect("addr")), "localhost:9");
+        assert_eq!(client_authority("[::1]:9".parse().expect("addr")), "[::1]:9");
+    }
+}

@@ -1,0 +1,358 @@
+//! The cassette file format: one pretty-printed JSON document per recorded
+//! interaction. This module is the only place that knows its shape.
+//!
+//! ```json
+//! {
+//!   "format_version": 1,
+//!   "recorded_at": "2026-11-22T15:04:05Z",
+//!   "endpoint": "create",
+//!   "occurrence": 1,
+//!   "request": { "method": "POST", "path": "/v1/payment_intents",
+//!                "params": { "amount": "2000", "currency": "usd" },
+//!                "headers": { "stripe-version": "2026-07-29.dahlia" },
+//!                "body_encoding": "form", "user_agent": "Stripe/v1 PythonBindings/15.3.1" },
+//!   "response": { "status": 200, "headers": { "request-id": "req_…" }, "body": { … } }
+//! }
+//! ```
+
+use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::cassette::key::CanonicalRequest;
+use crate::cassette::redact::Redactor;
+
+/// The version written into every cassette. Bump it when the canonical form
+/// or the layout changes; loading refuses other versions.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One recorded request/response pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cassette {
+    pub format_version: u32,
+    /// RFC 3339, UTC, whole seconds.
+    pub recorded_at: String,
+    /// The Payment Intents endpoint (`create`, `retrieve`, …), for readers.
+    pub endpoint: String,
+    /// 1 for the first time this exact request was recorded in a session,
+    /// 2 for the second, …; replay serves them in this order.
+    pub occurrence: u32,
+    pub request: RecordedRequest,
+    pub response: RecordedResponse,
+}
+
+/// How the request carried its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyEncoding {
+    /// No body (GET, or a POST without parameters).
+    None,
+    /// `application/x-www-form-urlencoded`, what Stripe's SDKs send.
+    Form,
+    /// `application/json`, what some Stripe-compatible gateways take.
+    Json,
+}
+
+/// The request side: its canonical form plus informational fields that are
+/// not part of matching.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    #[serde(flatten)]
+    pub canonical: CanonicalRequest,
+    pub body_encoding: BodyEncoding,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+/// The response side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedResponse {
+    pub status: u16,
+    pub headers: ResponseHeaders,
+    #[serde(flatten)]
+    pub body: ResponseBody,
+}
+
+/// A response body: JSON is stored as JSON so cassettes read and diff well.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseBody {
+    /// `"body": { … }` — the response was JSON.
+    Body(serde_json::Value),
+    /// `"body_text": "…"` — anything else (UTF-8, lossily).
+    BodyText(String),
+}
+
+/// Response headers in their original order; a repeated header keeps all its
+/// values. Serialised as an object (`name → value`, or `name → [values]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseHeaders(pub Vec<(String, String)>);
+
+/// Headers that describe one connection or one encoding of the body rather
+/// than the response: never stored, never replayed.
+const PER_CONNECTION: [&str; 10] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+    "content-encoding",
+    "alt-svc",
+];
+
+/// Headers that carry credentials or session state: never stored.
+const SECRET_HEADERS: [&str; 3] = ["set-cookie", "cookie", "authorization"];
+
+impl ResponseHeaders {
+    /// Keeps the end-to-end headers of an upstream response, redacted.
+    pub fn from_upstream(headers: &HeaderMap) -> ResponseHeaders {
+        let redactor = Redactor::standard();
+        ResponseHeaders(
+            headers
+                .iter()
+                .filter(|(name, _)| {
+                    let n = name.as_str();
+                    !PER_CONNECTION.contains(&n) && !SECRET_HEADERS.contains(&n)
+                })
+                .map(|(name, value)| {
+                    let text = String::from_utf8_lossy(value.as_bytes());
+                    (name.as_str().to_owned(), redactor.redact(&text).into_owned())
+                })
+                .collect(),
+        )
+    }
+
+    /// The first value of a header (case-insensitive name).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// As a `HeaderMap` for replay; entries that are not valid HTTP are
+    /// skipped (a hand-edited cassette must not crash the proxy).
+    pub fn to_header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(self.0.len());
+        for (name, value) in &self.0 {
+            if PER_CONNECTION.contains(&name.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            match (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(value.as_str()),
+            ) {
+                (Ok(n), Ok(v)) => {
+                    map.append(n, v);
+                }
+                _ => tracing::warn!(header = %name, "skipping a cassette header that is not valid HTTP"),
+            }
+        }
+        map
+    }
+}
+
+impl Serialize for ResponseHeaders {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut names: Vec<&str> = Vec::new();
+        for (n, _) in &self.0 {
+            if !names.contains(&n.as_str()) {
+                names.push(n);
+            }
+        }
+        let mut map = serializer.serialize_map(Some(names.len()))?;
+        for name in names {
+            let values: Vec<&str> = self
+                .0
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            match values.as_slice() {
+                [one] => map.serialize_entry(name, one)?,
+                many => map.serialize_entry(name, many)?,
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ResponseHeaders {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        struct HeadersVisitor;
+        impl<'de> Visitor<'de> for HeadersVisitor {
+            type Value = ResponseHeaders;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of header names to a string or an array of strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some((name, value)) = access.next_entry::<String, OneOrMany>()? {
+                    match value {
+                        OneOrMany::One(v) => out.push((name, v)),
+                        OneOrMany::Many(vs) => out.extend(vs.into_iter().map(|v| (name.clone(), v))),
+                    }
+                }
+                Ok(ResponseHeaders(out))
+            }
+        }
+        deserializer.deserialize_map(HeadersVisitor)
+    }
+}
+
+impl ResponseBody {
+    /// Stores an upstream body: parsed as JSON when it is JSON, redacted.
+    pub fn from_upstream(bytes: &[u8]) -> ResponseBody {
+        let redactor = Redactor::standard();
+        match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(value) => ResponseBody::Body(redactor.redact_json(&value)),
+            Err(_) => ResponseBody::BodyText(redactor.redact(&String::from_utf8_lossy(bytes)).into_owned()),
+        }
+    }
+
+    /// The bytes replay sends: JSON pretty-printed with two spaces, which is
+    /// how api.stripe.com formats its bodies.
+    pub fn to_bytes(&self) -> Bytes {
+        match self {
+            ResponseBody::Body(value) => Bytes::from(serde_json::to_vec_pretty(value).unwrap_or_default()),
+            ResponseBody::BodyText(text) => Bytes::from(text.clone()),
+        }
+    }
+}
+
+/// Why a cassette file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("not a valid cassette: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cassette format version {found}, but this stripe-vcr reads version {FORMAT_VERSION}; re-record it or upgrade stripe-vcr")]
+    Version { found: u32 },
+}
+
+impl Cassette {
+    /// Parses a cassette file's bytes and checks its version.
+    pub fn from_slice(bytes: &[u8]) -> Result<Cassette, FormatError> {
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            format_version: u32,
+        }
+        let version: VersionOnly = serde_json::from_slice(bytes)?;
+        if version.format_version != FORMAT_VERSION {
+            return Err(FormatError::Version {
+                found: version.format_version,
+            });
+        }
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    /// The bytes written to disk: pretty JSON and a final newline.
+    pub fn to_file_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stripe::params::Params;
+
+    fn sample() -> Cassette {
+        Cassette {
+            format_version: FORMAT_VERSION,
+            recorded_at: "2026-11-22T15:04:05Z".into(),
+            endpoint: "create".into(),
+            occurrence: 1,
+            request: RecordedRequest {
+                canonical: CanonicalRequest::new(
+                    "POST",
+                    "/v1/payment_intents",
+                    &Params::from_form(b"amount=2000&currency=usd", "body").expect("form"),
+                    |_| None,
+                ),
+                body_encoding: BodyEncoding::Form,
+                user_agent: Some("curl/8".into()),
+            },
+            response: RecordedResponse {
+                status: 200,
+                headers: ResponseHeaders(vec![
+                    ("request-id".into(), "req_1".into()),
+                    ("vary".into(), "Origin".into()),
+                    ("vary".into(), "Accept".into()),
+                ]),
+                body: ResponseBody::Body(serde_json::json!({"id": "pi_1", "amount": 2000})),
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips_and_reads_well() {
+        let c = sample();
+        let bytes = c.to_file_bytes();
+        let text = String::from_utf8(bytes.clone()).expect("utf8");
+        assert!(text.contains("\"vary\": [\n"), "{text}");
+        assert!(text.contains("\"body\": {"), "{text}");
+        assert!(text.contains("\"params\": {"), "{text}");
+        assert_eq!(Cassette::from_slice(&bytes).expect("parses"), c);
+    }
+
+    #[test]
+    fn text_bodies_round_trip() {
+        let mut c = sample();
+        c.response.body = ResponseBody::BodyText("not json".into());
+        let bytes = c.to_file_bytes();
+        assert!(String::from_utf8_lossy(&bytes).contains("\"body_text\": \"not json\""));
+        assert_eq!(Cassette::from_slice(&bytes).expect("parses"), c);
+    }
+
+    #[test]
+    fn wrong_version_and_garbage_are_errors() {
+        let mut c = sample();
+        c.format_version = 99;
+        assert!(matches!(
+            Cassette::from_slice(&c.to_file_bytes()),
+            Err(FormatError::Version { found: 99 })
+        ));
+        let err = Cassette::from_slice(b"{\"format_version\": 1, ").expect_err("truncated");
+        assert!(err.to_string().contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn upstream_headers_drop_per_connection_and_secrets() {
+        let mut h = HeaderMap::new();
+        h.insert("content-length", HeaderValue::from_static("10"));
+        h.insert("connection", HeaderValue::from_static("keep-alive"));
+        h.insert("set-cookie", HeaderValue::from_static("session=abc"));
+        h.insert("request-id", HeaderValue::from_static("req_1"));
+        h.insert("x-echo", HeaderValue::from_static("sk_test_abc"));
+        let kept = ResponseHeaders::from_upstream(&h);
+        assert_eq!(
+            kept.0,
+            vec![
+                ("request-id".to_owned(), "req_1".to_owned()),
+                ("x-echo".to_owned(), "sk_test_REDACTED".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn json_bodies_are_redacted_and_pretty() {
+        let body = ResponseBody::from_upstream(br#"{"client_secret":"pi_1_secret_abc","n":1}"#);
+        assert_eq!(
+            body.to_bytes(),
+            Bytes::from("{\n  \"client_secret\": \"pi_1_secret_REDACTED\",\n  \"n\": 1\n}")
+        );
+    }
+}

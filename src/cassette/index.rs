@@ -1,0 +1,420 @@
+//! The in-memory replay index: every loaded cassette by request key, the
+//! per-request sequence counters, and the near-miss search that explains a
+//! request nobody recorded.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hyper::header::HeaderMap;
+use hyper::StatusCode;
+
+use crate::cassette::key::{CanonicalRequest, RequestKey};
+use crate::cassette::store::LoadedCassette;
+
+/// A response ready to send: parsed and serialised once at load time, so
+/// serving it is a clone of reference-counted bytes.
+#[derive(Debug, Clone)]
+pub struct PreparedResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// One loaded cassette.
+#[derive(Debug)]
+pub struct Recording {
+    pub file_name: String,
+    pub canonical: CanonicalRequest,
+    pub occurrence: u32,
+    pub response: PreparedResponse,
+}
+
+/// Every occurrence of one request, in recorded order, and how far this run
+/// has got through them.
+#[derive(Debug)]
+struct Sequence {
+    recordings: Vec<Arc<Recording>>,
+    next: AtomicUsize,
+}
+
+/// Cassettes indexed for replay.
+#[derive(Debug, Default)]
+pub struct ReplayIndex {
+    by_key: HashMap<RequestKey, Sequence>,
+    count: usize,
+}
+
+/// Why cassettes could not be indexed.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("{file}: status {status} is not a valid HTTP status")]
+    BadStatus { file: String, status: u16 },
+    #[error("{first} and {second} both record occurrence {occurrence} of the same request; delete one")]
+    DuplicateOccurrence {
+        first: String,
+        second: String,
+        occurrence: u32,
+    },
+}
+
+impl ReplayIndex {
+    /// Builds the index. The key is computed from each cassette's stored
+    /// canonical request (not trusted from its file name).
+    pub fn build(loaded: Vec<LoadedCassette>) -> Result<ReplayIndex, IndexError> {
+        let mut grouped: HashMap<RequestKey, Vec<Arc<Recording>>> = HashMap::new();
+        let count = loaded.len();
+        for LoadedCassette { file_name, cassette } in loaded {
+            let status = StatusCode::from_u16(cassette.response.status).map_err(|_| IndexError::BadStatus {
+                file: file_name.clone(),
+                status: cassette.response.status,
+            })?;
+            let canonical = cassette.request.canonical;
+            let recording = Recording {
+                response: PreparedResponse {
+                    status,
+                    headers: cassette.response.headers.to_header_map(),
+                    body: cassette.response.body.to_bytes(),
+                },
+                file_name,
+                occurrence: cassette.occurrence,
+                canonical,
+            };
+            grouped
+                .entry(recording.canonical.key())
+                .or_default()
+                .push(Arc::new(recording));
+        }
+        let mut by_key = HashMap::with_capacity(grouped.len());
+        for (key, mut recordings) in grouped {
+            recordings.sort_by_key(|r| r.occurrence);
+            if let Some(w) = recordings.windows(2).find(|w| w[0].occurrence == w[1].occurrence) {
+                return Err(IndexError::DuplicateOccurrence {
+                    first: w[0].file_name.clone(),
+                    second: w[1].file_name.clone(),
+                    occurrence: w[0].occurrence,
+                });
+            }
+            by_key.insert(
+                key,
+                Sequence {
+                    recordings,
+                    next: AtomicUsize::new(0),
+                },
+            );
+        }
+        Ok(ReplayIndex { by_key, count })
+    }
+
+    /// Number of cassettes loaded.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when no cassette is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The recording to serve for `key`: occurrences in recorded order, and
+    /// after the last one, the last one again.
+    pub fn next(&self, key: &RequestKey) -> Option<Arc<Recording>> {
+        let seq = self.by_key.get(key)?;
+        let n = seq.next.fetch_add(1, Ordering::Relaxed);
+        let last = seq.recordings.len().checked_sub(1)?;
+        seq.recordings.get(n.min(last)).cloned()
+    }
+
+    /// Restarts every sequence from its first occurrence.
+    pub fn reset(&self) {
+        for seq in self.by_key.values() {
+            seq.next.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// The recorded request most like `request`, and how they differ.
+    pub fn closest(&self, request: &CanonicalRequest) -> Option<NearMiss> {
+        self.by_key
+            .values()
+            .filter_map(|seq| seq.recordings.first())
+            .map(|rec| {
+                let differences = differences(request, &rec.canonical);
+                (score(&differences), rec)
+            })
+            .min_by(|(sa, ra), (sb, rb)| sa.cmp(sb).then_with(|| ra.file_name.cmp(&rb.file_name)))
+            .map(|(_, rec)| NearMiss {
+                file_name: rec.file_name.clone(),
+                recorded: rec.canonical.summary(),
+                differences: differences(request, &rec.canonical),
+            })
+    }
+}
+
+/// The closest recording to a request that missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NearMiss {
+    pub file_name: String,
+    /// `METHOD /path` of the recording.
+    pub recorded: String,
+    pub differences: Vec<Difference>,
+}
+
+/// One way a request differs from a recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Difference {
+    Method {
+        sent: String,
+        recorded: String,
+    },
+    Path {
+        sent: String,
+        recorded: String,
+    },
+    Header {
+        name: String,
+        sent: Option<String>,
+        recorded: Option<String>,
+    },
+    Param {
+        path: String,
+        sent: Option<String>,
+        recorded: Option<String>,
+    },
+}
+
+fn score(diffs: &[Difference]) -> u32 {
+    diffs
+        .iter()
+        .map(|d| match d {
+            Difference::Method { .. } => 100,
+            Difference::Path { sent, recorded } if same_shape(sent, recorded) => 5,
+            Difference::Path { .. } => 50,
+            Difference::Header { .. } => 3,
+            Difference::Param { .. } => 1,
+        })
+        .sum()
+}
+
+/// Two paths of the same endpoint that differ only in the object id.
+fn same_shape(a: &str, b: &str) -> bool {
+    let (sa, sb): (Vec<_>, Vec<_>) = (a.split('/').collect(), b.split('/').collect());
+    sa.len() == sb.len() && sa.iter().zip(&sb).filter(|(x, y)| x != y).count() <= 1
+}
+
+/// How `sent` differs from `recorded`, method and path first, then headers
+/// (a different `Stripe-Version` is the commonest surprise), then parameters.
+pub fn differences(sent: &CanonicalRequest, recorded: &CanonicalRequest) -> Vec<Difference> {
+    let mut out = Vec::new();
+    if sent.method != recorded.method {
+        out.push(Difference::Method {
+            sent: sent.method.clone(),
+            recorded: recorded.method.clone(),
+        });
+    }
+    if sent.path != recorded.path {
+        out.push(Difference::Path {
+            sent: sent.path.clone(),
+            recorded: recorded.path.clone(),
+        });
+    }
+    let names: std::collections::BTreeSet<&String> = sent.headers.keys().chain(recorded.headers.keys()).collect();
+    for name in names {
+        let (s, r) = (sent.headers.get(name), recorded.headers.get(name));
+        if s != r {
+            out.push(Difference::Header {
+                name: name.clone(),
+                sent: s.cloned(),
+                recorded: r.cloned(),
+            });
+        }
+    }
+    let sent_params: BTreeMap<String, String> = sent.params.flatten().into_iter().collect();
+    let recorded_params: BTreeMap<String, String> = recorded.params.flatten().into_iter().collect();
+    let paths: std::collections::BTreeSet<&String> = sent_params.keys().chain(recorded_params.keys()).collect();
+    for path in paths {
+        let (s, r) = (sent_params.get(path), recorded_params.get(path));
+        if s != r {
+            out.push(Difference::Param {
+                path: path.clone(),
+                sent: s.cloned(),
+                recorded: r.cloned(),
+            });
+        }
+    }
+    out
+}
+
+fn shown(value: &str) -> String {
+    const MAX: usize = 60;
+    if value.chars().count() > MAX {
+        format!("{}…", value.chars().take(MAX).collect::<String>())
+    } else {
+        value.to_owned()
+    }
+}
+
+fn header_title(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+impl fmt::Display for Difference {
+    /// `amount: 2000 ≠ 1000` reads "sent 2000, recorded 1000".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pair = |f: &mut fmt::Formatter<'_>, what: &str, s: &Option<String>, r: &Option<String>| match (s, r) {
+            (Some(s), Some(r)) => write!(f, "{what}: {} ≠ {}", shown(s), shown(r)),
+            (Some(s), None) => write!(f, "{what}: sent {}, not in the recording", shown(s)),
+            (None, Some(r)) => write!(f, "{what}: not sent, recorded {}", shown(r)),
+            (None, None) => Ok(()),
+        };
+        match self {
+            Difference::Method { sent, recorded } => write!(f, "method: {sent} ≠ {recorded}"),
+            Difference::Path { sent, recorded } => write!(f, "path: {sent} ≠ {recorded}"),
+            Difference::Header { name, sent, recorded } => pair(f, &header_title(name), sent, recorded),
+            Difference::Param { path, sent, recorded } => pair(f, path, sent, recorded),
+        }
+    }
+}
+
+impl NearMiss {
+    /// One line: `create-…-001.json (POST /v1/payment_intents) differs in amount: 2000 ≠ 1000`.
+    pub fn describe(&self) -> String {
+        const MAX_LISTED: usize = 5;
+        let mut listed: Vec<String> = self
+            .differences
+            .iter()
+            .take(MAX_LISTED)
+            .map(|d| d.to_string())
+            .collect();
+        if self.differences.len() > MAX_LISTED {
+            listed.push(format!("and {} more", self.differences.len() - MAX_LISTED));
+        }
+        if listed.is_empty() {
+            format!("{} ({})", self.file_name, self.recorded)
+        } else {
+            format!(
+                "{} ({}), which differs in {}",
+                self.file_name,
+                self.recorded,
+                listed.join("; ")
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cassette::format::*;
+    use crate::stripe::params::Params;
+
+    fn canonical(method: &str, path: &str, body: &str, version: &str) -> CanonicalRequest {
+        let params = Params::from_form(body.as_bytes(), "body").expect("form");
+        CanonicalRequest::new(method, path, &params, |h| {
+            (h == "stripe-version").then(|| version.to_owned())
+        })
+    }
+
+    fn loaded(name: &str, canonical: CanonicalRequest, occurrence: u32, status: u16) -> LoadedCassette {
+        LoadedCassette {
+            file_name: name.into(),
+            cassette: Cassette {
+                format_version: FORMAT_VERSION,
+                recorded_at: "2026-11-22T00:00:00Z".into(),
+                endpoint: "x".into(),
+                occurrence,
+                request: RecordedRequest {
+                    canonical,
+                    body_encoding: BodyEncoding::Form,
+                    user_agent: None,
+                },
+                response: RecordedResponse {
+                    status,
+                    headers: ResponseHeaders::default(),
+                    body: ResponseBody::Body(serde_json::json!({ "occurrence": occurrence })),
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn occurrences_replay_in_order_then_the_last_repeats() {
+        let c = canonical("GET", "/v1/payment_intents/pi_1", "", "v1");
+        let index = ReplayIndex::build(vec![
+            loaded("b", c.clone(), 2, 200),
+            loaded("a", c.clone(), 1, 200),
+            loaded("c", c.clone(), 3, 200),
+        ])
+        .expect("index");
+        let served: Vec<u32> = (0..5).map(|_| index.next(&c.key()).expect("hit").occurrence).collect();
+        assert_eq!(served, [1, 2, 3, 3, 3]);
+        index.reset();
+        assert_eq!(index.next(&c.key()).expect("hit").occurrence, 1);
+        assert!(index
+            .next(&canonical("GET", "/v1/payment_intents/pi_2", "", "v1").key())
+            .is_none());
+    }
+
+    #[test]
+    fn duplicate_occurrences_are_refused() {
+        let c = canonical("GET", "/v1/payment_intents", "", "v1");
+        let err = ReplayIndex::build(vec![loaded("a", c.clone(), 1, 200), loaded("b", c, 1, 200)]).expect_err("dup");
+        assert!(err.to_string().contains("a and b"), "{err}");
+    }
+
+    #[test]
+    fn near_miss_names_the_closest_and_the_difference() {
+        let index = ReplayIndex::build(vec![
+            loaded(
+                "create",
+                canonical("POST", "/v1/payment_intents", "amount=1000&currency=usd", "v1"),
+                1,
+                200,
+            ),
+            loaded("list", canonical("GET", "/v1/payment_intents", "limit=3", "v1"), 1, 200),
+            loaded(
+                "confirm",
+                canonical("POST", "/v1/payment_intents/pi_1/confirm", "", "v1"),
+                1,
+                200,
+            ),
+        ])
+        .expect("index");
+        let miss = index
+            .closest(&canonical(
+                "POST",
+                "/v1/payment_intents",
+                "amount=2000&currency=usd&description=x",
+                "v2",
+            ))
+            .expect("some recording");
+        assert_eq!(miss.file_name, "create");
+        assert_eq!(
+            miss.describe(),
+            "create (POST /v1/payment_intents), which differs in Stripe-Version: v2 ≠ v1; amount: 2000 ≠ 1000; description: sent x, not in the recording"
+        );
+        let other_id = index
+            .closest(&canonical("POST", "/v1/payment_intents/pi_2/confirm", "", "v1"))
+            .expect("some");
+        assert_eq!(other_id.file_name, "confirm");
+        assert_eq!(
+            other_id.differences,
+            vec![Difference::Path {
+                sent: "/v1/payment_intents/pi_2/confirm".into(),
+                recorded: "/v1/payment_intents/pi_1/confirm".into()
+            }]
+        );
+        assert!(ReplayIndex::default()
+            .closest(&canonical("GET", "/", "", "v1"))
+            .is_none());
+    }
+}

@@ -1,0 +1,240 @@
+//! The canonical request and its hash: what makes two requests "the same" for
+//! replay, and the name a cassette is stored under.
+//!
+//! Canonical request = method + path + decoded (and redacted) parameters of
+//! the query string and body + the `Stripe-Account` and `Stripe-Version`
+//! headers. Parameter order, `+` vs `%20`, literal vs encoded brackets and
+//! `a[]` vs `a[0]` never matter, because the parameters are compared as a
+//! sorted tree. Headers that vary per run (`Idempotency-Key`, `User-Agent`,
+//! telemetry, `Authorization`) are not part of it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::cassette::redact::Redactor;
+use crate::stripe::params::Params;
+
+/// The request headers that identify a request (lower-case names).
+pub const IDENTIFYING_HEADERS: [&str; 2] = ["stripe-account", "stripe-version"];
+
+/// How many hex digits of the hash go into a file name: 80 bits, plenty for
+/// any cassette library, and short enough to read in a diff.
+const FILE_HASH_HEX: usize = 20;
+
+/// A request reduced to what identifies it. Secrets inside are already
+/// redacted, so it is safe to store and to log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanonicalRequest {
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub params: Params,
+    /// Identifying headers present on the request (lower-case names).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// SHA-256 of a [`CanonicalRequest`]'s canonical bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestKey([u8; 32]);
+
+impl CanonicalRequest {
+    /// Builds the canonical form of a request, redacting secrets first so the
+    /// original and the placeholder of a secret give the same key.
+    pub fn new(method: &str, path: &str, params: &Params, header: impl Fn(&str) -> Option<String>) -> CanonicalRequest {
+        let redactor = Redactor::standard();
+        let headers = IDENTIFYING_HEADERS
+            .iter()
+            .filter_map(|name| header(name).map(|v| ((*name).to_owned(), redactor.redact(&v).into_owned())))
+            .collect();
+        CanonicalRequest {
+            method: method.to_ascii_uppercase(),
+            path: redactor.redact(path).into_owned(),
+            params: params.map_strings(&|s| redactor.redact(s).into_owned()),
+            headers,
+        }
+    }
+
+    /// The bytes that are hashed: compact JSON with a fixed field order and
+    /// sorted parameter names.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Canonical<'a> {
+            method: &'a str,
+            path: &'a str,
+            params: &'a Params,
+            headers: &'a BTreeMap<String, String>,
+        }
+        // Serialising strings and sorted maps cannot fail.
+        serde_json::to_vec(&Canonical {
+            method: &self.method,
+            path: &self.path,
+            params: &self.params,
+            headers: &self.headers,
+        })
+        .unwrap_or_default()
+    }
+
+    /// The request's key.
+    pub fn key(&self) -> RequestKey {
+        RequestKey(Sha256::digest(self.canonical_bytes()).into())
+    }
+
+    /// `POST /v1/payment_intents` — for messages.
+    pub fn summary(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+impl RequestKey {
+    /// The full hash in lower-case hex.
+    pub fn hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The prefix used in cassette file names.
+    pub fn file_prefix(&self) -> String {
+        self.hex()[..FILE_HASH_HEX].to_owned()
+    }
+}
+
+impl fmt::Debug for RequestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestKey({})", self.file_prefix())
+    }
+}
+
+impl fmt::Display for RequestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file_prefix())
+    }
+}
+
+/// The file name of a cassette: `<endpoint>-<hash prefix>-<occurrence>.json`,
+/// e.g. `create-9f86d081884c7d659a2f-001.json`.
+pub fn file_name(endpoint: &str, key: &RequestKey, occurrence: u32) -> String {
+    format!("{endpoint}-{}-{occurrence:03}.json", key.file_prefix())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(method: &str, path_and_query: &str, body: &str, version: Option<&str>) -> RequestKey {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let mut params = Params::from_form(query.as_bytes(), "query").expect("query");
+        params.merge(Params::from_form(body.as_bytes(), "body").expect("body"));
+        CanonicalRequest::new(method, path, &params, |h| {
+            (h == "stripe-version").then(|| version.map(str::to_owned)).flatten()
+        })
+        .key()
+    }
+
+    #[test]
+    fn same_request_in_different_spellings_has_one_key() {
+        let v = Some("2026-07-29.dahlia");
+        let groups: &[&[(&str, &str, &str)]] = &[
+            &[
+                (
+                    "POST",
+                    "/v1/payment_intents",
+                    "amount=2000&currency=usd&metadata[order_id]=6735&expand[]=customer",
+                ),
+                (
+                    "POST",
+                    "/v1/payment_intents",
+                    "currency=usd&expand[0]=customer&metadata%5Border_id%5D=6735&amount=2000",
+                ),
+                (
+                    "post",
+                    "/v1/payment_intents",
+                    "expand%5B0%5D=customer&amount=2000&currency=usd&metadata[order_id]=6735",
+                ),
+            ],
+            &[
+                (
+                    "GET",
+                    "/v1/payment_intents/search?query=metadata%5B%27k%27%5D%3A%27a+b%27",
+                    "",
+                ),
+                (
+                    "GET",
+                    "/v1/payment_intents/search?query=metadata%5B%27k%27%5D%3A%27a%20b%27",
+                    "",
+                ),
+            ],
+            &[
+                (
+                    "GET",
+                    "/v1/payment_intents/pi_1?client_secret=pi_1_secret_realvalue",
+                    "",
+                ),
+                ("GET", "/v1/payment_intents/pi_1?client_secret=pi_1_secret_REDACTED", ""),
+            ],
+        ];
+        for group in groups {
+            let keys: Vec<_> = group.iter().map(|(m, p, b)| key(m, p, b, v)).collect();
+            assert!(keys.windows(2).all(|w| w[0] == w[1]), "{group:?}");
+        }
+    }
+
+    #[test]
+    fn different_requests_have_different_keys() {
+        let v = Some("2026-07-29.dahlia");
+        let base = key("POST", "/v1/payment_intents", "amount=2000&currency=usd", v);
+        assert_ne!(base, key("POST", "/v1/payment_intents", "amount=1000&currency=usd", v));
+        assert_ne!(base, key("GET", "/v1/payment_intents", "amount=2000&currency=usd", v));
+        assert_ne!(
+            base,
+            key(
+                "POST",
+                "/v1/payment_intents",
+                "amount=2000&currency=usd",
+                Some("2024-06-20")
+            )
+        );
+        assert_ne!(
+            base,
+            key("POST", "/v1/payment_intents", "amount=2000&currency=usd", None)
+        );
+        assert_ne!(
+            base,
+            key(
+                "POST",
+                "/v1/payment_intents",
+                "amount=2000&currency=usd&description=",
+                v
+            )
+        );
+    }
+
+    #[test]
+    fn golden_key_is_stable() {
+        // If this changes, every committed cassette's name changes: bump the
+        // cassette format version and say so in the changelog.
+        let k = key(
+            "POST",
+            "/v1/payment_intents",
+            "amount=2000&currency=usd",
+            Some("2026-07-29.dahlia"),
+        );
+        let canonical = CanonicalRequest::new(
+            "POST",
+            "/v1/payment_intents",
+            &Params::from_form(b"amount=2000&currency=usd", "body").expect("body"),
+            |h| (h == "stripe-version").then(|| "2026-07-29.dahlia".to_owned()),
+        );
+        assert_eq!(
+            String::from_utf8(canonical.canonical_bytes()).expect("utf8"),
+            r#"{"method":"POST","path":"/v1/payment_intents","params":{"amount":"2000","currency":"usd"},"headers":{"stripe-version":"2026-07-29.dahlia"}}"#
+        );
+        assert_eq!(k.hex(), hex::encode(Sha256::digest(canonical.canonical_bytes())));
+        assert_eq!(
+            file_name("create", &k, 1),
+            format!("create-{}-001.json", &k.hex()[..20])
+        );
+    }
+}

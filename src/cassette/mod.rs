@@ -1,0 +1,8 @@
+//! Cassettes: the canonical request and its key, the file format, secret
+//! redaction, the directory on disk and the in-memory replay index.
+
+pub mod format;
+pub mod index;
+pub mod key;
+pub mod redact;
+pub mod store;

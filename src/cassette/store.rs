@@ -1,0 +1,219 @@
+//! The cassette directory on disk: atomic writes and loading.
+//!
+//! A cassette is written to a temporary file in the same directory, fsynced,
+//! renamed over its final name, and the directory is fsynced: a crash leaves
+//! either the old file, the new file, or an ignored temporary — never half a
+//! cassette. Concurrent writers use distinct temporary names, so they never
+//! clobber each other's partial output.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::cassette::format::{Cassette, FormatError};
+
+/// Suffix of in-progress writes; such files are never loaded.
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Why the cassette directory could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cassette directory {} does not exist (record a session first, or pass --cassettes DIR)", .0.display())]
+    MissingDir(PathBuf),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: FormatError,
+    },
+}
+
+/// A cassette read from disk, with the file name it was found under.
+#[derive(Debug, Clone)]
+pub struct LoadedCassette {
+    pub file_name: String,
+    pub cassette: Cassette,
+}
+
+/// A directory of cassettes.
+#[derive(Debug, Clone)]
+pub struct CassetteStore {
+    dir: PathBuf,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl CassetteStore {
+    /// A store rooted at `dir` (not touched until used).
+    pub fn new(dir: impl Into<PathBuf>) -> CassetteStore {
+        CassetteStore { dir: dir.into() }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes one cassette atomically under `file_name`, replacing any file
+    /// of that name. Blocking: call it from `spawn_blocking`.
+    pub fn write(&self, file_name: &str, cassette: &Cassette) -> Result<PathBuf, StoreError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        let final_path = self.dir.join(file_name);
+        let temp_path = self.dir.join(format!(
+            ".{file_name}.{}.{}{TEMP_SUFFIX}",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = (|| {
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&temp_path)
+                .map_err(io(&temp_path))?;
+            file.write_all(&cassette.to_file_bytes()).map_err(io(&temp_path))?;
+            file.sync_all().map_err(io(&temp_path))?;
+            fs::rename(&temp_path, &final_path).map_err(io(&final_path))?;
+            // Make the rename itself durable.
+            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp_path);
+        }
+        result.map(|()| final_path)
+    }
+
+    /// Loads every `*.json` cassette in the directory, sorted by file name.
+    /// The first unreadable or malformed file stops the load with its path
+    /// and the parser's line and column.
+    pub fn load_all(&self) -> Result<Vec<LoadedCassette>, StoreError> {
+        if !self.dir.is_dir() {
+            return Err(StoreError::MissingDir(self.dir.clone()));
+        }
+        let mut out = Vec::new();
+        for path in self.cassette_paths()? {
+            let bytes = fs::read(&path).map_err(|source| StoreError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let cassette = Cassette::from_slice(&bytes).map_err(|source| StoreError::Invalid {
+                path: path.clone(),
+                source,
+            })?;
+            let file_name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            out.push(LoadedCassette { file_name, cassette });
+        }
+        Ok(out)
+    }
+
+    /// Paths of the cassette files, sorted; temporaries and hidden files are skipped.
+    fn cassette_paths(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let entries = fs::read_dir(&self.dir).map_err(|source| StoreError::Io {
+            path: self.dir.clone(),
+            source,
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+                p.is_file() && name.ends_with(".json") && !name.starts_with('.')
+            })
+            .collect();
+        paths.sort();
+        Ok(paths)
+    }
+
+    /// Deletes temporary files left behind by a crashed writer; returns how
+    /// many were removed.
+    pub fn clean_temp_files(&self) -> usize {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with('.') && name.ends_with(TEMP_SUFFIX)
+            })
+            .filter(|e| fs::remove_file(e.path()).is_ok())
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cassette::format::{
+        BodyEncoding, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
+    };
+    use crate::cassette::key::CanonicalRequest;
+    use crate::stripe::params::Params;
+
+    fn cassette(n: u32) -> Cassette {
+        Cassette {
+            format_version: FORMAT_VERSION,
+            recorded_at: "2026-11-22T15:04:05Z".into(),
+            endpoint: "list".into(),
+            occurrence: n,
+            request: RecordedRequest {
+                canonical: CanonicalRequest::new("GET", "/v1/payment_intents", &Params::default(), |_| None),
+                body_encoding: BodyEncoding::None,
+                user_agent: None,
+            },
+            response: RecordedResponse {
+                status: 200,
+                headers: ResponseHeaders::default(),
+                body: ResponseBody::Body(serde_json::json!({"n": n})),
+            },
+        }
+    }
+
+    #[test]
+    fn writes_atomically_and_loads_sorted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = CassetteStore::new(dir.path().join("sub"));
+        store.write("b.json", &cassette(2)).expect("write b");
+        store.write("a.json", &cassette(1)).expect("write a");
+        store.write("a.json", &cassette(3)).expect("overwrite a");
+        // A leftover temporary from a crash is ignored, then cleaned.
+        fs::write(store.dir().join(".c.json.1.1.tmp"), b"{partial").expect("temp");
+        let loaded = store.load_all().expect("loads");
+        let names: Vec<_> = loaded.iter().map(|l| l.file_name.as_str()).collect();
+        assert_eq!(names, ["a.json", "b.json"]);
+        assert_eq!(loaded[0].cassette.occurrence, 3);
+        assert_eq!(store.clean_temp_files(), 1);
+        assert_eq!(fs::read_dir(store.dir()).expect("dir").count(), 2);
+    }
+
+    #[test]
+    fn malformed_file_names_path_and_position() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = CassetteStore::new(dir.path());
+        fs::write(dir.path().join("bad.json"), b"{\n  \"format_version\": 1,\n  oops\n}").expect("write");
+        let err = store.load_all().expect_err("malformed");
+        let msg = err.to_string();
+        assert!(msg.contains("bad.json") && msg.contains("line 3"), "{msg}");
+    }
+
+    #[test]
+    fn missing_directory_is_explained() {
+        let err = CassetteStore::new("/nonexistent/stripe-vcr")
+            .load_all()
+            .expect_err("missing");
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+}

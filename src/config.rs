@@ -1,0 +1,217 @@
+//! The command line (clap) and the validated configuration built from it.
+//! Tests build [`Config`] values directly; nothing reads the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Default largest request body: Stripe requests are a few KiB at most.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// stripe-vcr: record Stripe Payment Intents traffic once, replay it offline
+/// forever.
+#[derive(Debug, Parser)]
+#[command(name = "stripe-vcr", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Forward traffic to the real API (or a Stripe-compatible upstream) and
+    /// save every /v1/payment_intents exchange as a cassette.
+    Record(RecordArgs),
+    /// Serve recorded cassettes offline: no network, no API keys needed.
+    Replay(ReplayArgs),
+    /// Create (or show) the local CA and print how to make each client trust it.
+    Certs(CertsArgs),
+}
+
+/// Flags shared by `record` and `replay`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. One port serves direct HTTPS, plain HTTP and
+    /// HTTPS_PROXY (CONNECT) clients. Use port 0 for any free port.
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Directory of cassette files (one JSON file per interaction).
+    #[arg(long, default_value = "cassettes", value_name = "DIR")]
+    pub cassettes: PathBuf,
+    /// Directory holding the proxy's CA (ca.pem, and ca-key.pem, which must
+    /// never be committed). Created on first start.
+    #[arg(long, default_value = "certs", value_name = "DIR")]
+    pub certs: PathBuf,
+    /// Largest request body accepted, in bytes; larger ones get a 413.
+    #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_name = "BYTES")]
+    pub max_body: usize,
+}
+
+/// `stripe-vcr record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The API to forward to: Stripe, or any Stripe-compatible server
+    /// (an IP literal such as https://127.0.0.1:12112 works with --upstream-ca).
+    #[arg(long, default_value = "https://api.stripe.com", value_name = "URL")]
+    pub upstream: String,
+    /// Extra CA certificate (PEM) to trust for the upstream, on top of the
+    /// standard web roots.
+    #[arg(long, value_name = "PEM")]
+    pub upstream_ca: Option<PathBuf>,
+    /// How long to wait for the upstream's whole answer (e.g. 60s, 2m).
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: Duration,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// `stripe-vcr replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// `stripe-vcr certs`.
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    /// Directory holding the proxy's CA.
+    #[arg(long, default_value = "certs", value_name = "DIR")]
+    pub certs: PathBuf,
+}
+
+/// What the proxy does with requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModeConfig {
+    /// Forward to `upstream` and save cassettes.
+    Record {
+        upstream: String,
+        upstream_ca: Option<PathBuf>,
+        upstream_timeout: Duration,
+    },
+    /// Serve cassettes; never touches the network.
+    Replay,
+}
+
+/// A complete, validated proxy configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub mode: ModeConfig,
+    pub listen: SocketAddr,
+    pub cassettes: PathBuf,
+    pub certs: PathBuf,
+    pub body_limit: usize,
+}
+
+/// A configuration that cannot work.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("--max-body must be at least 1 byte")]
+    ZeroBodyLimit,
+    #[error("--upstream-timeout must be more than zero")]
+    ZeroTimeout,
+}
+
+impl Config {
+    /// Builds the record configuration from its flags.
+    pub fn record(args: RecordArgs) -> Result<Config, ConfigError> {
+        Config::from_serve(
+            ModeConfig::Record {
+                upstream: args.upstream,
+                upstream_ca: args.upstream_ca,
+                upstream_timeout: args.upstream_timeout,
+            },
+            args.serve,
+        )
+    }
+
+    /// Builds the replay configuration from its flags.
+    pub fn replay(args: ReplayArgs) -> Result<Config, ConfigError> {
+        Config::from_serve(ModeConfig::Replay, args.serve)
+    }
+
+    fn from_serve(mode: ModeConfig, serve: ServeArgs) -> Result<Config, ConfigError> {
+        let config = Config {
+            mode,
+            listen: serve.listen,
+            cassettes: serve.cassettes,
+            certs: serve.certs,
+            body_limit: serve.max_body,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects impossible settings up front.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.body_limit == 0 {
+            return Err(ConfigError::ZeroBodyLimit);
+        }
+        if let ModeConfig::Record { upstream_timeout, .. } = &self.mode {
+            if upstream_timeout.is_zero() {
+                return Err(ConfigError::ZeroTimeout);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_documented_contract() {
+        let cli = Cli::try_parse_from(["stripe-vcr", "record"]).expect("parses");
+        let Command::Record(args) = cli.command else {
+            panic!("record")
+        };
+        let config = Config::record(args).expect("valid");
+        assert_eq!(config.listen, "127.0.0.1:8443".parse().expect("addr"));
+        assert_eq!(config.cassettes, PathBuf::from("cassettes"));
+        assert_eq!(config.certs, PathBuf::from("certs"));
+        assert_eq!(
+            config.mode,
+            ModeConfig::Record {
+                upstream: "https://api.stripe.com".into(),
+                upstream_ca: None,
+                upstream_timeout: Duration::from_secs(60)
+            }
+        );
+    }
+
+    #[test]
+    fn flags_parse_and_bad_values_are_refused() {
+        let cli = Cli::try_parse_from([
+            "stripe-vcr",
+            "record",
+            "--upstream",
+            "https://127.0.0.1:12112",
+            "--upstream-ca",
+            "ca.pem",
+            "--upstream-timeout",
+            "2m",
+            "--listen",
+            "127.0.0.1:0",
+            "--cassettes",
+            "c",
+            "--certs",
+            "k",
+        ])
+        .expect("parses");
+        let Command::Record(args) = cli.command else {
+            panic!("record")
+        };
+        assert_eq!(args.upstream_timeout, Duration::from_secs(120));
+        assert!(Cli::try_parse_from(["stripe-vcr", "replay", "--listen", "nope"]).is_err());
+        assert!(Cli::try_parse_from(["stripe-vcr", "replay", "--upstream", "x"]).is_err());
+        let cli = Cli::try_parse_from(["stripe-vcr", "replay", "--max-body", "0"]).expect("parses");
+        let Command::Replay(args) = cli.command else {
+            panic!("replay")
+        };
+        assert!(Config::replay(args).is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! Errors, classified by where the fault lies, and the one place where they
+//! become Stripe-shaped HTTP responses.
+//!
+//! Every synthetic response (one the proxy made up rather than relayed or
+//! replayed) carries a `Stripe-Vcr-Error` header naming its kind, so a
+//! developer reading SDK debug output can tell stripe-vcr's answers from
+//! Stripe's.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::{Response, StatusCode};
+
+use crate::cassette::index::NearMiss;
+use crate::stripe::errors::{ErrorType, StripeError};
+use crate::stripe::params::DecodeError;
+
+/// The body type of every response the proxy sends.
+pub type Body = Full<Bytes>;
+
+/// A response the proxy sends.
+pub type ProxyResponse = Response<Body>;
+
+/// Header marking a response stripe-vcr made itself.
+pub const ERROR_HEADER: &str = "stripe-vcr-error";
+
+/// Header naming the closest recording on a replay miss.
+pub const CLOSEST_HEADER: &str = "stripe-vcr-closest";
+
+/// Anything that stops a request from getting a relayed or replayed answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// The app's request is at fault.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The upstream API, or the network to it, is at fault.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The cassette library cannot answer.
+    #[error(transparent)]
+    Cassette(#[from] CassetteError),
+}
+
+/// Faults in what the client sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("Invalid request: {0}")]
+    BadParams(#[from] DecodeError),
+    #[error("The request body is larger than stripe-vcr's limit of {limit} bytes.")]
+    BodyTooLarge { limit: usize },
+    #[error("The request body could not be read: {0}")]
+    BodyRead(String),
+    #[error("no API key")]
+    NoApiKey,
+    #[error("idempotency key `{key}` reused with different parameters")]
+    IdempotencyKeyReused { key: String },
+    #[error("stripe-vcr is replaying offline and does not open tunnels to other hosts: CONNECT {authority} refused. Only the API host is intercepted in replay mode.")]
+    TunnelRefused { authority: String },
+}
+
+/// Faults on the way to, or from, the upstream API.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("stripe-vcr could not reach the upstream API at {upstream}: {cause}")]
+    Unreachable { upstream: String, cause: String },
+    #[error("The upstream API at {upstream} did not answer within {}s.", after.as_secs())]
+    Timeout { upstream: String, after: Duration },
+}
+
+/// The cassettes cannot answer this request.
+#[derive(Debug, thiserror::Error)]
+pub enum CassetteError {
+    #[error("{}", not_recorded_message(.request, .closest.as_ref()))]
+    NotRecorded {
+        /// `METHOD /path` of the request.
+        request: String,
+        closest: Option<NearMiss>,
+    },
+    #[error("stripe-vcr only records /v1/payment_intents; {request} was not recorded by stripe-vcr and is never sent upstream in replay mode.")]
+    OutsideApi { request: String },
+}
+
+fn not_recorded_message(request: &str, closest: Option<&NearMiss>) -> String {
+    match closest {
+        Some(near) => format!(
+            "stripe-vcr has no recording of {request} with these parameters. Closest recording: {}. Re-record, or make the request match.",
+            near.describe()
+        ),
+        None => format!("stripe-vcr has no recording of {request}: the cassette directory has no recordings at all."),
+    }
+}
+
+impl ProxyError {
+    /// Short machine-readable kind, sent in the `Stripe-Vcr-Error` header.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProxyError::Client(ClientError::BadParams(_)) => "bad-params",
+            ProxyError::Client(ClientError::BodyTooLarge { .. }) => "body-too-large",
+            ProxyError::Client(ClientError::BodyRead(_)) => "body-read",
+            ProxyError::Client(ClientError::NoApiKey) => "no-api-key",
+            ProxyError::Client(ClientError::IdempotencyKeyReused { .. }) => "idempotency-key-reused",
+            ProxyError::Client(ClientError::TunnelRefused { .. }) => "tunnel-refused",
+            ProxyError::Upstream(UpstreamError::Unreachable { .. }) => "upstream-unreachable",
+            ProxyError::Upstream(UpstreamError::Timeout { .. }) => "upstream-timeout",
+            ProxyError::Cassette(CassetteError::NotRecorded { .. }) => "replay-miss",
+            ProxyError::Cassette(CassetteError::OutsideApi { .. }) => "not-recorded-path",
+        }
+    }
+
+    /// The HTTP status Stripe would use for this kind of fault.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyError::Client(ClientError::BadParams(_) | ClientError::BodyRead(_)) => StatusCode::BAD_REQUEST,
+            ProxyError::Client(ClientError::IdempotencyKeyReused { .. }) => StatusCode::BAD_REQUEST,
+            ProxyError::Client(ClientError::BodyTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyError::Client(ClientError::NoApiKey) => StatusCode::UNAUTHORIZED,
+            ProxyError::Client(ClientError::TunnelRefused { .. }) => StatusCode::FORBIDDEN,
+            ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::Cassette(_) => StatusCode::NOT_FOUND,
+        }
+    }
+
+    /// The Stripe error object for the body.
+    pub fn stripe_error(&self) -> StripeError {
+        match self {
+            ProxyError::Client(ClientError::NoApiKey) => StripeError::no_api_key(),
+            ProxyError::Client(ClientError::IdempotencyKeyReused { key }) => StripeError::idempotency_key_reused(key),
+            ProxyError::Upstream(e) => StripeError::new(ErrorType::ApiError, e.to_string()),
+            other => StripeError::new(ErrorType::InvalidRequestError, other.to_string()),
+        }
+    }
+
+    /// The one conversion from an error to what the client receives.
+    pub fn into_response(self) -> ProxyResponse {
+        let mut response = Response::new(Full::new(Bytes::from(self.stripe_error().to_body())));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert("stripe-should-retry", HeaderValue::from_static("false"));
+        headers.insert(ERROR_HEADER, HeaderValue::from_static(self.kind()));
+        if let ProxyError::Client(ClientError::NoApiKey) = self {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Stripe\""));
+        }
+        if let ProxyError::Cassette(CassetteError::NotRecorded {
+            closest: Some(near), ..
+        }) = &self
+        {
+            if let Ok(v) = HeaderValue::from_str(&near.file_name) {
+                headers.insert(CLOSEST_HEADER, v);
+            }
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_faults_are_502_api_errors_that_say_do_not_retry() {
+        let e: ProxyError = UpstreamError::Unreachable {
+            upstream: "https://127.0.0.1:1".into(),
+            cause: "connection refused".into(),
+        }
+        .into();
+        let r = e.into_response();
+        assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(r.headers()["stripe-should-retry"], "false");
+        assert_eq!(r.headers()[ERROR_HEADER], "upstream-unreachable");
+    }
+
+    #[test]
+    fn no_key_is_stripes_401() {
+        let r = ProxyError::from(ClientError::NoApiKey).into_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(r.headers()[WWW_AUTHENTICATE], "Basic realm=\"Stripe\"");
+    }
+}

@@ -1,0 +1,125 @@
+//! HTTP CONNECT (`HTTPS_PROXY=http://127.0.0.1:8443`): tunnels to the API
+//! host are intercepted (TLS terminated with a leaf for that host, then the
+//! requests inside go through the pipeline); tunnels to any other host are
+//! passed through untouched in record mode and refused in replay mode.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::error::{ClientError, ProxyError, ProxyResponse, UpstreamError};
+use crate::listen::{http, HANDSHAKE_TIMEOUT};
+use crate::mode::{ForeignTunnels, Mode, Via};
+use crate::pipeline::State;
+
+/// How long a pass-through tunnel may take to connect to its target.
+const TUNNEL_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Answers a CONNECT request and, on success, takes over the connection.
+pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>) -> ProxyResponse {
+    let Some(authority) = request.uri().authority().cloned() else {
+        return plain(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
+    };
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    if state.tls.ca().permits(&host) {
+        return intercept(state, request, host);
+    }
+    match state.mode.foreign_tunnels() {
+        ForeignTunnels::Refuse => {
+            tracing::warn!(%authority, "CONNECT refused: replay mode never opens network connections");
+            ProxyError::from(ClientError::TunnelRefused {
+                authority: authority.to_string(),
+            })
+            .into_response()
+        }
+        ForeignTunnels::PassThrough => pass_through(state, request, authority.to_string()).await,
+    }
+}
+
+fn intercept<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, host: String) -> ProxyResponse {
+    let config = match state.tls.server_config_for(&host) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(%host, error = %e, "could not mint a certificate");
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                &format!("stripe-vcr could not mint a certificate for {host}: {e}"),
+            );
+        }
+    };
+    let tasks = state.tasks.clone();
+    tasks.spawn(async move {
+        let upgraded = match hyper::upgrade::on(request).await {
+            Ok(upgraded) => upgraded,
+            Err(e) => return tracing::debug!(error = %e, "CONNECT upgrade failed"),
+        };
+        let accept = TlsAcceptor::from(config).accept(TokioIo::new(upgraded));
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
+            Ok(Ok(tls)) => http::serve(tls, state, Via::Tunnel(host)).await,
+            Ok(Err(e)) => tracing::warn!(
+                %host,
+                error = %e,
+                "TLS handshake inside CONNECT failed; does the client trust stripe-vcr's CA? (run `stripe-vcr certs`)"
+            ),
+            Err(_) => tracing::debug!(%host, "TLS handshake inside CONNECT timed out"),
+        }
+    });
+    empty(StatusCode::OK)
+}
+
+async fn pass_through<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, authority: String) -> ProxyResponse {
+    let target = match tokio::time::timeout(TUNNEL_CONNECT_TIMEOUT, TcpStream::connect(&authority)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            return ProxyError::from(UpstreamError::Unreachable {
+                upstream: authority,
+                cause: e.to_string(),
+            })
+            .into_response()
+        }
+        Err(_) => {
+            return ProxyError::from(UpstreamError::Timeout {
+                upstream: authority,
+                after: TUNNEL_CONNECT_TIMEOUT,
+            })
+            .into_response()
+        }
+    };
+    tracing::info!(%authority, "CONNECT passed through untouched (not the API host)");
+    let shutdown = state.shutdown.clone();
+    state.tasks.spawn(async move {
+        let Ok(upgraded) = hyper::upgrade::on(request).await else {
+            return;
+        };
+        let mut client = TokioIo::new(upgraded);
+        let mut target = target;
+        tokio::select! {
+            _ = tokio::io::copy_bidirectional(&mut client, &mut target) => {}
+            () = shutdown.cancelled() => {}
+        }
+    });
+    empty(StatusCode::OK)
+}
+
+fn empty(status: StatusCode) -> ProxyResponse {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    r
+}
+
+fn plain(status: StatusCode, message: &str) -> ProxyResponse {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{message}\n"))));
+    *r.status_mut() = status;
+    r
+}

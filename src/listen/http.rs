@@ -1,0 +1,55 @@
+//! Serves HTTP/1.1 and HTTP/2 on one established stream (plain, TLS, or TLS
+//! inside a CONNECT tunnel), dispatching CONNECT to the tunnel handler and
+//! everything else to the request pipeline.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Method, Request};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::error::ProxyResponse;
+use crate::listen::connect;
+use crate::mode::{Mode, Via};
+use crate::pipeline::{self, State};
+
+/// Serves requests on `io` until the client closes or the proxy shuts down
+/// (then in-flight requests finish and the connection closes gracefully).
+pub async fn serve<M, I>(io: I, state: Arc<State<M>>, via: Via)
+where
+    M: Mode,
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let shutdown = state.shutdown.clone();
+    let service = service_fn(move |request: Request<Incoming>| {
+        let state = state.clone();
+        let via = via.clone();
+        async move { Ok::<ProxyResponse, Infallible>(dispatch(state, request, via).await) }
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        // Clients hanging up mid-request is routine; it is not our fault.
+        tracing::debug!(error = %crate::upstream::error_chain(e.as_ref()), "connection ended with an error");
+    }
+}
+
+async fn dispatch<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> ProxyResponse {
+    if request.method() == Method::CONNECT {
+        connect::handle(state, request).await
+    } else {
+        pipeline::handle(state, request, via).await
+    }
+}

@@ -1,0 +1,62 @@
+//! Accepting connections: one port for direct HTTPS, HTTP CONNECT and plain
+//! HTTP. The first byte decides: a TLS handshake record means direct HTTPS,
+//! anything else is served as plain HTTP (where CONNECT may open a tunnel).
+
+pub mod connect;
+pub mod http;
+pub mod sniff;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::mode::{Mode, Via};
+use crate::pipeline::State;
+use sniff::Protocol;
+
+/// How long a client may take to send its first byte, or to finish a TLS
+/// handshake, before the connection is dropped.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts connections until shutdown, each on its own task.
+pub async fn accept_loop<M: Mode>(listener: TcpListener, state: Arc<State<M>>, direct_tls: Arc<rustls::ServerConfig>) {
+    let acceptor = TlsAcceptor::from(direct_tls);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = state.shutdown.cancelled() => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let acceptor = acceptor.clone();
+                state.tasks.clone().spawn(connection(stream, peer, state, acceptor));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off, keep serving.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn connection<M: Mode>(stream: TcpStream, peer: SocketAddr, state: Arc<State<M>>, acceptor: TlsAcceptor) {
+    match sniff::sniff(&stream, HANDSHAKE_TIMEOUT).await {
+        None => tracing::debug!(%peer, "client sent nothing; closing"),
+        Some(Protocol::Plain) => http::serve(stream, state, Via::Plain).await,
+        Some(Protocol::Tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => http::serve(tls, state, Via::Direct).await,
+            Ok(Err(e)) => tracing::warn!(
+                %peer,
+                error = %e,
+                "TLS handshake failed; does the client trust stripe-vcr's CA? (run `stripe-vcr certs`)"
+            ),
+            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+        },
+    }
+}

@@ -1,0 +1,90 @@
+//! The `stripe-vcr` binary: parse the command line, run, report.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use stripe_vcr::config::{Cli, Command, Config};
+use stripe_vcr::tls::{CaOrigin, CertificateAuthority, DEFAULT_PERMITTED_HOSTS};
+use stripe_vcr::{banner, proxy};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("stripe_vcr=info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stripe-vcr: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Certs(args) => certs(&args.certs),
+        Command::Record(args) => Config::record(args)
+            .map_err(|e| e.to_string())
+            .and_then(|c| runtime.block_on(serve(c))),
+        Command::Replay(args) => Config::replay(args)
+            .map_err(|e| e.to_string())
+            .and_then(|c| runtime.block_on(serve(c))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("stripe-vcr: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<ExitCode, String> {
+    let running = proxy::start(config).await.map_err(|e| e.to_string())?;
+    println!("{}", banner::banner(&running.info));
+    wait_for_signal().await;
+    eprintln!("stripe-vcr: shutting down…");
+    let summary = running.shutdown().await;
+    println!("stripe-vcr summary: {summary}");
+    if summary.write_failures > 0 {
+        eprintln!(
+            "stripe-vcr: {} cassettes could not be saved; the recording is incomplete",
+            summary.write_failures
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+fn certs(dir: &std::path::Path) -> Result<ExitCode, String> {
+    let hosts: Vec<String> = DEFAULT_PERMITTED_HOSTS.iter().map(|h| (*h).to_owned()).collect();
+    let (ca, origin) = CertificateAuthority::load_or_create(dir, &hosts).map_err(|e| e.to_string())?;
+    let verb = match origin {
+        CaOrigin::Created => "created",
+        CaOrigin::Loaded => "found",
+    };
+    println!("stripe-vcr CA {verb}: {}", ca.cert_pem_path().display());
+    println!("  SHA-256  {}", ca.fingerprint_sha256());
+    println!("  key      {} (mode 0600; never commit it)", ca.key_path().display());
+    println!("  signs only for: {}", ca.permitted_hosts().join(", "));
+    println!();
+    let default_listen = "127.0.0.1:8443".parse().map_err(|e| format!("{e}"))?;
+    println!("{}", banner::client_setup(default_listen, ca.cert_pem_path()));
+    Ok(ExitCode::SUCCESS)
+}

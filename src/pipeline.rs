@@ -1,0 +1,66 @@
+//! The per-request path every mode shares: read the body within its limit,
+//! decode the parameters, canonicalise, hand the request to the mode, then
+//! count and log what happened.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::Request;
+
+use crate::cassette::redact::Redactor;
+use crate::error::{ClientError, ProxyError, ProxyResponse};
+use crate::mode::{ApiRequest, Handled, Mode, Via};
+use crate::stats::Stats;
+use crate::tls::LeafIssuer;
+
+/// Everything a connection needs, shared by all of them.
+pub struct State<M> {
+    pub mode: M,
+    pub stats: Arc<Stats>,
+    pub tls: Arc<LeafIssuer>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Cancelled when the proxy shuts down.
+    pub shutdown: tokio_util::sync::CancellationToken,
+    /// Every connection task, so shutdown can wait for them.
+    pub tasks: tokio_util::task::TaskTracker,
+}
+
+/// Handles one (non-CONNECT) request end to end. Never fails: every error
+/// becomes a Stripe-shaped response here or in the mode.
+pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> ProxyResponse {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let via_name = via.as_str();
+    let handled = match read_body(body, state.body_limit).await {
+        Err(e) => Handled::error(e),
+        Ok(bytes) => match ApiRequest::decode(&parts, bytes, via) {
+            Err(e) => Handled::error(e),
+            Ok(api) => state.mode.handle(api).await,
+        },
+    };
+    state.stats.count(handled.outcome);
+    tracing::info!(
+        mode = state.mode.name(),
+        via = via_name,
+        method = %parts.method,
+        path = %Redactor::standard().redact(parts.uri.path()),
+        outcome = handled.outcome.as_str(),
+        status = handled.response.status().as_u16(),
+        cassette = handled.cassette.as_deref().unwrap_or("-"),
+        latency_ms = format!("{:.2}", started.elapsed().as_secs_f64() * 1000.0),
+        "request"
+    );
+    handled.response
+}
+
+async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ProxyError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ClientError::BodyTooLarge { limit }.into()),
+        Err(e) => Err(ClientError::BodyRead(e.to_string()).into()),
+    }
+}

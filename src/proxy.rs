@@ -1,0 +1,185 @@
+//! Assembles a running proxy from a [`Config`]: the CA, the mode (loading
+//! cassettes or building the upstream client), the listener and its tasks;
+//! and shuts it down gracefully.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::cassette::index::{IndexError, ReplayIndex};
+use crate::cassette::store::{CassetteStore, StoreError};
+use crate::config::{Config, ModeConfig};
+use crate::listen;
+use crate::mode::record::Recorder;
+use crate::mode::replay::Replayer;
+use crate::mode::Mode;
+use crate::pipeline::State;
+use crate::stats::{Stats, Summary};
+use crate::tls::{CaOrigin, CertificateAuthority, LeafIssuer, TlsError, DEFAULT_PERMITTED_HOSTS};
+use crate::upstream::{Upstream, UpstreamConfigError};
+
+/// How long shutdown waits for in-flight requests before giving up on them.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the proxy could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("cannot load cassettes: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot load cassettes: {0}")]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamConfigError),
+    #[error("cannot listen on {addr}: {source} (is another stripe-vcr running? pick another port with --listen)")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Facts about a started proxy, for the banner.
+#[derive(Debug, Clone)]
+pub struct StartInfo {
+    pub mode: &'static str,
+    pub listen: SocketAddr,
+    /// `None` in replay mode.
+    pub upstream: Option<String>,
+    pub cassettes_dir: PathBuf,
+    pub cassettes_loaded: usize,
+    pub ca_path: PathBuf,
+    pub ca_created: bool,
+    pub ca_fingerprint: String,
+}
+
+/// A proxy that is accepting connections.
+pub struct RunningProxy {
+    pub info: StartInfo,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+/// Loads or creates the CA, builds the mode, binds and starts serving.
+pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
+    let hosts: Vec<String> = DEFAULT_PERMITTED_HOSTS.iter().map(|h| (*h).to_owned()).collect();
+    let (ca, origin) = CertificateAuthority::load_or_create(&config.certs, &hosts)?;
+    let ca = Arc::new(ca);
+    let store = CassetteStore::new(&config.cassettes);
+    match &config.mode {
+        ModeConfig::Record {
+            upstream,
+            upstream_ca,
+            upstream_timeout,
+        } => {
+            let upstream = Upstream::new(upstream, upstream_ca.as_deref(), *upstream_timeout)?;
+            std::fs::create_dir_all(store.dir()).map_err(|source| StoreError::Io {
+                path: store.dir().to_path_buf(),
+                source,
+            })?;
+            let cleaned = store.clean_temp_files();
+            if cleaned > 0 {
+                tracing::info!(cleaned, "removed temporary files left by an interrupted recording");
+            }
+            let existing = store.load_all().map(|c| c.len()).unwrap_or(0);
+            let upstream_url = upstream.base_url();
+            let mode = Recorder::new(upstream, store);
+            launch(config, mode, ca, origin, Some(upstream_url), existing).await
+        }
+        ModeConfig::Replay => {
+            store.clean_temp_files();
+            let index = ReplayIndex::build(store.load_all()?)?;
+            let loaded = index.len();
+            launch(config, Replayer::new(index), ca, origin, None, loaded).await
+        }
+    }
+}
+
+async fn launch<M: Mode>(
+    config: Config,
+    mode: M,
+    ca: Arc<CertificateAuthority>,
+    origin: CaOrigin,
+    upstream: Option<String>,
+    cassettes_loaded: usize,
+) -> Result<RunningProxy, StartError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let listen = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    if !listen.ip().is_loopback() {
+        tracing::warn!(%listen, "listening on a non-loopback address: anyone who can reach it can use this proxy");
+    }
+    let issuer = Arc::new(LeafIssuer::new(ca.clone()));
+    let direct = issuer.direct_server_config()?;
+    let info = StartInfo {
+        mode: mode.name(),
+        listen,
+        upstream,
+        cassettes_dir: config.cassettes.clone(),
+        cassettes_loaded,
+        ca_path: ca.cert_pem_path().to_path_buf(),
+        ca_created: matches!(origin, CaOrigin::Created),
+        ca_fingerprint: ca.fingerprint_sha256(),
+    };
+    let stats = Arc::new(Stats::default());
+    let shutdown = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    let state = Arc::new(State {
+        mode,
+        stats: stats.clone(),
+        tls: issuer,
+        body_limit: config.body_limit,
+        shutdown: shutdown.clone(),
+        tasks: tasks.clone(),
+    });
+    let accept = tokio::spawn(listen::accept_loop(listener, state, direct));
+    Ok(RunningProxy {
+        info,
+        stats,
+        shutdown,
+        tasks,
+        accept,
+    })
+}
+
+impl RunningProxy {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.info.listen
+    }
+
+    /// The counters so far.
+    pub fn summary(&self) -> Summary {
+        self.stats.summary()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to a limit), and
+    /// returns the final counters.
+    pub async fn shutdown(self) -> Summary {
+        self.shutdown.cancel();
+        let _ = self.accept.await;
+        self.tasks.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.tasks.wait()).await.is_err() {
+            tracing::warn!(
+                "some connections were still open after {}s; closing anyway",
+                DRAIN_TIMEOUT.as_secs()
+            );
+        }
+        self.stats.summary()
+    }
+}

@@ -1,0 +1,140 @@
+//! Run counters for the shutdown summary (and, later, the admin endpoint).
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters shared by every connection. Relaxed atomics: they are reported,
+/// never used to synchronise anything.
+#[derive(Debug, Default)]
+pub struct Stats {
+    requests: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    recorded: AtomicU64,
+    forwarded: AtomicU64,
+    errors: AtomicU64,
+    write_failures: AtomicU64,
+}
+
+/// What happened to one request, for counting and logging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Served from a cassette.
+    Hit,
+    /// Replay had no cassette for it.
+    Miss,
+    /// Forwarded and saved as a cassette.
+    Recorded,
+    /// Forwarded and not saved (outside the Payment Intents API).
+    Forwarded,
+    /// Answered with an error by the proxy itself.
+    Error,
+    /// Forwarded, but saving the cassette failed.
+    WriteFailed,
+}
+
+impl Outcome {
+    /// Lower-case name for logs and headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Hit => "hit",
+            Outcome::Miss => "miss",
+            Outcome::Recorded => "recorded",
+            Outcome::Forwarded => "forwarded",
+            Outcome::Error => "error",
+            Outcome::WriteFailed => "write-failed",
+        }
+    }
+}
+
+/// A snapshot of the counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub requests: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub recorded: u64,
+    pub forwarded: u64,
+    pub errors: u64,
+    pub write_failures: u64,
+}
+
+impl Stats {
+    /// Counts one finished request.
+    pub fn count(&self, outcome: Outcome) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let counter = match outcome {
+            Outcome::Hit => &self.hits,
+            Outcome::Miss => &self.misses,
+            Outcome::Recorded => &self.recorded,
+            Outcome::Forwarded => &self.forwarded,
+            Outcome::Error => &self.errors,
+            Outcome::WriteFailed => &self.write_failures,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now.
+    pub fn summary(&self) -> Summary {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Summary {
+            requests: get(&self.requests),
+            hits: get(&self.hits),
+            misses: get(&self.misses),
+            recorded: get(&self.recorded),
+            forwarded: get(&self.forwarded),
+            errors: get(&self.errors),
+            write_failures: get(&self.write_failures),
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} requests: {} hits, {} misses, {} recorded, {} forwarded unrecorded, {} errors",
+            self.requests, self.hits, self.misses, self.recorded, self.forwarded, self.errors
+        )?;
+        if self.write_failures > 0 {
+            write!(f, ", {} cassettes NOT saved (see the log)", self.write_failures)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_each_outcome() {
+        let s = Stats::default();
+        for o in [
+            Outcome::Hit,
+            Outcome::Hit,
+            Outcome::Miss,
+            Outcome::Recorded,
+            Outcome::Error,
+            Outcome::WriteFailed,
+        ] {
+            s.count(o);
+        }
+        let sum = s.summary();
+        assert_eq!(
+            (
+                sum.requests,
+                sum.hits,
+                sum.misses,
+                sum.recorded,
+                sum.errors,
+                sum.write_failures
+            ),
+            (6, 2, 1, 1, 1, 1)
+        );
+        assert_eq!(
+            sum.to_string(),
+            "6 requests: 2 hits, 1 misses, 1 recorded, 0 forwarded unrecorded, 1 errors, 1 cassettes NOT saved (see the log)"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! API keys on incoming requests: `Authorization: Bearer sk_…` (the SDKs) or
+//! Basic with the key as user name (`curl -u sk_test_…:`).
+
+use std::fmt;
+
+use base64::Engine;
+use hyper::header::{HeaderMap, AUTHORIZATION};
+
+/// A Stripe API key. Its `Debug` and `Display` never print the secret part,
+/// so it can't leak through a log line by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Reads the key from the `Authorization` header, if there is one that
+    /// carries a key in either accepted scheme.
+    pub fn from_headers(headers: &HeaderMap) -> Option<ApiKey> {
+        let value = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+        let (scheme, credentials) = value.split_once(' ')?;
+        let credentials = credentials.trim();
+        let key = if scheme.eq_ignore_ascii_case("bearer") {
+            credentials.to_owned()
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            // The spec allows both `Basic base64(key:)` and `Basic <key>`.
+            match base64::engine::general_purpose::STANDARD.decode(credentials) {
+                Ok(bytes) => {
+                    let decoded = String::from_utf8(bytes).ok()?;
+                    decoded.split(':').next().unwrap_or_default().to_owned()
+                }
+                Err(_) => credentials.to_owned(),
+            }
+        } else {
+            return None;
+        };
+        (!key.is_empty()).then_some(ApiKey(key))
+    }
+
+    /// A live-mode secret or restricted key (`sk_live_`, `rk_live_`).
+    pub fn is_live(&self) -> bool {
+        self.0.starts_with("sk_live_") || self.0.starts_with("rk_live_")
+    }
+
+    /// The key as Stripe masks it in messages: first 8 characters, one `*`
+    /// per hidden character, last 4 (`sk_test_****…1234`).
+    pub fn masked(&self) -> String {
+        let chars: Vec<char> = self.0.chars().collect();
+        if chars.len() <= 12 {
+            let shown: String = chars.iter().skip(chars.len().saturating_sub(4)).collect();
+            return format!("{}{shown}", "*".repeat(chars.len().saturating_sub(4)));
+        }
+        let head: String = chars[..8].iter().collect();
+        let tail: String = chars[chars.len() - 4..].iter().collect();
+        format!("{head}{}{tail}", "*".repeat(chars.len() - 12))
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey({})", self.masked())
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    fn key_of(value: &str) -> Option<ApiKey> {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_str(value).expect("header"));
+        ApiKey::from_headers(&h)
+    }
+
+    #[test]
+    fn bearer_and_basic_both_work() {
+        let basic = base64::engine::general_purpose::STANDARD.encode("sk_test_abc:");
+        for value in [
+            "Bearer sk_test_abc",
+            "bearer  sk_test_abc",
+            &format!("Basic {basic}"),
+            "Basic sk_test_abc",
+        ] {
+            assert_eq!(key_of(value), Some(ApiKey("sk_test_abc".into())), "{value}");
+        }
+        assert_eq!(key_of("Bearer "), None);
+        assert_eq!(key_of("Digest x"), None);
+        assert_eq!(ApiKey::from_headers(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn never_prints_the_secret() {
+        let k = ApiKey("sk_test_51Hxyzsecretvalue1234".into());
+        assert_eq!(k.to_string(), "sk_test_*****************1234");
+        assert!(!format!("{k:?}").contains("secretvalue"));
+        assert!(ApiKey("rk_live_x".into()).is_live());
+        assert!(!ApiKey("sk_test_x".into()).is_live());
+        assert_eq!(ApiKey("undefined".into()).masked(), "*****ined");
+    }
+}

@@ -1,0 +1,439 @@
+//! Stripe's request parameters: decodes query strings, form bodies and JSON
+//! bodies into one tree, the way Stripe's API server reads them.
+//!
+//! Stripe (a Rack application) accepts "bracket notation": `metadata[k]=v` is a
+//! hash, `expand[]=a` and `expand[0]=a` are both arrays, `a[b][0][c]=x` nests.
+//! Brackets may be literal or percent-encoded and `+` means a space. The decoder
+//! is total: any input gives either a tree or a [`DecodeError`], never a panic.
+
+use std::collections::BTreeMap;
+
+use percent_encoding::percent_decode;
+use serde::{Deserialize, Serialize};
+
+/// How deep bracket nesting may go before a request is refused. Stripe's
+/// deepest documented parameter is six levels; this leaves ample room while
+/// keeping recursion bounded on hostile input.
+pub const MAX_DEPTH: usize = 32;
+
+/// One decoded parameter value.
+///
+/// Every scalar is a string because that is what the form encoding carries;
+/// JSON scalars are converted to the same spelling (`10`, `true`) so a form
+/// body and a JSON body that mean the same thing decode to the same tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Param {
+    /// A scalar (`amount=2000`); the empty string means "unset" to Stripe.
+    Str(String),
+    /// An array: `expand[]=a`, `expand[0]=a`, or a JSON array.
+    List(Vec<Param>),
+    /// A hash: `metadata[order_id]=6735`, or a JSON object. Sorted by key.
+    Map(BTreeMap<String, Param>),
+}
+
+/// All parameters of one request, query string and body merged (Stripe mixes
+/// both into one bucket), keyed and sorted by top-level name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Params(pub BTreeMap<String, Param>);
+
+/// Why a request's parameters could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// A percent escape decoded to bytes that are not UTF-8.
+    #[error("invalid UTF-8 in the {location} after percent-decoding: {fragment}")]
+    InvalidUtf8 { location: &'static str, fragment: String },
+    /// Bracket nesting deeper than [`MAX_DEPTH`].
+    #[error("parameter `{key}` is nested more than {MAX_DEPTH} levels deep")]
+    TooDeep { key: String },
+    /// A JSON body that does not parse, or is not an object.
+    #[error("invalid JSON body: {0}")]
+    InvalidJson(String),
+}
+
+impl Params {
+    /// Decodes an `application/x-www-form-urlencoded` string (a query string
+    /// or a form body). `location` names it in error messages.
+    pub fn from_form(input: &[u8], location: &'static str) -> Result<Self, DecodeError> {
+        let mut tree = Node::map();
+        for pair in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (raw_key, raw_value) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &b""[..]),
+            };
+            let key = form_decode(raw_key, location)?;
+            let value = form_decode(raw_value, location)?;
+            let path = split_key(&key);
+            if path.len() > MAX_DEPTH {
+                return Err(DecodeError::TooDeep { key });
+            }
+            tree.insert(&path, value);
+        }
+        Ok(tree.into_params())
+    }
+
+    /// Decodes a JSON object body (used by Stripe-compatible gateways).
+    pub fn from_json(input: &[u8]) -> Result<Self, DecodeError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(input).map_err(|e| DecodeError::InvalidJson(e.to_string()))?;
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut out = BTreeMap::new();
+                for (k, v) in map {
+                    out.insert(k, Param::from_json(v, 1)?);
+                }
+                Ok(Params(out))
+            }
+            other => Err(DecodeError::InvalidJson(format!(
+                "expected an object at the top level, found {}",
+                json_kind(&other)
+            ))),
+        }
+    }
+
+    /// Merges `other` into `self`; on a name present in both, `other` wins
+    /// (the body overrides the query string, as in Rack).
+    pub fn merge(&mut self, other: Params) {
+        self.0.extend(other.0);
+    }
+
+    /// True when there are no parameters at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every leaf as a `(bracket path, value)` pair, e.g.
+    /// `("shipping[address][city]", "Paris")`, in sorted order. An empty hash
+    /// or array is listed as one leaf with an empty value.
+    pub fn flatten(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (name, value) in &self.0 {
+            value.flatten_into(name.clone(), &mut out);
+        }
+        out
+    }
+
+    /// Applies `f` to every scalar value and every hash key (redaction uses
+    /// this), rebuilding the sorted tree.
+    pub fn map_strings(&self, f: &impl Fn(&str) -> String) -> Params {
+        Params(self.0.iter().map(|(k, v)| (f(k), v.map_strings(f))).collect())
+    }
+
+    /// The value at a top-level name, if it is a scalar.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        match self.0.get(name) {
+            Some(Param::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl Param {
+    fn from_json(value: serde_json::Value, depth: usize) -> Result<Param, DecodeError> {
+        if depth > MAX_DEPTH {
+            return Err(DecodeError::TooDeep {
+                key: "(JSON body)".to_owned(),
+            });
+        }
+        Ok(match value {
+            serde_json::Value::Null => Param::Str(String::new()),
+            serde_json::Value::Bool(b) => Param::Str(b.to_string()),
+            serde_json::Value::Number(n) => Param::Str(n.to_string()),
+            serde_json::Value::String(s) => Param::Str(s),
+            serde_json::Value::Array(items) => Param::List(
+                items
+                    .into_iter()
+                    .map(|v| Param::from_json(v, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            ),
+            serde_json::Value::Object(map) => Param::Map(
+                map.into_iter()
+                    .map(|(k, v)| Ok((k, Param::from_json(v, depth + 1)?)))
+                    .collect::<Result<_, DecodeError>>()?,
+            ),
+        })
+    }
+
+    fn flatten_into(&self, path: String, out: &mut Vec<(String, String)>) {
+        match self {
+            Param::Str(s) => out.push((path, s.clone())),
+            Param::List(items) if items.is_empty() => out.push((path, String::new())),
+            Param::Map(map) if map.is_empty() => out.push((path, String::new())),
+            Param::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    item.flatten_into(format!("{path}[{i}]"), out);
+                }
+            }
+            Param::Map(map) => {
+                for (k, v) in map {
+                    v.flatten_into(format!("{path}[{k}]"), out);
+                }
+            }
+        }
+    }
+
+    fn map_strings(&self, f: &impl Fn(&str) -> String) -> Param {
+        match self {
+            Param::Str(s) => Param::Str(f(s)),
+            Param::List(items) => Param::List(items.iter().map(|p| p.map_strings(f)).collect()),
+            Param::Map(map) => Param::Map(map.iter().map(|(k, v)| (f(k), v.map_strings(f))).collect()),
+        }
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// `+` is a space, then percent escapes; the result must be UTF-8.
+fn form_decode(raw: &[u8], location: &'static str) -> Result<String, DecodeError> {
+    let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+    percent_decode(&plus_as_space)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| DecodeError::InvalidUtf8 {
+            location,
+            fragment: String::from_utf8_lossy(raw).chars().take(64).collect(),
+        })
+}
+
+/// One step of a bracket path: a name, or `[]` (append to an array).
+#[derive(Debug, PartialEq, Eq)]
+enum Segment {
+    Name(String),
+    Append,
+}
+
+/// Splits `a[b][][c]` into `a`, `b`, append, `c`. A key whose brackets do not
+/// balance is taken literally as one name, as Rack does with the remainder.
+fn split_key(key: &str) -> Vec<Segment> {
+    let Some(open) = key.find('[') else {
+        return vec![Segment::Name(key.to_owned())];
+    };
+    if open == 0 {
+        return vec![Segment::Name(key.to_owned())];
+    }
+    let mut segments = vec![Segment::Name(key[..open].to_owned())];
+    let mut rest = &key[open..];
+    while let Some(stripped) = rest.strip_prefix('[') {
+        let Some(close) = stripped.find(']') else {
+            // Unbalanced: keep what is left as part of the last name.
+            if let Some(Segment::Name(last)) = segments.last_mut() {
+                last.push_str(rest);
+            }
+            return segments;
+        };
+        let inner = &stripped[..close];
+        segments.push(if inner.is_empty() {
+            Segment::Append
+        } else {
+            Segment::Name(inner.to_owned())
+        });
+        rest = &stripped[close + 1..];
+    }
+    if !rest.is_empty() {
+        // Trailing garbage after the last bracket (`a[b]c`): Rack ignores it.
+        tracing::debug!(key, "ignoring trailing characters after brackets");
+    }
+    segments
+}
+
+/// The tree while it is being built: hashes keep insertion order of numeric
+/// keys so indexed arrays can be recognised once everything is in.
+enum Node {
+    Leaf(String),
+    Map(BTreeMap<String, Node>),
+    /// Built from `[]` appends.
+    List(Vec<Node>),
+}
+
+impl Node {
+    fn map() -> Node {
+        Node::Map(BTreeMap::new())
+    }
+
+    fn insert(&mut self, path: &[Segment], value: String) {
+        let Some((first, rest)) = path.split_first() else {
+            *self = Node::Leaf(value);
+            return;
+        };
+        match first {
+            Segment::Name(name) => {
+                if !matches!(self, Node::Map(_)) {
+                    // A scalar or list meets a hash key: the later key wins.
+                    *self = Node::map();
+                }
+                if let Node::Map(map) = self {
+                    let child = map.entry(name.clone()).or_insert_with(|| {
+                        if rest.is_empty() {
+                            Node::Leaf(String::new())
+                        } else {
+                            Node::map()
+                        }
+                    });
+                    child.insert(rest, value);
+                }
+            }
+            Segment::Append => {
+                if !matches!(self, Node::List(_)) {
+                    *self = Node::List(Vec::new());
+                }
+                if let Node::List(items) = self {
+                    // Rack: `a[][x]=1&a[][y]=2` fills one element until a key repeats.
+                    let reuse = match (items.last(), rest.first()) {
+                        (Some(Node::Map(m)), Some(Segment::Name(n))) => !m.contains_key(n),
+                        _ => false,
+                    };
+                    if !reuse {
+                        items.push(Node::map());
+                    }
+                    if let Some(last) = items.last_mut() {
+                        last.insert(rest, value);
+                    }
+                }
+            }
+        }
+    }
+
+    fn into_params(self) -> Params {
+        match self.into_param() {
+            Param::Map(map) => Params(map),
+            _ => Params::default(),
+        }
+    }
+
+    fn into_param(self) -> Param {
+        match self {
+            Node::Leaf(s) => Param::Str(s),
+            Node::List(items) => Param::List(items.into_iter().map(Node::into_param).collect()),
+            Node::Map(map) => {
+                let converted: BTreeMap<String, Param> = map.into_iter().map(|(k, v)| (k, v.into_param())).collect();
+                match sequential_indices(&converted) {
+                    Some(order) => Param::List(order),
+                    None => Param::Map(converted),
+                }
+            }
+        }
+    }
+}
+
+/// If every key is a canonical decimal index and together they are exactly
+/// `0..n`, the hash is really an indexed array: return its items in order.
+/// Anything else (gaps, `01`, names) stays a hash, for the validator to judge.
+fn sequential_indices(map: &BTreeMap<String, Param>) -> Option<Vec<Param>> {
+    if map.is_empty() {
+        return None;
+    }
+    let mut indexed: Vec<(usize, &Param)> = Vec::with_capacity(map.len());
+    for (k, v) in map {
+        let canonical = !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) && (k == "0" || !k.starts_with('0'));
+        if !canonical {
+            return None;
+        }
+        indexed.push((k.parse().ok()?, v));
+    }
+    indexed.sort_by_key(|(i, _)| *i);
+    if indexed.iter().enumerate().all(|(pos, (i, _))| pos == *i) {
+        Some(indexed.into_iter().map(|(_, v)| v.clone()).collect())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(s: &str) -> Params {
+        Params::from_form(s.as_bytes(), "body").expect("decodes")
+    }
+
+    #[test]
+    fn equivalent_encodings_decode_equal() {
+        let cases = [
+            ("expand[]=a&expand[]=b", "expand[0]=a&expand[1]=b"),
+            ("expand[1]=b&expand[0]=a", "expand%5B0%5D=a&expand%5B1%5D=b"),
+            ("description=a+b", "description=a%20b"),
+            ("amount=1&currency=usd", "currency=usd&amount=1"),
+            (
+                "metadata[order_id]=6735&shipping[address][city]=Paris",
+                "shipping%5Baddress%5D%5Bcity%5D=Paris&metadata%5Border_id%5D=6735",
+            ),
+        ];
+        for (a, b) in cases {
+            assert_eq!(form(a), form(b), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn nested_structures_decode() {
+        let p = form("a[b][0][c]=x&a[b][0][d]=y&a[b][1][c]=z&m=");
+        let json = serde_json::to_string(&p).expect("serialises");
+        assert_eq!(json, r#"{"a":{"b":[{"c":"x","d":"y"},{"c":"z"}]},"m":""}"#);
+    }
+
+    #[test]
+    fn non_sequential_indices_stay_a_hash() {
+        let p = form("expand[1]=x");
+        assert_eq!(serde_json::to_string(&p).expect("json"), r#"{"expand":{"1":"x"}}"#);
+        let p = form("expand[0]=x&expand[01]=y");
+        assert!(matches!(p.0.get("expand"), Some(Param::Map(_))));
+    }
+
+    #[test]
+    fn rack_style_append_of_hashes() {
+        let p = form("items[][name]=a&items[][qty]=1&items[][name]=b");
+        assert_eq!(
+            serde_json::to_string(&p).expect("json"),
+            r#"{"items":[{"name":"a","qty":"1"},{"name":"b"}]}"#
+        );
+    }
+
+    #[test]
+    fn json_and_form_agree() {
+        let j = Params::from_json(br#"{"amount":2000,"confirm":true,"metadata":{"k":"v"},"expand":["a"],"x":null}"#)
+            .expect("json");
+        assert_eq!(j, form("amount=2000&confirm=true&metadata[k]=v&expand[0]=a&x="));
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        assert!(matches!(
+            Params::from_form(b"a=%ff", "query"),
+            Err(DecodeError::InvalidUtf8 { .. })
+        ));
+        let deep = format!("a{}=1", "[x]".repeat(MAX_DEPTH + 1));
+        assert!(matches!(
+            Params::from_form(deep.as_bytes(), "body"),
+            Err(DecodeError::TooDeep { .. })
+        ));
+        assert!(Params::from_json(b"[1]").is_err());
+        assert!(Params::from_json(b"{").is_err());
+        // Odd but valid shapes are accepted.
+        for odd in ["[a]=1", "a[=1", "a]b=1", "=", "&&&", "a[b]c=1", "%", "a=1&a[b]=2&a[]=3"] {
+            let _ = form(odd);
+        }
+    }
+
+    #[test]
+    fn flatten_lists_bracket_paths() {
+        let p = form("metadata[a]=1&expand[0]=x&shipping[address][city]=P&metadata[b]=");
+        assert_eq!(
+            p.flatten(),
+            vec![
+                ("expand[0]".to_owned(), "x".to_owned()),
+                ("metadata[a]".to_owned(), "1".to_owned()),
+                ("metadata[b]".to_owned(), String::new()),
+                ("shipping[address][city]".to_owned(), "P".to_owned()),
+            ]
+        );
+    }
+}

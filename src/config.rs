@@ -25,7 +25,7 @@ pub enum Command {
     /// Forward traffic to the real API (or a Stripe-compatible upstream) and
     /// save every /v1/payment_intents exchange as a cassette.
     Record(RecordArgs),
-    /// Serve recorded cassettes offline: no network, no API keys needed.
+    /// Serve recorded cassettes offline: no network, and any test key will do.
     Replay(ReplayArgs),
     /// Create (or show) the local CA and print how to make each client trust it.
     Certs(CertsArgs),

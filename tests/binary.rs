@@ -1,0 +1,299 @@
+//! The `stripe-vcr` binary as a user runs it: banner, offline replay with no
+//! outbound connection (checked from the kernel's socket table), Ctrl-C
+//! summary, `certs`, `--help`, and start-up refusal of a broken cassette.
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_stripe-vcr");
+
+/// Starts `stripe-vcr replay` and returns it with its port, read from the banner.
+fn spawn_replay(ws: &Workspace) -> (Child, u16, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(["replay", "--listen", "127.0.0.1:0", "--cassettes"])
+        .arg(ws.cassettes())
+        .arg("--certs")
+        .arg(ws.certs())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn stripe-vcr");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut banner = Vec::new();
+    let mut port = None;
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if let Some(rest) = line.trim().strip_prefix("listening   https://127.0.0.1:") {
+            port = rest.split_whitespace().next().and_then(|p| p.parse().ok());
+        }
+        let done = line.starts_with("Ctrl-C");
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    // Keep draining stdout so the summary can be read later.
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    child.stdout = None;
+    STDOUT_TAILS.with(|t| t.borrow_mut().push(rest));
+    (child, port.expect("port in banner"), banner)
+}
+
+thread_local! {
+    static STDOUT_TAILS: std::cell::RefCell<Vec<std::thread::JoinHandle<Vec<String>>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Every TCP and UDP socket the process holds: (local port, remote port, is UDP).
+fn sockets_of(pid: u32) -> Vec<(u16, u16, bool)> {
+    let inodes: HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fd dir")
+        .filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            l.to_string_lossy()
+                .strip_prefix("socket:[")
+                .and_then(|s| s.strip_suffix(']'))
+                .map(str::to_owned)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (table, udp) in [("tcp", false), ("tcp6", false), ("udp", true), ("udp6", true)] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) else {
+            continue;
+        };
+        for row in text.lines().skip(1) {
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            if cols.len() > 9 && inodes.contains(cols[9]) {
+                let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next().unwrap_or("0"), 16).unwrap_or(0);
+                out.push((port(cols[1]), port(cols[2]), udp));
+            }
+        }
+    }
+    out
+}
+
+fn interrupt(child: &mut Child) -> (bool, Vec<String>) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    let tail = STDOUT_TAILS
+        .with(|t| t.borrow_mut().pop())
+        .expect("tail")
+        .join()
+        .expect("join");
+    (exit.success(), tail)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_binary_serves_offline_and_never_opens_an_outbound_connection() {
+    let ws = Workspace::new();
+    let standin = Standin::start();
+    let recorder = start_record(&ws, &standin).await;
+    let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
+    let created = rec
+        .post("create", "/v1/payment_intents", "amount=1200&currency=usd")
+        .await;
+    rec.get("list", "/v1/payment_intents?limit=2").await;
+    recorder.shutdown().await;
+    standin.stop();
+
+    let (mut child, port, banner) = spawn_replay(&ws);
+    let banner = banner.join("\n");
+    for needle in [
+        "replay mode",
+        "2 loaded from",
+        "none (replay never opens",
+        "ca.pem",
+        "stripe.ca_bundle_path",
+    ] {
+        assert!(banner.contains(needle), "banner lacks {needle:?}:\n{banner}");
+    }
+
+    let client = |proxy: bool| {
+        let mut b = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(ws.ca()).expect("ca")).expect("pem")]);
+        b = if proxy {
+            b.proxy(reqwest::Proxy::https(format!("http://127.0.0.1:{port}")).expect("proxy"))
+        } else {
+            b.no_proxy()
+        };
+        b.build().expect("client")
+    };
+    let direct = client(false);
+    let tunnel = client(true);
+    let hit = direct
+        .post(format!("https://127.0.0.1:{port}/v1/payment_intents"))
+        .bearer_auth(REPLAY_KEY)
+        .header("Stripe-Version", STRIPE_VERSION)
+        .body("currency=usd&amount=1200")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(hit.status(), 200);
+    assert_eq!(
+        hit.json::<serde_json::Value>().await.expect("json")["id"],
+        created.json()["id"]
+    );
+    let via_tunnel = tunnel
+        .get("https://api.stripe.com/v1/payment_intents?limit=2")
+        .bearer_auth(REPLAY_KEY)
+        .header("Stripe-Version", STRIPE_VERSION)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(via_tunnel.status(), 200);
+    let miss = direct
+        .get(format!("https://127.0.0.1:{port}/v1/payment_intents?limit=99"))
+        .bearer_auth(REPLAY_KEY)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(miss.status(), 404);
+    let elsewhere = tunnel.get("https://example.com/").send().await;
+    assert!(elsewhere.is_err(), "a tunnel to another host must be refused");
+
+    // With client connections still open, every socket the proxy holds is
+    // on its own port: the listener and accepted connections, nothing dialled
+    // out, and no UDP (no DNS lookups).
+    let sockets = sockets_of(child.id());
+    assert!(!sockets.is_empty(), "no sockets found for the proxy process");
+    for (local, remote, udp) in &sockets {
+        assert!(!udp, "replay opened a UDP socket: {sockets:?}");
+        assert_eq!(
+            *local, port,
+            "replay holds a socket not on its port (local {local}, remote {remote}): {sockets:?}"
+        );
+    }
+
+    let (ok, tail) = interrupt(&mut child);
+    assert!(ok, "clean exit after Ctrl-C");
+    let summary = tail
+        .iter()
+        .find(|l| l.starts_with("stripe-vcr summary:"))
+        .expect("summary line");
+    assert!(summary.contains("3 requests: 2 hits, 1 misses"), "{summary}");
+}
+
+#[test]
+fn certs_creates_the_ca_and_explains_how_to_trust_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certs = dir.path().join("certs");
+    let run = || {
+        let out = Command::new(BIN)
+            .arg("certs")
+            .arg("--certs")
+            .arg(&certs)
+            .output()
+            .expect("run");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).expect("utf8")
+    };
+    let first = run();
+    assert!(first.contains("stripe-vcr CA created"), "{first}");
+    for needle in [
+        "ca.pem",
+        "stripe.ca_bundle_path",
+        "NODE_EXTRA_CA_CERTS=",
+        "SSL_CERT_FILE=",
+        "curl --cacert",
+        "HTTPS_PROXY=http://127.0.0.1:8443",
+        "signs only for: api.stripe.com, localhost, 127.0.0.1, ::1",
+    ] {
+        assert!(first.contains(needle), "missing {needle:?}:\n{first}");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(certs.join("ca-key.pem"))
+        .expect("key")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let pem = std::fs::read_to_string(certs.join("ca.pem")).expect("pem");
+    assert!(run().contains("stripe-vcr CA found"));
+    assert_eq!(
+        std::fs::read_to_string(certs.join("ca.pem")).expect("pem"),
+        pem,
+        "the CA is reused"
+    );
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let help = |args: &[&str]| {
+        let out = Command::new(BIN).args(args).arg("--help").output().expect("run");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).expect("utf8")
+    };
+    let record = help(&["record"]);
+    for flag in [
+        "--upstream <URL>",
+        "--upstream-ca <PEM>",
+        "--upstream-timeout",
+        "--listen <ADDR>",
+        "--cassettes <DIR>",
+        "--certs <DIR>",
+    ] {
+        assert!(record.contains(flag), "record --help lacks {flag}:\n{record}");
+    }
+    assert!(record.contains("https://api.stripe.com"));
+    let replay = help(&["replay"]);
+    for flag in [
+        "--listen <ADDR>",
+        "--cassettes <DIR>",
+        "--certs <DIR>",
+        "127.0.0.1:8443",
+    ] {
+        assert!(replay.contains(flag), "replay --help lacks {flag}:\n{replay}");
+    }
+    assert!(!replay.contains("--upstream"), "replay never has an upstream");
+    assert!(help(&["certs"]).contains("--certs <DIR>"));
+    let top = help(&[]);
+    for cmd in ["record", "replay", "certs"] {
+        assert!(top.contains(cmd));
+    }
+}
+
+#[test]
+fn a_broken_cassette_stops_replay_start_up_naming_the_file_and_position() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.cassettes()).expect("dir");
+    std::fs::write(
+        ws.cassettes().join("create-broken-001.json"),
+        "{\n  \"format_version\": 1,\n  \"endpoint\": \n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .args(["replay", "--listen", "127.0.0.1:0", "--cassettes"])
+        .arg(ws.cassettes())
+        .arg("--certs")
+        .arg(ws.certs())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("create-broken-001.json"), "{stderr}");
+    assert!(stderr.contains("line 4"), "{stderr}");
+    let missing = Command::new(BIN)
+        .args([
+            "replay",
+            "--listen",
+            "127.0.0.1:0",
+            "--cassettes",
+            "/nonexistent/cassettes",
+            "--certs",
+        ])
+        .arg(ws.certs())
+        .output()
+        .expect("run");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
+}

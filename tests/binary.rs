@@ -94,16 +94,13 @@ fn interrupt(child: &mut Child) -> (bool, Vec<String>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_binary_serves_offline_and_never_opens_an_outbound_connection() {
-    let ws = Workspace::new();
-    let standin = Standin::start();
-    let recorder = start_record(&ws, &standin).await;
-    let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
+    let session = Recording::start().await;
+    let rec = &session.api;
     let created = rec
         .post("create", "/v1/payment_intents", "amount=1200&currency=usd")
         .await;
     rec.get("list", "/v1/payment_intents?limit=2").await;
-    recorder.shutdown().await;
-    standin.stop();
+    let (ws, _) = session.finish().await;
 
     let (mut child, port, banner) = spawn_replay(&ws);
     let banner = banner.join("\n");

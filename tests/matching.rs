@@ -9,10 +9,8 @@ use reqwest::Method;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parameter_order_and_encoding_variants_hit_the_same_cassette() {
-    let ws = Workspace::new();
-    let standin = Standin::start();
-    let recorder = start_record(&ws, &standin).await;
-    let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
+    let session = Recording::start().await;
+    let rec = &session.api;
     let original = rec
         .post(
             "create",
@@ -23,12 +21,10 @@ async fn parameter_order_and_encoding_variants_hit_the_same_cassette() {
     assert_eq!(original.status, 200, "{:?}", original.body);
     let list = rec.get("list", "/v1/payment_intents?limit=3&created[gte]=0").await;
     assert_eq!(list.status, 200);
-    recorder.shutdown().await;
-    standin.stop();
+    let (ws, _) = session.finish().await;
     assert_eq!(ws.cassette_files().len(), 2);
 
-    let replayer = start_replay(&ws).await;
-    let rep = api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
+    let (replayer, rep) = replaying(&ws).await;
     let variants = [
         // Other order, %20 for space, indexed arrays (what the SDKs send).
         "payment_method_types[0]=card&expand[0]=latest_charge&metadata[order_id]=6735&description=a%20gift&currency=usd&amount=2000",
@@ -68,10 +64,8 @@ async fn parameter_order_and_encoding_variants_hit_the_same_cassette() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_requests_replay_in_recorded_order_and_the_last_repeats() {
-    let ws = Workspace::new();
-    let standin = Standin::start();
-    let recorder = start_record(&ws, &standin).await;
-    let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
+    let session = Recording::start().await;
+    let rec = &session.api;
     let id = rec
         .post("create", "/v1/payment_intents", "amount=100&currency=usd")
         .await
@@ -85,8 +79,7 @@ async fn repeated_requests_replay_in_recorded_order_and_the_last_repeats() {
         .await;
     let after = rec.get("after", &path).await.json()["status"].clone();
     assert_ne!(before, after, "the stand-in should change status on confirm");
-    recorder.shutdown().await;
-    standin.stop();
+    let (ws, _) = session.finish().await;
     let names = ws.cassette_files();
     assert!(
         names
@@ -101,8 +94,7 @@ async fn repeated_requests_replay_in_recorded_order_and_the_last_repeats() {
         "{names:?}"
     );
 
-    let replayer = start_replay(&ws).await;
-    let rep = api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
+    let (replayer, rep) = replaying(&ws).await;
     let mut statuses = Vec::new();
     for _ in 0..4 {
         statuses.push(rep.get("retrieve", &path).await.json()["status"].clone());
@@ -113,10 +105,8 @@ async fn repeated_requests_replay_in_recorded_order_and_the_last_repeats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_retries_replay_like_stripe() {
-    let ws = Workspace::new();
-    let standin = Standin::start();
-    let recorder = start_record(&ws, &standin).await;
-    let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
+    let session = Recording::start().await;
+    let rec = &session.api;
     // An SDK retry: the first attempt fails with a retryable 500, the retry
     // (same Idempotency-Key) succeeds.
     let key = "retry-key-1";
@@ -141,11 +131,9 @@ async fn idempotent_retries_replay_like_stripe() {
         )
         .await;
     assert_eq!(ok.status, 200);
-    recorder.shutdown().await;
-    standin.stop();
+    let (ws, _) = session.finish().await;
 
-    let replayer = start_replay(&ws).await;
-    let rep = api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
+    let (replayer, rep) = replaying(&ws).await;
     let key = [("Idempotency-Key", "a-fresh-key-per-run")];
     let first = rep
         .send(
@@ -201,10 +189,8 @@ async fn idempotent_retries_replay_like_stripe() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_miss_names_the_closest_recording_and_what_differs() {
-    let ws = Workspace::new();
-    let standin = Standin::start();
-    let recorder = start_record(&ws, &standin).await;
-    let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
+    let session = Recording::start().await;
+    let rec = &session.api;
     rec.post(
         "create",
         "/v1/payment_intents",
@@ -212,16 +198,14 @@ async fn a_miss_names_the_closest_recording_and_what_differs() {
     )
     .await;
     rec.get("list", "/v1/payment_intents?limit=3").await;
-    recorder.shutdown().await;
-    standin.stop();
+    let (ws, _) = session.finish().await;
     let create_file = ws
         .cassette_files()
         .into_iter()
         .find(|n| n.starts_with("create-"))
         .expect("create cassette");
 
-    let replayer = start_replay(&ws).await;
-    let rep = api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
+    let (replayer, rep) = replaying(&ws).await;
     let miss = rep
         .post(
             "miss",

@@ -391,3 +391,41 @@ pub fn redact_client_secrets(text: &str) -> String {
     let re = regex::Regex::new(r"((?:pi|seti)_[A-Za-z0-9]+_secret_)[A-Za-z0-9]+").expect("regex");
     re.replace_all(text, "${1}REDACTED").into_owned()
 }
+
+/// A recording session: a fresh workspace, a stand-in upstream, a record
+/// proxy, and a direct HTTP/1.1 client holding the recording key.
+pub struct Recording {
+    pub ws: Workspace,
+    pub api: Api,
+    standin: Standin,
+    proxy: RunningProxy,
+}
+
+impl Recording {
+    pub async fn start() -> Recording {
+        let ws = Workspace::new();
+        let standin = Standin::start();
+        let proxy = start_record(&ws, &standin).await;
+        let api = api(&proxy, &ws.ca(), Connect::Direct, false, RECORD_KEY);
+        Recording {
+            ws,
+            api,
+            standin,
+            proxy,
+        }
+    }
+
+    /// Stops the proxy and the upstream; returns the workspace and counters.
+    pub async fn finish(self) -> (Workspace, stripe_vcr::stats::Summary) {
+        let summary = self.proxy.shutdown().await;
+        self.standin.stop();
+        (self.ws, summary)
+    }
+}
+
+/// A replay proxy over `ws` and a direct HTTP/1.1 client with another key.
+pub async fn replaying(ws: &Workspace) -> (RunningProxy, Api) {
+    let proxy = start_replay(ws).await;
+    let client = api(&proxy, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
+    (proxy, client)
+}

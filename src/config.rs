@@ -29,6 +29,66 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Create (or show) the local CA and print how to make each client trust it.
     Certs(CertsArgs),
+    /// Check a cassette directory before committing it: no secrets, every
+    /// file parses, current format, file names match their requests.
+    Verify(VerifyArgs),
+}
+
+/// Extra redaction patterns, shared by every command that reads or writes
+/// cassettes. Use the same ones when recording and replaying: they are part
+/// of how requests are matched.
+#[derive(Debug, Args, Default)]
+pub struct RedactArgs {
+    /// Also redact what this regular expression matches (repeatable). With a
+    /// capture group, only the group is replaced: `token=(\w+)`.
+    #[arg(long = "redact", value_name = "REGEX")]
+    pub redact: Vec<String>,
+    /// A file of such patterns, one per line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub redact_file: Option<PathBuf>,
+}
+
+impl RedactArgs {
+    /// All patterns: the flags', then the file's; each checked to compile.
+    pub fn patterns(&self) -> Result<Vec<String>, ConfigError> {
+        let mut patterns = self.redact.clone();
+        if let Some(path) = &self.redact_file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::RedactFile {
+                path: path.clone(),
+                source,
+            })?;
+            patterns.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(str::to_owned),
+            );
+        }
+        crate::cassette::redact::Redactor::with_patterns(&patterns)?;
+        Ok(patterns)
+    }
+}
+
+/// Output formats of reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Readable in a terminal and in CI logs.
+    Text,
+    /// For scripts.
+    Json,
+}
+
+/// `stripe-vcr verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Directory of cassette files to check.
+    #[arg(long, default_value = "cassettes", value_name = "DIR")]
+    pub cassettes: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub redact: RedactArgs,
 }
 
 /// Flags shared by `record` and `replay`.
@@ -48,6 +108,13 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes; larger ones get a 413.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_name = "BYTES")]
     pub max_body: usize,
+    /// Another host name to intercept and mint certificates for, besides
+    /// api.stripe.com, localhost, 127.0.0.1 and ::1 (repeatable). The CA is
+    /// name-constrained to these hosts.
+    #[arg(long = "intercept-host", value_name = "HOST")]
+    pub intercept_hosts: Vec<String>,
+    #[command(flatten)]
+    pub redact: RedactArgs,
 }
 
 /// `stripe-vcr record`.
@@ -64,6 +131,11 @@ pub struct RecordArgs {
     /// How long to wait for the upstream's whole answer (e.g. 60s, 2m).
     #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub upstream_timeout: Duration,
+    /// Forward requests authenticated with live-mode keys (sk_live_, rk_live_).
+    /// Off by default: recording is for test mode, and a live key there
+    /// means real money moves.
+    #[arg(long)]
+    pub allow_live_keys: bool,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -81,6 +153,9 @@ pub struct CertsArgs {
     /// Directory holding the proxy's CA.
     #[arg(long, default_value = "certs", value_name = "DIR")]
     pub certs: PathBuf,
+    /// Another host the CA may sign for (repeatable); see `record --help`.
+    #[arg(long = "intercept-host", value_name = "HOST")]
+    pub intercept_hosts: Vec<String>,
 }
 
 /// What the proxy does with requests.
@@ -91,6 +166,7 @@ pub enum ModeConfig {
         upstream: String,
         upstream_ca: Option<PathBuf>,
         upstream_timeout: Duration,
+        allow_live_keys: bool,
     },
     /// Serve cassettes; never touches the network.
     Replay,
@@ -104,6 +180,10 @@ pub struct Config {
     pub cassettes: PathBuf,
     pub certs: PathBuf,
     pub body_limit: usize,
+    /// Hosts intercepted (and signed for) beyond the built-in ones.
+    pub intercept_hosts: Vec<String>,
+    /// Extra redaction patterns (regular expressions).
+    pub redact_patterns: Vec<String>,
 }
 
 /// A configuration that cannot work.
@@ -113,6 +193,29 @@ pub enum ConfigError {
     ZeroBodyLimit,
     #[error("--upstream-timeout must be more than zero")]
     ZeroTimeout,
+    #[error("--redact-file {}: {source}", path.display())]
+    RedactFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Pattern(#[from] crate::cassette::redact::PatternError),
+}
+
+impl Default for Config {
+    /// Replay with every flag at its documented default.
+    fn default() -> Config {
+        Config {
+            mode: ModeConfig::Replay,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            cassettes: PathBuf::from("cassettes"),
+            certs: PathBuf::from("certs"),
+            body_limit: DEFAULT_BODY_LIMIT,
+            intercept_hosts: Vec::new(),
+            redact_patterns: Vec::new(),
+        }
+    }
 }
 
 impl Config {
@@ -123,6 +226,7 @@ impl Config {
                 upstream: args.upstream,
                 upstream_ca: args.upstream_ca,
                 upstream_timeout: args.upstream_timeout,
+                allow_live_keys: args.allow_live_keys,
             },
             args.serve,
         )
@@ -140,6 +244,8 @@ impl Config {
             cassettes: serve.cassettes,
             certs: serve.certs,
             body_limit: serve.max_body,
+            redact_patterns: serve.redact.patterns()?,
+            intercept_hosts: serve.intercept_hosts,
         };
         config.validate()?;
         Ok(config)
@@ -178,7 +284,8 @@ mod tests {
             ModeConfig::Record {
                 upstream: "https://api.stripe.com".into(),
                 upstream_ca: None,
-                upstream_timeout: Duration::from_secs(60)
+                upstream_timeout: Duration::from_secs(60),
+                allow_live_keys: false,
             }
         );
     }

@@ -57,6 +57,8 @@ pub enum ClientError {
     NoApiKey,
     #[error("idempotency key `{key}` reused with different parameters")]
     IdempotencyKeyReused { key: String },
+    #[error("stripe-vcr refused to forward a request authenticated with a live-mode key ({key}): recordings are for test mode, and a live key turns a test run into real charges. Use a test key, or restart `stripe-vcr record` with --allow-live-keys.")]
+    LiveKeyRefused { key: String },
     #[error("stripe-vcr is replaying offline and does not open tunnels to other hosts: CONNECT {authority} refused. Only the API host is intercepted in replay mode.")]
     TunnelRefused { authority: String },
 }
@@ -103,6 +105,7 @@ impl ProxyError {
             ProxyError::Client(ClientError::NoApiKey) => "no-api-key",
             ProxyError::Client(ClientError::IdempotencyKeyReused { .. }) => "idempotency-key-reused",
             ProxyError::Client(ClientError::TunnelRefused { .. }) => "tunnel-refused",
+            ProxyError::Client(ClientError::LiveKeyRefused { .. }) => "live-key-refused",
             ProxyError::Upstream(UpstreamError::Unreachable { .. }) => "upstream-unreachable",
             ProxyError::Upstream(UpstreamError::Timeout { .. }) => "upstream-timeout",
             ProxyError::Cassette(CassetteError::NotRecorded { .. }) => "replay-miss",
@@ -117,7 +120,9 @@ impl ProxyError {
             ProxyError::Client(ClientError::IdempotencyKeyReused { .. }) => StatusCode::BAD_REQUEST,
             ProxyError::Client(ClientError::BodyTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Client(ClientError::NoApiKey) => StatusCode::UNAUTHORIZED,
-            ProxyError::Client(ClientError::TunnelRefused { .. }) => StatusCode::FORBIDDEN,
+            ProxyError::Client(ClientError::TunnelRefused { .. } | ClientError::LiveKeyRefused { .. }) => {
+                StatusCode::FORBIDDEN
+            }
             ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Cassette(_) => StatusCode::NOT_FOUND,
         }

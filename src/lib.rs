@@ -31,3 +31,4 @@ pub mod stats;
 pub mod stripe;
 pub mod tls;
 pub mod upstream;
+pub mod verify;

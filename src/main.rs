@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use stripe_vcr::config::{Cli, Command, Config};
-use stripe_vcr::tls::{CaOrigin, CertificateAuthority, DEFAULT_PERMITTED_HOSTS};
+use stripe_vcr::tls::{CaOrigin, CertificateAuthority};
 use stripe_vcr::{banner, proxy};
 
 fn main() -> ExitCode {
@@ -25,7 +25,8 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Certs(args) => certs(&args.certs),
+        Command::Certs(args) => certs(&args.certs, &args.intercept_hosts),
+        Command::Verify(args) => verify(&args),
         Command::Record(args) => Config::record(args)
             .map_err(|e| e.to_string())
             .and_then(|c| runtime.block_on(serve(c))),
@@ -72,8 +73,8 @@ async fn wait_for_signal() {
     }
 }
 
-fn certs(dir: &std::path::Path) -> Result<ExitCode, String> {
-    let hosts: Vec<String> = DEFAULT_PERMITTED_HOSTS.iter().map(|h| (*h).to_owned()).collect();
+fn certs(dir: &std::path::Path, extra_hosts: &[String]) -> Result<ExitCode, String> {
+    let hosts = proxy::permitted_hosts(extra_hosts);
     let (ca, origin) = CertificateAuthority::load_or_create(dir, &hosts).map_err(|e| e.to_string())?;
     let verb = match origin {
         CaOrigin::Created => "created",
@@ -87,4 +88,21 @@ fn certs(dir: &std::path::Path) -> Result<ExitCode, String> {
     let default_listen = "127.0.0.1:8443".parse().map_err(|e| format!("{e}"))?;
     println!("{}", banner::client_setup(default_listen, ca.cert_pem_path()));
     Ok(ExitCode::SUCCESS)
+}
+
+fn verify(args: &stripe_vcr::config::VerifyArgs) -> Result<ExitCode, String> {
+    let patterns = args.redact.patterns().map_err(|e| e.to_string())?;
+    let redactor = stripe_vcr::cassette::redact::Redactor::with_patterns(&patterns).map_err(|e| e.to_string())?;
+    let report = stripe_vcr::verify::verify_dir(&args.cassettes, &redactor).map_err(|e| e.to_string())?;
+    match args.format {
+        stripe_vcr::config::Format::Text => print!("{}", report.to_text()),
+        stripe_vcr::config::Format::Json => {
+            println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?)
+        }
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -12,7 +12,7 @@ use hyper::Request;
 
 use crate::cassette::redact::Redactor;
 use crate::error::{ClientError, ProxyError, ProxyResponse};
-use crate::mode::{ApiRequest, Handled, Mode, Via};
+use crate::mode::{ApiRequest, Handled, Mode, Severity, Via};
 use crate::stats::Stats;
 use crate::tls::LeafIssuer;
 
@@ -20,6 +20,8 @@ use crate::tls::LeafIssuer;
 pub struct State<M> {
     pub mode: M,
     pub stats: Arc<Stats>,
+    /// The one redactor: match keys, cassettes and log lines all go through it.
+    pub redactor: Arc<Redactor>,
     pub tls: Arc<LeafIssuer>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
@@ -37,17 +39,25 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
     let via_name = via.as_str();
     let handled = match read_body(body, state.body_limit).await {
         Err(e) => Handled::error(e),
-        Ok(bytes) => match ApiRequest::decode(&parts, bytes, via) {
+        Ok(bytes) => match ApiRequest::decode(&parts, bytes, via, &state.redactor) {
             Err(e) => Handled::error(e),
             Ok(api) => state.mode.handle(api).await,
         },
     };
     state.stats.count(handled.outcome);
+    if let Some((severity, detail)) = &handled.detail {
+        let detail = state.redactor.redact(detail);
+        match severity {
+            Severity::Info => tracing::info!("{detail}"),
+            Severity::Warn => tracing::warn!("{detail}"),
+            Severity::Error => tracing::error!("{detail}"),
+        }
+    }
     tracing::info!(
         mode = state.mode.name(),
         via = via_name,
         method = %parts.method,
-        path = %Redactor::standard().redact(parts.uri.path()),
+        path = %state.redactor.redact(parts.uri.path()),
         outcome = handled.outcome.as_str(),
         status = handled.response.status().as_u16(),
         cassette = handled.cassette.as_deref().unwrap_or("-"),

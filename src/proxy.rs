@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cassette::index::{IndexError, ReplayIndex};
+use crate::cassette::redact::{PatternError, Redactor};
 use crate::cassette::store::{CassetteStore, StoreError};
 use crate::config::{Config, ModeConfig};
 use crate::listen;
@@ -37,6 +38,8 @@ pub enum StartError {
     Index(#[from] IndexError),
     #[error(transparent)]
     Upstream(#[from] UpstreamConfigError),
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
     #[error("cannot listen on {addr}: {source} (is another stripe-vcr running? pick another port with --listen)")]
     Bind {
         addr: SocketAddr,
@@ -68,9 +71,23 @@ pub struct RunningProxy {
     accept: tokio::task::JoinHandle<()>,
 }
 
+/// The hosts the CA may sign for (and the proxy intercepts): the built-in
+/// ones plus `extra`.
+pub fn permitted_hosts(extra: &[String]) -> Vec<String> {
+    let mut hosts: Vec<String> = DEFAULT_PERMITTED_HOSTS.iter().map(|h| (*h).to_owned()).collect();
+    for host in extra {
+        let host = host.trim().to_ascii_lowercase();
+        if !host.is_empty() && !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    hosts
+}
+
 /// Loads or creates the CA, builds the mode, binds and starts serving.
 pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
-    let hosts: Vec<String> = DEFAULT_PERMITTED_HOSTS.iter().map(|h| (*h).to_owned()).collect();
+    let hosts = permitted_hosts(&config.intercept_hosts);
+    let redactor = Arc::new(Redactor::with_patterns(&config.redact_patterns)?);
     let (ca, origin) = CertificateAuthority::load_or_create(&config.certs, &hosts)?;
     let ca = Arc::new(ca);
     let store = CassetteStore::new(&config.cassettes);
@@ -79,6 +96,7 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
             upstream,
             upstream_ca,
             upstream_timeout,
+            allow_live_keys,
         } => {
             let upstream = Upstream::new(upstream, upstream_ca.as_deref(), *upstream_timeout)?;
             std::fs::create_dir_all(store.dir()).map_err(|source| StoreError::Io {
@@ -91,14 +109,14 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
             }
             let existing = store.load_all().map(|c| c.len()).unwrap_or(0);
             let upstream_url = upstream.base_url();
-            let mode = Recorder::new(upstream, store);
-            launch(config, mode, ca, origin, Some(upstream_url), existing).await
+            let mode = Recorder::new(upstream, store, redactor.clone(), *allow_live_keys);
+            launch(config, mode, ca, origin, redactor, Some(upstream_url), existing).await
         }
         ModeConfig::Replay => {
             store.clean_temp_files();
             let index = ReplayIndex::build(store.load_all()?)?;
             let loaded = index.len();
-            launch(config, Replayer::new(index), ca, origin, None, loaded).await
+            launch(config, Replayer::new(index), ca, origin, redactor, None, loaded).await
         }
     }
 }
@@ -108,6 +126,7 @@ async fn launch<M: Mode>(
     mode: M,
     ca: Arc<CertificateAuthority>,
     origin: CaOrigin,
+    redactor: Arc<Redactor>,
     upstream: Option<String>,
     cassettes_loaded: usize,
 ) -> Result<RunningProxy, StartError> {
@@ -142,6 +161,7 @@ async fn launch<M: Mode>(
     let state = Arc::new(State {
         mode,
         stats: stats.clone(),
+        redactor,
         tls: issuer,
         body_limit: config.body_limit,
         shutdown: shutdown.clone(),

@@ -5,48 +5,11 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_stripe-vcr");
-
-/// Starts `stripe-vcr replay` and returns it with its port, read from the banner.
-fn spawn_replay(ws: &Workspace) -> (Child, u16, Vec<String>) {
-    let mut child = Command::new(BIN)
-        .args(["replay", "--listen", "127.0.0.1:0", "--cassettes"])
-        .arg(ws.cassettes())
-        .arg("--certs")
-        .arg(ws.certs())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn stripe-vcr");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut banner = Vec::new();
-    let mut port = None;
-    for line in lines.by_ref() {
-        let line = line.expect("line");
-        if let Some(rest) = line.trim().strip_prefix("listening   https://127.0.0.1:") {
-            port = rest.split_whitespace().next().and_then(|p| p.parse().ok());
-        }
-        let done = line.starts_with("Ctrl-C");
-        banner.push(line);
-        if done {
-            break;
-        }
-    }
-    // Keep draining stdout so the summary can be read later.
-    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
-    child.stdout = None;
-    STDOUT_TAILS.with(|t| t.borrow_mut().push(rest));
-    (child, port.expect("port in banner"), banner)
-}
-
-thread_local! {
-    static STDOUT_TAILS: std::cell::RefCell<Vec<std::thread::JoinHandle<Vec<String>>>> = const { std::cell::RefCell::new(Vec::new()) };
-}
 
 /// Every TCP and UDP socket the process holds: (local port, remote port, is UDP).
 fn sockets_of(pid: u32) -> Vec<(u16, u16, bool)> {
@@ -77,21 +40,6 @@ fn sockets_of(pid: u32) -> Vec<(u16, u16, bool)> {
     out
 }
 
-fn interrupt(child: &mut Child) -> (bool, Vec<String>) {
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let exit = child.wait().expect("wait");
-    let tail = STDOUT_TAILS
-        .with(|t| t.borrow_mut().pop())
-        .expect("tail")
-        .join()
-        .expect("join");
-    (exit.success(), tail)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_binary_serves_offline_and_never_opens_an_outbound_connection() {
     let session = Recording::start().await;
@@ -102,8 +50,21 @@ async fn replay_binary_serves_offline_and_never_opens_an_outbound_connection() {
     rec.get("list", "/v1/payment_intents?limit=2").await;
     let (ws, _) = session.finish().await;
 
-    let (mut child, port, banner) = spawn_replay(&ws);
-    let banner = banner.join("\n");
+    let (cassettes, certs) = (ws.cassettes(), ws.certs());
+    let proxy = Binary::start(
+        args![
+            "replay",
+            "--listen",
+            "127.0.0.1:0",
+            "--cassettes",
+            cassettes,
+            "--certs",
+            certs
+        ],
+        "stripe_vcr=info",
+    );
+    let port = proxy.port;
+    let banner = proxy.banner.join("\n");
     for needle in [
         "replay mode",
         "2 loaded from",
@@ -160,7 +121,7 @@ async fn replay_binary_serves_offline_and_never_opens_an_outbound_connection() {
     // With client connections still open, every socket the proxy holds is
     // on its own port: the listener and accepted connections, nothing dialled
     // out, and no UDP (no DNS lookups).
-    let sockets = sockets_of(child.id());
+    let sockets = sockets_of(proxy.child.id());
     assert!(!sockets.is_empty(), "no sockets found for the proxy process");
     for (local, remote, udp) in &sockets {
         assert!(!udp, "replay opened a UDP socket: {sockets:?}");
@@ -170,9 +131,10 @@ async fn replay_binary_serves_offline_and_never_opens_an_outbound_connection() {
         );
     }
 
-    let (ok, tail) = interrupt(&mut child);
-    assert!(ok, "clean exit after Ctrl-C");
-    let summary = tail
+    let exited = proxy.interrupt();
+    assert!(exited.success, "clean exit after Ctrl-C");
+    let summary = exited
+        .stdout
         .iter()
         .find(|l| l.starts_with("stripe-vcr summary:"))
         .expect("summary line");

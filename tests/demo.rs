@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use stripe_vcr::config::{Config, ModeConfig, DEFAULT_BODY_LIMIT};
+use stripe_vcr::config::{Config, ModeConfig};
 
 fn readme() -> String {
     std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README")
@@ -52,7 +52,7 @@ async fn readme_demo_commands_get_their_recorded_answers() {
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cassettes"),
         certs: certs.path().to_path_buf(),
-        body_limit: DEFAULT_BODY_LIMIT,
+        ..Config::default()
     };
     let proxy = stripe_vcr::proxy::start(config).await.expect("bundled cassettes load");
     assert_eq!(proxy.info.cassettes_loaded, 8);

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use stripe_vcr::config::{Config, ModeConfig, DEFAULT_BODY_LIMIT};
+use stripe_vcr::config::{Config, ModeConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_upstream_is_a_502_and_records_nothing() {
@@ -21,11 +21,12 @@ async fn unreachable_upstream_is_a_502_and_records_nothing() {
             upstream: format!("https://127.0.0.1:{port}"),
             upstream_ca: None,
             upstream_timeout: Duration::from_secs(5),
+            allow_live_keys: false,
         },
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: ws.cassettes(),
         certs: ws.certs(),
-        body_limit: DEFAULT_BODY_LIMIT,
+        ..Config::default()
     };
     let recorder = stripe_vcr::proxy::start(config).await.expect("starts");
     let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);

@@ -22,7 +22,6 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::cassette::key::CanonicalRequest;
-use crate::cassette::redact::Redactor;
 
 /// The version written into every cassette. Bump it when the canonical form
 /// or the layout changes; loading refuses other versions.
@@ -109,9 +108,9 @@ const PER_CONNECTION: [&str; 10] = [
 const SECRET_HEADERS: [&str; 3] = ["set-cookie", "cookie", "authorization"];
 
 impl ResponseHeaders {
-    /// Keeps the end-to-end headers of an upstream response, redacted.
+    /// Keeps the end-to-end headers of an upstream response (redaction
+    /// happens when the whole cassette is sealed).
     pub fn from_upstream(headers: &HeaderMap) -> ResponseHeaders {
-        let redactor = Redactor::standard();
         ResponseHeaders(
             headers
                 .iter()
@@ -121,7 +120,7 @@ impl ResponseHeaders {
                 })
                 .map(|(name, value)| {
                     let text = String::from_utf8_lossy(value.as_bytes());
-                    (name.as_str().to_owned(), redactor.redact(&text).into_owned())
+                    (name.as_str().to_owned(), text.into_owned())
                 })
                 .collect(),
         )
@@ -212,12 +211,12 @@ impl<'de> Deserialize<'de> for ResponseHeaders {
 }
 
 impl ResponseBody {
-    /// Stores an upstream body: parsed as JSON when it is JSON, redacted.
+    /// Stores an upstream body: parsed as JSON when it is JSON (redaction
+    /// happens when the whole cassette is sealed).
     pub fn from_upstream(bytes: &[u8]) -> ResponseBody {
-        let redactor = Redactor::standard();
         match serde_json::from_slice::<serde_json::Value>(bytes) {
-            Ok(value) => ResponseBody::Body(redactor.redact_json(&value)),
-            Err(_) => ResponseBody::BodyText(redactor.redact(&String::from_utf8_lossy(bytes)).into_owned()),
+            Ok(value) => ResponseBody::Body(value),
+            Err(_) => ResponseBody::BodyText(String::from_utf8_lossy(bytes).into_owned()),
         }
     }
 
@@ -277,6 +276,7 @@ mod tests {
             occurrence: 1,
             request: RecordedRequest {
                 canonical: CanonicalRequest::new(
+                    crate::cassette::redact::Redactor::standard(),
                     "POST",
                     "/v1/payment_intents",
                     &Params::from_form(b"amount=2000&currency=usd", "body").expect("form"),
@@ -336,23 +336,30 @@ mod tests {
         h.insert("connection", HeaderValue::from_static("keep-alive"));
         h.insert("set-cookie", HeaderValue::from_static("session=abc"));
         h.insert("request-id", HeaderValue::from_static("req_1"));
-        h.insert("x-echo", HeaderValue::from_static("sk_test_abc"));
         let kept = ResponseHeaders::from_upstream(&h);
-        assert_eq!(
-            kept.0,
-            vec![
-                ("request-id".to_owned(), "req_1".to_owned()),
-                ("x-echo".to_owned(), "sk_test_REDACTED".to_owned())
-            ]
-        );
+        assert_eq!(kept.0, vec![("request-id".to_owned(), "req_1".to_owned())]);
     }
 
     #[test]
-    fn json_bodies_are_redacted_and_pretty() {
-        let body = ResponseBody::from_upstream(br#"{"client_secret":"pi_1_secret_abc","n":1}"#);
-        assert_eq!(
-            body.to_bytes(),
-            Bytes::from("{\n  \"client_secret\": \"pi_1_secret_REDACTED\",\n  \"n\": 1\n}")
-        );
+    fn json_bodies_replay_pretty_in_their_original_order() {
+        let body = ResponseBody::from_upstream(br#"{"z":"first","n":1}"#);
+        assert_eq!(body.to_bytes(), Bytes::from("{\n  \"z\": \"first\",\n  \"n\": 1\n}"));
+    }
+
+    #[test]
+    fn sealing_redacts_every_part_of_a_cassette() {
+        let mut c = sample();
+        c.request.user_agent = Some("agent sk_test_ua".into());
+        c.response
+            .headers
+            .0
+            .push(("idempotency-key".into(), "k-sk_live_abc".into()));
+        c.response.body = ResponseBody::Body(serde_json::json!({"client_secret": "pi_1_secret_abc"}));
+        let sealed = crate::cassette::redact::Redactor::standard().seal(&c).expect("seal");
+        let text = String::from_utf8(sealed.get().to_file_bytes()).expect("utf8");
+        for secret in ["sk_test_ua", "sk_live_abc", "secret_abc"] {
+            assert!(!text.contains(secret), "{secret} survived:\n{text}");
+        }
+        assert!(text.contains("pi_1_secret_REDACTED") && text.contains("k-sk_live_REDACTED"));
     }
 }

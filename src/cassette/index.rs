@@ -319,9 +319,13 @@ mod tests {
 
     fn canonical(method: &str, path: &str, body: &str, version: &str) -> CanonicalRequest {
         let params = Params::from_form(body.as_bytes(), "body").expect("form");
-        CanonicalRequest::new(method, path, &params, |h| {
-            (h == "stripe-version").then(|| version.to_owned())
-        })
+        CanonicalRequest::new(
+            crate::cassette::redact::Redactor::standard(),
+            method,
+            path,
+            &params,
+            |h| (h == "stripe-version").then(|| version.to_owned()),
+        )
     }
 
     fn loaded(name: &str, canonical: CanonicalRequest, occurrence: u32, status: u16) -> LoadedCassette {

@@ -44,8 +44,13 @@ pub struct RequestKey([u8; 32]);
 impl CanonicalRequest {
     /// Builds the canonical form of a request, redacting secrets first so the
     /// original and the placeholder of a secret give the same key.
-    pub fn new(method: &str, path: &str, params: &Params, header: impl Fn(&str) -> Option<String>) -> CanonicalRequest {
-        let redactor = Redactor::standard();
+    pub fn new(
+        redactor: &Redactor,
+        method: &str,
+        path: &str,
+        params: &Params,
+        header: impl Fn(&str) -> Option<String>,
+    ) -> CanonicalRequest {
         let headers = IDENTIFYING_HEADERS
             .iter()
             .filter_map(|name| header(name).map(|v| ((*name).to_owned(), redactor.redact(&v).into_owned())))
@@ -53,7 +58,7 @@ impl CanonicalRequest {
         CanonicalRequest {
             method: method.to_ascii_uppercase(),
             path: redactor.redact(path).into_owned(),
-            params: params.map_strings(&|s| redactor.redact(s).into_owned()),
+            params: redactor.redact_params(params),
             headers,
         }
     }
@@ -127,9 +132,13 @@ mod tests {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let mut params = Params::from_form(query.as_bytes(), "query").expect("query");
         params.merge(Params::from_form(body.as_bytes(), "body").expect("body"));
-        CanonicalRequest::new(method, path, &params, |h| {
-            (h == "stripe-version").then(|| version.map(str::to_owned)).flatten()
-        })
+        CanonicalRequest::new(
+            crate::cassette::redact::Redactor::standard(),
+            method,
+            path,
+            &params,
+            |h| (h == "stripe-version").then(|| version.map(str::to_owned)).flatten(),
+        )
         .key()
     }
 
@@ -222,6 +231,7 @@ mod tests {
             Some("2026-07-29.dahlia"),
         );
         let canonical = CanonicalRequest::new(
+            crate::cassette::redact::Redactor::standard(),
             "POST",
             "/v1/payment_intents",
             &Params::from_form(b"amount=2000&currency=usd", "body").expect("body"),

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cassette::format::{Cassette, FormatError};
+use crate::cassette::redact::Redacted;
 
 /// Suffix of in-progress writes; such files are never loaded.
 const TEMP_SUFFIX: &str = ".tmp";
@@ -63,7 +64,7 @@ impl CassetteStore {
 
     /// Writes one cassette atomically under `file_name`, replacing any file
     /// of that name. Blocking: call it from `spawn_blocking`.
-    pub fn write(&self, file_name: &str, cassette: &Cassette) -> Result<PathBuf, StoreError> {
+    pub fn write(&self, file_name: &str, cassette: &Redacted<Cassette>) -> Result<PathBuf, StoreError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::Io { path, source }
@@ -81,7 +82,8 @@ impl CassetteStore {
                 .create_new(true)
                 .open(&temp_path)
                 .map_err(io(&temp_path))?;
-            file.write_all(&cassette.to_file_bytes()).map_err(io(&temp_path))?;
+            file.write_all(&cassette.get().to_file_bytes())
+                .map_err(io(&temp_path))?;
             file.sync_all().map_err(io(&temp_path))?;
             fs::rename(&temp_path, &final_path).map_err(io(&final_path))?;
             // Make the rename itself durable.
@@ -120,7 +122,7 @@ impl CassetteStore {
     }
 
     /// Paths of the cassette files, sorted; temporaries and hidden files are skipped.
-    fn cassette_paths(&self) -> Result<Vec<PathBuf>, StoreError> {
+    pub fn cassette_paths(&self) -> Result<Vec<PathBuf>, StoreError> {
         let entries = fs::read_dir(&self.dir).map_err(|source| StoreError::Io {
             path: self.dir.clone(),
             source,
@@ -163,14 +165,20 @@ mod tests {
     use crate::cassette::key::CanonicalRequest;
     use crate::stripe::params::Params;
 
-    fn cassette(n: u32) -> Cassette {
-        Cassette {
+    fn cassette(n: u32) -> Redacted<Cassette> {
+        let c = Cassette {
             format_version: FORMAT_VERSION,
             recorded_at: "2026-11-22T15:04:05Z".into(),
             endpoint: "list".into(),
             occurrence: n,
             request: RecordedRequest {
-                canonical: CanonicalRequest::new("GET", "/v1/payment_intents", &Params::default(), |_| None),
+                canonical: CanonicalRequest::new(
+                    crate::cassette::redact::Redactor::standard(),
+                    "GET",
+                    "/v1/payment_intents",
+                    &Params::default(),
+                    |_| None,
+                ),
                 body_encoding: BodyEncoding::None,
                 user_agent: None,
             },
@@ -179,7 +187,8 @@ mod tests {
                 headers: ResponseHeaders::default(),
                 body: ResponseBody::Body(serde_json::json!({"n": n})),
             },
-        }
+        };
+        crate::cassette::redact::Redactor::standard().seal(&c).expect("seal")
     }
 
     #[test]

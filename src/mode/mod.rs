@@ -15,6 +15,7 @@ use hyper::Method;
 
 use crate::cassette::format::BodyEncoding;
 use crate::cassette::key::{CanonicalRequest, RequestKey};
+use crate::cassette::redact::Redactor;
 use crate::error::{ClientError, ProxyError, ProxyResponse};
 use crate::route::Route;
 use crate::stats::Outcome;
@@ -70,6 +71,17 @@ pub struct ApiRequest {
     pub via: Via,
 }
 
+/// How loudly to log a request's detail line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The client's own mistake.
+    Info,
+    /// Something the developer should look at (a replay miss).
+    Warn,
+    /// A real fault (upstream down, a cassette not saved).
+    Error,
+}
+
 /// A mode's answer, with what happened for the log and the counters.
 #[derive(Debug)]
 pub struct Handled {
@@ -77,24 +89,34 @@ pub struct Handled {
     pub outcome: Outcome,
     /// The cassette served or written, if any.
     pub cassette: Option<String>,
+    /// Why, when it did not go as planned; logged (redacted) by the pipeline.
+    pub detail: Option<(Severity, String)>,
 }
 
 impl Handled {
+    /// A normal answer.
+    pub fn ok(response: ProxyResponse, outcome: Outcome, cassette: Option<String>) -> Handled {
+        Handled {
+            response,
+            outcome,
+            cassette,
+            detail: None,
+        }
+    }
+
     /// An error answer; misses count as misses, everything else as errors.
     pub fn error(error: ProxyError) -> Handled {
-        let outcome = match &error {
-            ProxyError::Cassette(_) => Outcome::Miss,
-            _ => Outcome::Error,
+        let (outcome, severity) = match &error {
+            ProxyError::Cassette(_) => (Outcome::Miss, Severity::Warn),
+            ProxyError::Upstream(_) => (Outcome::Error, Severity::Error),
+            ProxyError::Client(_) => (Outcome::Error, Severity::Info),
         };
-        match &error {
-            ProxyError::Cassette(_) => tracing::warn!("{error}"),
-            ProxyError::Upstream(_) => tracing::error!("{error}"),
-            ProxyError::Client(_) => tracing::info!("{error}"),
-        }
+        let detail = Some((severity, error.to_string()));
         Handled {
             response: error.into_response(),
             outcome,
             cassette: None,
+            detail,
         }
     }
 }
@@ -114,7 +136,12 @@ pub trait Mode: Send + Sync + 'static {
 
 impl ApiRequest {
     /// Decodes an incoming request's parameters and computes its key.
-    pub fn decode(parts: &hyper::http::request::Parts, body: Bytes, via: Via) -> Result<ApiRequest, ProxyError> {
+    pub fn decode(
+        parts: &hyper::http::request::Parts,
+        body: Bytes,
+        via: Via,
+        redactor: &Redactor,
+    ) -> Result<ApiRequest, ProxyError> {
         let path = parts.uri.path().to_owned();
         let query = parts.uri.query().unwrap_or("");
         let path_and_query = parts
@@ -137,7 +164,7 @@ impl ApiRequest {
             params.merge(Params::from_form(&body, "body").map_err(ClientError::from)?);
             BodyEncoding::Form
         };
-        let canonical = CanonicalRequest::new(parts.method.as_str(), &path, &params, |name| {
+        let canonical = CanonicalRequest::new(redactor, parts.method.as_str(), &path, &params, |name| {
             parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
         });
         Ok(ApiRequest {

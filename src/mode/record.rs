@@ -1,8 +1,8 @@
 //! Record mode: forward every request upstream, return the answer unchanged,
-//! and save each Payment Intents exchange as a redacted cassette.
+//! and save each Payment Intents exchange as a sealed (redacted) cassette.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use http_body_util::Full;
@@ -13,11 +13,13 @@ use crate::cassette::format::{
     Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
 };
 use crate::cassette::key::{file_name, RequestKey};
+use crate::cassette::redact::Redactor;
 use crate::cassette::store::CassetteStore;
-use crate::error::ProxyResponse;
-use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode};
+use crate::error::{ClientError, ProxyResponse};
+use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Severity};
 use crate::route::{Endpoint, Route};
 use crate::stats::Outcome;
+use crate::stripe::auth::ApiKey;
 use crate::upstream::{Upstream, UpstreamResponse};
 
 /// Header added to a relayed response whose cassette could not be saved.
@@ -28,6 +30,9 @@ pub const WARNING_HEADER: &str = "stripe-vcr-warning";
 pub struct Recorder {
     upstream: Upstream,
     store: CassetteStore,
+    redactor: Arc<Redactor>,
+    /// Forward requests made with live-mode keys (off by default).
+    allow_live_keys: bool,
     /// How many times each request has been recorded in this session, so
     /// repeats are stored as occurrences 1, 2, 3… and re-recording the same
     /// session writes the same file names.
@@ -36,10 +41,12 @@ pub struct Recorder {
 
 impl Recorder {
     /// A recorder forwarding to `upstream` and writing into `store`.
-    pub fn new(upstream: Upstream, store: CassetteStore) -> Recorder {
+    pub fn new(upstream: Upstream, store: CassetteStore, redactor: Arc<Redactor>, allow_live_keys: bool) -> Recorder {
         Recorder {
             upstream,
             store,
+            redactor,
+            allow_live_keys,
             occurrences: Mutex::new(HashMap::new()),
         }
     }
@@ -66,9 +73,7 @@ impl Recorder {
             request: RecordedRequest {
                 canonical: request.canonical.clone(),
                 body_encoding: request.body_encoding,
-                user_agent: request
-                    .header("user-agent")
-                    .map(|ua| crate::cassette::redact::Redactor::standard().redact(ua).into_owned()),
+                user_agent: request.header("user-agent").map(str::to_owned),
             },
             response: RecordedResponse {
                 status: upstream.status.as_u16(),
@@ -76,11 +81,16 @@ impl Recorder {
                 body: ResponseBody::from_upstream(&upstream.body),
             },
         };
+        // Redaction happens here, in memory, before the bytes go anywhere.
+        let sealed = self
+            .redactor
+            .seal(&cassette)
+            .map_err(|e| format!("could not redact the cassette: {e}"))?;
         let name = file_name(endpoint.name(), &request.key, occurrence);
         let store = self.store.clone();
         let written = {
             let name = name.clone();
-            tokio::task::spawn_blocking(move || store.write(&name, &cassette)).await
+            tokio::task::spawn_blocking(move || store.write(&name, &sealed)).await
         };
         match written {
             Ok(Ok(_)) => Ok(name),
@@ -104,6 +114,11 @@ impl Mode for Recorder {
     }
 
     async fn handle(&self, request: ApiRequest) -> Handled {
+        if !self.allow_live_keys {
+            if let Some(key) = ApiKey::from_headers(&request.headers).filter(ApiKey::is_live) {
+                return Handled::error(ClientError::LiveKeyRefused { key: key.masked() }.into());
+            }
+        }
         let upstream = match self
             .upstream
             .forward(
@@ -119,30 +134,23 @@ impl Mode for Recorder {
         };
         let mut response = relay(&upstream);
         let Route::PaymentIntents(endpoint) = request.route else {
-            tracing::info!(path = %request.path, "forwarded, not recorded: outside /v1/payment_intents");
-            return Handled {
-                response,
-                outcome: Outcome::Forwarded,
-                cassette: None,
-            };
+            let mut handled = Handled::ok(response, Outcome::Forwarded, None);
+            handled.detail = Some((
+                Severity::Info,
+                format!("{} forwarded, not recorded: outside /v1/payment_intents", request.path),
+            ));
+            return handled;
         };
         match self.save(&request, endpoint, &upstream).await {
-            Ok(name) => Handled {
-                response,
-                outcome: Outcome::Recorded,
-                cassette: Some(name),
-            },
+            Ok(name) => Handled::ok(response, Outcome::Recorded, Some(name)),
             Err(reason) => {
-                tracing::error!(dir = %self.store.dir().display(), %reason, "cassette NOT saved");
-                let warning = format!("cassette not saved: {reason}");
+                let warning = format!("cassette not saved in {}: {reason}", self.store.dir().display());
                 if let Ok(v) = HeaderValue::from_str(&warning.replace(['\r', '\n'], " ")) {
                     response.headers_mut().insert(WARNING_HEADER, v);
                 }
-                Handled {
-                    response,
-                    outcome: Outcome::WriteFailed,
-                    cassette: None,
-                }
+                let mut handled = Handled::ok(response, Outcome::WriteFailed, None);
+                handled.detail = Some((Severity::Error, warning));
+                handled
             }
         }
     }

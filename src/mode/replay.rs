@@ -64,11 +64,7 @@ impl Replayer {
     }
 
     fn hit(response: ProxyResponse, cassette: String) -> Handled {
-        Handled {
-            response,
-            outcome: Outcome::Hit,
-            cassette: Some(cassette),
-        }
+        Handled::ok(response, Outcome::Hit, Some(cassette))
     }
 }
 

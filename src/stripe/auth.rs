@@ -43,14 +43,7 @@ impl ApiKey {
     /// The key as Stripe masks it in messages: first 8 characters, one `*`
     /// per hidden character, last 4 (`sk_test_****…1234`).
     pub fn masked(&self) -> String {
-        let chars: Vec<char> = self.0.chars().collect();
-        if chars.len() <= 12 {
-            let shown: String = chars.iter().skip(chars.len().saturating_sub(4)).collect();
-            return format!("{}{shown}", "*".repeat(chars.len().saturating_sub(4)));
-        }
-        let head: String = chars[..8].iter().collect();
-        let tail: String = chars[chars.len() - 4..].iter().collect();
-        format!("{head}{}{tail}", "*".repeat(chars.len() - 12))
+        crate::cassette::redact::mask_secret(&self.0)
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use stripe_vcr::config::{Config, ModeConfig, DEFAULT_BODY_LIMIT};
+use stripe_vcr::config::{Config, ModeConfig};
 use stripe_vcr::proxy::{self, RunningProxy};
 
 /// A secret key used while recording; must never reach a cassette.
@@ -128,11 +128,12 @@ pub fn record_config(ws: &Workspace, standin: &Standin) -> Config {
             upstream: standin.url.clone(),
             upstream_ca: Some(standin.ca.clone()),
             upstream_timeout: Duration::from_secs(10),
+            allow_live_keys: false,
         },
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: ws.cassettes(),
         certs: ws.certs(),
-        body_limit: DEFAULT_BODY_LIMIT,
+        ..Config::default()
     }
 }
 
@@ -142,7 +143,7 @@ pub fn replay_config(ws: &Workspace) -> Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: ws.cassettes(),
         certs: ws.certs(),
-        body_limit: DEFAULT_BODY_LIMIT,
+        ..Config::default()
     }
 }
 
@@ -428,4 +429,99 @@ pub async fn replaying(ws: &Workspace) -> (RunningProxy, Api) {
     let proxy = start_replay(ws).await;
     let client = api(&proxy, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
     (proxy, client)
+}
+
+/// The `stripe-vcr` binary running as a child process, its port read from
+/// the banner, its stdout and stderr collected in the background.
+pub struct Binary {
+    pub child: Child,
+    pub port: u16,
+    pub banner: Vec<String>,
+    stdout: Option<std::thread::JoinHandle<Vec<String>>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+/// What a stopped binary left behind.
+pub struct Exited {
+    pub success: bool,
+    pub stdout: Vec<String>,
+    pub stderr: String,
+}
+
+impl Binary {
+    /// Runs `stripe-vcr <args>` (with `RUST_LOG` set for the child only) and
+    /// waits for its banner.
+    pub fn start(args: &[&std::ffi::OsStr], rust_log: &str) -> Binary {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stripe-vcr"))
+            .args(args)
+            .env("RUST_LOG", rust_log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn stripe-vcr");
+        let stderr_pipe = child.stderr.take().expect("stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr_pipe), &mut text);
+            text
+        });
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut banner = Vec::new();
+        let mut port = None;
+        for line in lines.by_ref() {
+            let line = line.expect("line");
+            if let Some(rest) = line.trim().strip_prefix("listening   https://") {
+                port = rest
+                    .split_whitespace()
+                    .next()
+                    .and_then(|authority| authority.rsplit(':').next())
+                    .and_then(|p| p.parse().ok());
+            }
+            let done = line.starts_with("Ctrl-C");
+            banner.push(line);
+            if done {
+                break;
+            }
+        }
+        let stdout = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+        let port = port.unwrap_or_else(|| panic!("no port in banner: {banner:?}"));
+        Binary {
+            child,
+            port,
+            banner,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Ctrl-C, then everything it printed.
+    pub fn interrupt(mut self) -> Exited {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait");
+        Exited {
+            success: exit.success(),
+            stdout: self.stdout.take().expect("stdout").join().expect("join"),
+            stderr: self.stderr.take().expect("stderr").join().expect("join"),
+        }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `OsStr` arguments from a mix of strings and paths.
+#[macro_export]
+macro_rules! args {
+    ($($a:expr),* $(,)?) => {
+        &[$(std::ffi::OsStr::new(&$a)),*]
+    };
 }

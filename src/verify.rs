@@ -1,0 +1,332 @@
+//! `stripe-vcr verify`: checks a cassette directory before it is committed —
+//! no secret-looking value anywhere, every file parses, has the current
+//! format version, and is named after the hash of the request it holds.
+//!
+//! Findings never print a secret whole: they show it masked the way Stripe
+//! masks keys, because CI logs are often public too.
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::cassette::format::{Cassette, FormatError};
+use crate::cassette::key::file_name;
+use crate::cassette::redact::{is_card_number, is_card_secret_key, mask_secret, Redactor, PLACEHOLDER};
+use crate::cassette::store::{CassetteStore, StoreError};
+
+/// Names that suggest the value next to them is a credential.
+static KEY_LIKE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(secret|token|passw|api[_-]?key|private[_-]?key|credential|signature|auth)")
+        .expect("literal regex compiles")
+});
+
+/// A Stripe object id (`pi_…`, `ctoken_…`): an identifier, not a secret.
+static OBJECT_ID: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z]{2,12}_[A-Za-z0-9]{8,}$").expect("literal regex compiles"));
+
+/// Minimum length and Shannon entropy (bits per character) of a value next to
+/// a key-like name before it counts as a likely credential; it must also mix
+/// letters and digits, as generated tokens do and words do not.
+const ENTROPY_MIN_LEN: usize = 16;
+const ENTROPY_MIN_BITS: f64 = 3.5;
+
+/// One thing wrong with one cassette.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Problem {
+    /// File name inside the directory.
+    pub file: String,
+    /// JSON path of the value (`response.body.client_secret`), or empty for
+    /// problems with the whole file.
+    pub path: String,
+    /// Stable machine name: `secret`, `card-number`, `card-security-code`,
+    /// `high-entropy`, `unparseable`, `format-version`, `name-mismatch`.
+    pub kind: &'static str,
+    /// What is wrong, for people; secrets appear masked.
+    pub message: String,
+}
+
+/// The result of checking a directory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub directory: String,
+    pub cassettes: usize,
+    pub problems: Vec<Problem>,
+    pub ok: bool,
+}
+
+/// Checks every cassette in `dir`, reporting all problems at once.
+pub fn verify_dir(dir: &Path, redactor: &Redactor) -> Result<Report, StoreError> {
+    let store = CassetteStore::new(dir);
+    if !dir.is_dir() {
+        return Err(StoreError::MissingDir(dir.to_path_buf()));
+    }
+    let paths = store.cassette_paths()?;
+    let mut problems = Vec::new();
+    for path in &paths {
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = std::fs::read(path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        problems.extend(verify_file(&file, &bytes, redactor));
+    }
+    Ok(Report {
+        directory: dir.display().to_string(),
+        cassettes: paths.len(),
+        ok: problems.is_empty(),
+        problems,
+    })
+}
+
+/// Checks one cassette file's bytes.
+pub fn verify_file(file: &str, bytes: &[u8], redactor: &Redactor) -> Vec<Problem> {
+    let problem = |path: String, kind: &'static str, message: String| Problem {
+        file: file.to_owned(),
+        path,
+        kind,
+        message,
+    };
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => return vec![problem(String::new(), "unparseable", format!("does not parse: {e}"))],
+    };
+    let mut problems = Vec::new();
+    scan(&value, "", None, redactor, &mut |path, kind, message| {
+        problems.push(problem(path, kind, message))
+    });
+    match Cassette::from_slice(bytes) {
+        Err(FormatError::Version { found }) => problems.push(problem(
+            "format_version".into(),
+            "format-version",
+            format!(
+                "format version {found}; this stripe-vcr writes and reads version {}",
+                crate::cassette::format::FORMAT_VERSION
+            ),
+        )),
+        Err(e) => problems.push(problem(String::new(), "unparseable", e.to_string())),
+        Ok(cassette) => {
+            let expected = file_name(
+                &cassette.endpoint,
+                &cassette.request.canonical.key(),
+                cassette.occurrence,
+            );
+            if expected != file {
+                problems.push(problem(
+                    String::new(),
+                    "name-mismatch",
+                    format!("should be named {expected}: a cassette's name is the hash of the request it holds (renamed, or the request was edited?)"),
+                ));
+            }
+        }
+    }
+    problems
+}
+
+fn child_path(parent: &str, key: &str) -> String {
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match (parent.is_empty(), plain) {
+        (true, true) => key.to_owned(),
+        (false, true) => format!("{parent}.{key}"),
+        (_, false) => format!("{parent}[{}]", Value::String(key.to_owned())),
+    }
+}
+
+fn scan(
+    value: &Value,
+    path: &str,
+    key: Option<&str>,
+    redactor: &Redactor,
+    report: &mut dyn FnMut(String, &'static str, String),
+) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let child = child_path(path, k);
+                if let Some((rule, found)) = redactor.find(k) {
+                    report(
+                        child.clone(),
+                        "secret",
+                        format!("{rule} in a key name: {}", mask_secret(found)),
+                    );
+                }
+                scan(v, &child, Some(k), redactor, report);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                scan(v, &format!("{path}[{i}]"), key, redactor, report);
+            }
+        }
+        Value::String(s) => scan_string(s, path, key, redactor, report),
+        _ => {}
+    }
+}
+
+fn scan_string(
+    s: &str,
+    path: &str,
+    key: Option<&str>,
+    redactor: &Redactor,
+    report: &mut dyn FnMut(String, &'static str, String),
+) {
+    if let Some((rule, found)) = redactor.find(s) {
+        report(path.to_owned(), "secret", format!("{rule}: {}", mask_secret(found)));
+        return;
+    }
+    let key = key.unwrap_or_default();
+    let lower = key.to_ascii_lowercase();
+    if (lower == "number" || lower == "card_number") && is_card_number(s) {
+        report(
+            path.to_owned(),
+            "card-number",
+            format!("card number: {}", mask_secret(s)),
+        );
+    } else if is_card_secret_key(key) && !s.is_empty() {
+        report(
+            path.to_owned(),
+            "card-security-code",
+            "card security code present".to_owned(),
+        );
+    } else if KEY_LIKE.is_match(key) {
+        let token = s.split_whitespace().last().unwrap_or_default();
+        if token.len() >= ENTROPY_MIN_LEN
+            && !token.contains(PLACEHOLDER)
+            && !OBJECT_ID.is_match(token)
+            && token.chars().any(|c| c.is_ascii_digit())
+            && token.chars().any(|c| c.is_ascii_alphabetic())
+            && entropy_bits(token) >= ENTROPY_MIN_BITS
+        {
+            report(
+                path.to_owned(),
+                "high-entropy",
+                format!(
+                    "random-looking value next to `{key}`: {} (add a --redact pattern, or redact it by hand)",
+                    mask_secret(token)
+                ),
+            );
+        }
+    }
+}
+
+/// Shannon entropy in bits per character.
+fn entropy_bits(s: &str) -> f64 {
+    let mut counts = std::collections::HashMap::new();
+    let total = s.chars().count() as f64;
+    for c in s.chars() {
+        *counts.entry(c).or_insert(0u32) += 1;
+    }
+    counts
+        .values()
+        .map(|&n| {
+            let p = f64::from(n) / total;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+impl Report {
+    /// The report for a terminal or a CI log.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let mut current = "";
+        for p in &self.problems {
+            if p.file != current {
+                out.push_str(&format!("{}/{}\n", self.directory.trim_end_matches('/'), p.file));
+                current = &p.file;
+            }
+            let at = if p.path.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", p.path)
+            };
+            out.push_str(&format!("  {at}{}\n", p.message));
+        }
+        if self.ok {
+            out.push_str(&format!(
+                "OK: {} cassettes in {}: no secrets found, all parse, all named after their requests\n",
+                self.cassettes, self.directory
+            ));
+        } else {
+            let files: std::collections::BTreeSet<&str> = self.problems.iter().map(|p| p.file.as_str()).collect();
+            out.push_str(&format!(
+                "FAILED: {} problems in {} of {} cassettes in {}\n",
+                self.problems.len(),
+                files.len(),
+                self.cassettes,
+                self.directory
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(json: &str) -> Vec<(String, &'static str)> {
+        verify_file("x.json", json.as_bytes(), Redactor::standard())
+            .into_iter()
+            .filter(|p| p.kind != "unparseable" && p.kind != "name-mismatch")
+            .map(|p| (p.path, p.kind))
+            .collect()
+    }
+
+    #[test]
+    fn finds_secrets_anywhere_and_masks_them() {
+        let found = verify_file(
+            "x.json",
+            br#"{"a": {"b": ["ok", "sk_live_abcdefghijklmnop"]}, "pi_1_secret_zzz": 1}"#,
+            Redactor::standard(),
+        );
+        let secrets: Vec<_> = found.iter().filter(|p| p.kind == "secret").collect();
+        assert_eq!(secrets.len(), 2, "{found:?}");
+        assert_eq!(secrets[0].path, "a.b[1]");
+        assert_eq!(secrets[0].message, "secret API key: sk_live_************mnop");
+        assert!(!format!("{found:?}").contains("abcdefghijkl"));
+        assert_eq!(secrets[1].path, "pi_1_secret_zzz");
+        assert_eq!(child_path("a", "x.y"), "a[\"x.y\"]");
+    }
+
+    #[test]
+    fn finds_card_data_and_random_credentials_but_not_ids_or_placeholders() {
+        let found = kinds(
+            r#"{"card": {"number": "4242424242424242", "cvc": "123"},
+                "metadata": {"api_key": "Zx8fQ2pLm9Rt4Vw7Yb3N", "session_token": "ctoken_1AbCdEfGhIjKlMnOp"},
+                "client_secret": "pi_1_secret_REDACTED", "other": {"number": "1604012360740110336"},
+                "authorization": "short", "amount": "4242424242424242"}"#,
+        );
+        assert_eq!(
+            found,
+            vec![
+                ("card.number".to_owned(), "card-number"),
+                ("card.cvc".to_owned(), "card-security-code"),
+                ("metadata.api_key".to_owned(), "high-entropy"),
+            ]
+        );
+    }
+
+    #[test]
+    fn unparseable_and_old_files_are_reported() {
+        let found = verify_file("x.json", b"{\"format_version\": 1,", Redactor::standard());
+        assert_eq!(found[0].kind, "unparseable");
+        assert!(found[0].message.contains("line 1"), "{}", found[0].message);
+        let found = verify_file("x.json", br#"{"format_version": 0}"#, Redactor::standard());
+        assert_eq!(found.iter().map(|p| p.kind).collect::<Vec<_>>(), ["format-version"]);
+    }
+
+    #[test]
+    fn entropy_separates_random_from_words() {
+        assert!(entropy_bits("Zx8fQ2pLm9Rt4Vw7Yb3N") > ENTROPY_MIN_BITS);
+        assert!(entropy_bits("aaaaaaaaaaaaaaaaaaaa") < ENTROPY_MIN_BITS);
+        assert!(entropy_bits("aabbaabbaabbaabb") < ENTROPY_MIN_BITS);
+        // Words can be varied too; they are told apart by having no digits.
+        assert!(kinds(r#"{"auth_flow": "requires_payment_method_now"}"#).is_empty());
+    }
+}

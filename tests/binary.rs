@@ -256,3 +256,36 @@ fn a_broken_cassette_stops_replay_start_up_naming_the_file_and_position() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
 }
+
+#[test]
+fn listening_beyond_loopback_warns_that_anyone_can_use_the_proxy() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.cassettes()).expect("dir");
+    let (cassettes, certs) = (ws.cassettes(), ws.certs());
+    // Bound on all interfaces, but no traffic is sent anywhere.
+    let proxy = Binary::start(
+        args![
+            "replay",
+            "--listen",
+            "0.0.0.0:0",
+            "--cassettes",
+            cassettes,
+            "--certs",
+            certs
+        ],
+        "stripe_vcr=info",
+    );
+    assert!(
+        proxy.banner.iter().any(|l| l.contains("https://localhost:")),
+        "{:?}",
+        proxy.banner
+    );
+    let exited = proxy.interrupt();
+    assert!(
+        exited
+            .stderr
+            .contains("non-loopback address: anyone who can reach it can use this proxy"),
+        "{}",
+        exited.stderr
+    );
+}

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::validate::ValidationMode;
+
 /// Default largest request body: Stripe requests are a few KiB at most.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
@@ -115,6 +117,15 @@ pub struct ServeArgs {
     pub intercept_hosts: Vec<String>,
     #[command(flatten)]
     pub redact: RedactArgs,
+    /// Check request shapes against the documented parameters: `off`;
+    /// `warn` logs and adds a Stripe-Vcr-Validation header; `strict` answers
+    /// a bad request with Stripe's own 400 and never forwards or replays it.
+    #[arg(long, value_enum, default_value_t = ValidationMode::Warn, value_name = "MODE")]
+    pub validate: ValidationMode,
+    /// Parameter schema to check against, for a Stripe-compatible gateway
+    /// (default: the built-in Stripe Payment Intents schema).
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
 }
 
 /// `stripe-vcr record`.
@@ -184,6 +195,9 @@ pub struct Config {
     pub intercept_hosts: Vec<String>,
     /// Extra redaction patterns (regular expressions).
     pub redact_patterns: Vec<String>,
+    pub validation: ValidationMode,
+    /// A user schema; `None` for the built-in one.
+    pub schema: Option<PathBuf>,
 }
 
 /// A configuration that cannot work.
@@ -214,6 +228,8 @@ impl Default for Config {
             body_limit: DEFAULT_BODY_LIMIT,
             intercept_hosts: Vec::new(),
             redact_patterns: Vec::new(),
+            validation: ValidationMode::Warn,
+            schema: None,
         }
     }
 }
@@ -246,6 +262,8 @@ impl Config {
             body_limit: serve.max_body,
             redact_patterns: serve.redact.patterns()?,
             intercept_hosts: serve.intercept_hosts,
+            validation: serve.validate,
+            schema: serve.schema,
         };
         config.validate()?;
         Ok(config)

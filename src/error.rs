@@ -55,6 +55,8 @@ pub enum ClientError {
     BodyRead(String),
     #[error("no API key")]
     NoApiKey,
+    #[error("{0}")]
+    Invalid(crate::validate::Violation),
     #[error("idempotency key `{key}` reused with different parameters")]
     IdempotencyKeyReused { key: String },
     #[error("stripe-vcr refused to forward a request authenticated with a live-mode key ({key}): recordings are for test mode, and a live key turns a test run into real charges. Use a test key, or restart `stripe-vcr record` with --allow-live-keys.")]
@@ -103,6 +105,7 @@ impl ProxyError {
             ProxyError::Client(ClientError::BodyTooLarge { .. }) => "body-too-large",
             ProxyError::Client(ClientError::BodyRead(_)) => "body-read",
             ProxyError::Client(ClientError::NoApiKey) => "no-api-key",
+            ProxyError::Client(ClientError::Invalid(_)) => "validation",
             ProxyError::Client(ClientError::IdempotencyKeyReused { .. }) => "idempotency-key-reused",
             ProxyError::Client(ClientError::TunnelRefused { .. }) => "tunnel-refused",
             ProxyError::Client(ClientError::LiveKeyRefused { .. }) => "live-key-refused",
@@ -117,7 +120,9 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::Client(ClientError::BadParams(_) | ClientError::BodyRead(_)) => StatusCode::BAD_REQUEST,
-            ProxyError::Client(ClientError::IdempotencyKeyReused { .. }) => StatusCode::BAD_REQUEST,
+            ProxyError::Client(ClientError::IdempotencyKeyReused { .. } | ClientError::Invalid(_)) => {
+                StatusCode::BAD_REQUEST
+            }
             ProxyError::Client(ClientError::BodyTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Client(ClientError::NoApiKey) => StatusCode::UNAUTHORIZED,
             ProxyError::Client(ClientError::TunnelRefused { .. } | ClientError::LiveKeyRefused { .. }) => {
@@ -132,6 +137,7 @@ impl ProxyError {
     pub fn stripe_error(&self) -> StripeError {
         match self {
             ProxyError::Client(ClientError::NoApiKey) => StripeError::no_api_key(),
+            ProxyError::Client(ClientError::Invalid(violation)) => violation.to_stripe_error(),
             ProxyError::Client(ClientError::IdempotencyKeyReused { key }) => StripeError::idempotency_key_reused(key),
             ProxyError::Upstream(e) => StripeError::new(ErrorType::ApiError, e.to_string()),
             other => StripeError::new(ErrorType::InvalidRequestError, other.to_string()),

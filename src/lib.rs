@@ -31,4 +31,5 @@ pub mod stats;
 pub mod stripe;
 pub mod tls;
 pub mod upstream;
+pub mod validate;
 pub mod verify;

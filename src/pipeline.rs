@@ -8,6 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::Request;
 
 use crate::cassette::redact::Redactor;
@@ -15,6 +16,10 @@ use crate::error::{ClientError, ProxyError, ProxyResponse};
 use crate::mode::{ApiRequest, Handled, Mode, Severity, Via};
 use crate::stats::Stats;
 use crate::tls::LeafIssuer;
+use crate::validate::{ValidationMode, Validator};
+
+/// Response header listing validation findings in `--validate warn` mode.
+pub const VALIDATION_HEADER: &str = "stripe-vcr-validation";
 
 /// Everything a connection needs, shared by all of them.
 pub struct State<M> {
@@ -23,6 +28,8 @@ pub struct State<M> {
     /// The one redactor: match keys, cassettes and log lines all go through it.
     pub redactor: Arc<Redactor>,
     pub tls: Arc<LeafIssuer>,
+    /// Checks request shapes against the schema.
+    pub validator: Validator,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// Cancelled when the proxy shuts down.
@@ -41,7 +48,7 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
         Err(e) => Handled::error(e),
         Ok(bytes) => match ApiRequest::decode(&parts, bytes, via, &state.redactor) {
             Err(e) => Handled::error(e),
-            Ok(api) => state.mode.handle(api).await,
+            Ok(api) => validate_then_handle(&state, api).await,
         },
     };
     state.stats.count(handled.outcome);
@@ -65,6 +72,36 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
         "request"
     );
     handled.response
+}
+
+/// Checks the request's shape, then lets the mode answer it — unless
+/// `--validate strict` answers it first with Stripe's own error.
+async fn validate_then_handle<M: Mode>(state: &State<M>, api: ApiRequest) -> Handled {
+    let violations = state.validator.check(api.route, &api.params);
+    let Some(first) = violations.first() else {
+        return state.mode.handle(api).await;
+    };
+    let summary = violations
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    let line = format!("{} {} breaks the documented shape: {summary}", api.method, api.path);
+    if state.validator.mode == ValidationMode::Strict {
+        let mut handled = Handled::error(ClientError::Invalid(first.clone()).into());
+        handled.detail = Some((Severity::Warn, format!("{line} (answered locally, --validate strict)")));
+        return handled;
+    }
+    let mut handled = state.mode.handle(api).await;
+    for v in &violations {
+        let text = format!("{}: {}", v.code.unwrap_or("invalid"), v.message);
+        if let Ok(value) = HeaderValue::from_str(&text.replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "?")) {
+            handled.response.headers_mut().append(VALIDATION_HEADER, value);
+        }
+    }
+    let previous = handled.detail.take().map(|(_, d)| format!("; {d}")).unwrap_or_default();
+    handled.detail = Some((Severity::Warn, format!("{line}{previous}")));
+    handled
 }
 
 async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ProxyError> {

@@ -23,6 +23,8 @@ use crate::pipeline::State;
 use crate::stats::{Stats, Summary};
 use crate::tls::{CaOrigin, CertificateAuthority, LeafIssuer, TlsError, DEFAULT_PERMITTED_HOSTS};
 use crate::upstream::{Upstream, UpstreamConfigError};
+use crate::validate::schema::{Schema, SchemaError};
+use crate::validate::Validator;
 
 /// How long shutdown waits for in-flight requests before giving up on them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,6 +42,8 @@ pub enum StartError {
     Upstream(#[from] UpstreamConfigError),
     #[error(transparent)]
     Pattern(#[from] PatternError),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
     #[error("cannot listen on {addr}: {source} (is another stripe-vcr running? pick another port with --listen)")]
     Bind {
         addr: SocketAddr,
@@ -71,6 +75,14 @@ pub struct RunningProxy {
     accept: tokio::task::JoinHandle<()>,
 }
 
+/// What every mode is launched with.
+struct Common {
+    ca: Arc<CertificateAuthority>,
+    origin: CaOrigin,
+    redactor: Arc<Redactor>,
+    validator: Validator,
+}
+
 /// The hosts the CA may sign for (and the proxy intercepts): the built-in
 /// ones plus `extra`.
 pub fn permitted_hosts(extra: &[String]) -> Vec<String> {
@@ -88,8 +100,18 @@ pub fn permitted_hosts(extra: &[String]) -> Vec<String> {
 pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
     let hosts = permitted_hosts(&config.intercept_hosts);
     let redactor = Arc::new(Redactor::with_patterns(&config.redact_patterns)?);
+    let schema = match &config.schema {
+        Some(path) => Schema::from_file(path)?,
+        None => Schema::builtin().clone(),
+    };
+    let validator = Validator::new(config.validation, schema);
     let (ca, origin) = CertificateAuthority::load_or_create(&config.certs, &hosts)?;
-    let ca = Arc::new(ca);
+    let common = Common {
+        ca: Arc::new(ca),
+        origin,
+        redactor: redactor.clone(),
+        validator,
+    };
     let store = CassetteStore::new(&config.cassettes);
     match &config.mode {
         ModeConfig::Record {
@@ -110,13 +132,13 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
             let existing = store.load_all().map(|c| c.len()).unwrap_or(0);
             let upstream_url = upstream.base_url();
             let mode = Recorder::new(upstream, store, redactor.clone(), *allow_live_keys);
-            launch(config, mode, ca, origin, redactor, Some(upstream_url), existing).await
+            launch(config, mode, common, Some(upstream_url), existing).await
         }
         ModeConfig::Replay => {
             store.clean_temp_files();
             let index = ReplayIndex::build(store.load_all()?)?;
             let loaded = index.len();
-            launch(config, Replayer::new(index), ca, origin, redactor, None, loaded).await
+            launch(config, Replayer::new(index), common, None, loaded).await
         }
     }
 }
@@ -124,9 +146,7 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
 async fn launch<M: Mode>(
     config: Config,
     mode: M,
-    ca: Arc<CertificateAuthority>,
-    origin: CaOrigin,
-    redactor: Arc<Redactor>,
+    common: Common,
     upstream: Option<String>,
     cassettes_loaded: usize,
 ) -> Result<RunningProxy, StartError> {
@@ -143,6 +163,12 @@ async fn launch<M: Mode>(
     if !listen.ip().is_loopback() {
         tracing::warn!(%listen, "listening on a non-loopback address: anyone who can reach it can use this proxy");
     }
+    let Common {
+        ca,
+        origin,
+        redactor,
+        validator,
+    } = common;
     let issuer = Arc::new(LeafIssuer::new(ca.clone()));
     let direct = issuer.direct_server_config()?;
     let info = StartInfo {
@@ -162,6 +188,7 @@ async fn launch<M: Mode>(
         mode,
         stats: stats.clone(),
         redactor,
+        validator,
         tls: issuer,
         body_limit: config.body_limit,
         shutdown: shutdown.clone(),

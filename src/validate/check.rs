@@ -1,0 +1,604 @@
+//! Checks decoded parameters against an endpoint's schema and reports each
+//! violation with the code, param and message Stripe itself answers with.
+
+use std::collections::BTreeMap;
+
+use crate::stripe::params::{Param, Params};
+use crate::validate::schema::{CurrencyCase, EndpointSchema, Kind, ParamSchema, Rule, Schema};
+use crate::validate::search;
+use crate::validate::Violation;
+
+/// All violations of `params` against `endpoint`, in the order Stripe would
+/// meet them: unknown and malformed parameters, then missing ones, then rules
+/// between parameters. Stripe answers with the first.
+pub fn check(schema: &Schema, endpoint_name: &str, endpoint: &EndpointSchema, params: &Params) -> Vec<Violation> {
+    let mut checker = Checker {
+        schema,
+        out: Vec::new(),
+    };
+    checker.children("", &endpoint.params, &params.0, false);
+    checker.missing("", &endpoint.params, &params.0);
+    checker.rules(endpoint_name, endpoint, params);
+    checker.out
+}
+
+struct Checker<'a> {
+    schema: &'a Schema,
+    out: Vec<Violation>,
+}
+
+fn child_path(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{parent}[{name}]")
+    }
+}
+
+/// The documented name closest to a misspelt one, if any is close.
+fn suggestion<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> Option<&'a str> {
+    candidates
+        .map(|c| (strsim::levenshtein(name, c), c))
+        .filter(|(d, c)| *d <= 2 && *d * 2 < c.len().max(name.len()))
+        .min()
+        .map(|(_, c)| c.as_str())
+}
+
+/// `a or b`, `a, b, or c`.
+fn one_of(values: &[String]) -> String {
+    match values {
+        [] => String::new(),
+        [one] => one.clone(),
+        [a, b] => format!("{a} or {b}"),
+        [rest @ .., last] => format!("{}, or {last}", rest.join(", ")),
+    }
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit('[').next().map(|s| s.trim_end_matches(']')).unwrap_or(path)
+}
+
+impl Checker<'_> {
+    fn push(&mut self, v: Violation) {
+        self.out.push(v);
+    }
+
+    /// Checks every sent child against the documented ones.
+    fn children(
+        &mut self,
+        path: &str,
+        documented: &BTreeMap<String, ParamSchema>,
+        sent: &BTreeMap<String, Param>,
+        open: bool,
+    ) {
+        for (name, value) in sent {
+            let here = child_path(path, name);
+            match documented.get(name) {
+                Some(node) => self.value(&here, node, value),
+                None if open => {}
+                None => {
+                    let hint = suggestion(name, documented.keys());
+                    self.push(Violation::unknown(&here, hint));
+                }
+            }
+        }
+    }
+
+    /// Required children that were not sent.
+    fn missing(&mut self, path: &str, documented: &BTreeMap<String, ParamSchema>, sent: &BTreeMap<String, Param>) {
+        for (name, node) in documented {
+            if node.required && !sent.contains_key(name) {
+                self.push(Violation::missing(&child_path(path, name)));
+            }
+        }
+    }
+
+    fn value(&mut self, path: &str, node: &ParamSchema, value: &Param) {
+        let kinds = node.kinds();
+        match value {
+            Param::Str(s) if s.is_empty() => {
+                if !node.emptyable {
+                    self.push(Violation::empty(path));
+                }
+            }
+            Param::Str(s) => self.scalar(path, node, &kinds, s),
+            Param::Map(map) => {
+                if kinds.contains(&Kind::Object) {
+                    let children = node.children.clone().unwrap_or_default();
+                    self.children(path, &children, map, node.open);
+                    self.missing(path, &children, map);
+                } else if kinds.contains(&Kind::Hash) {
+                    self.hash(path, map);
+                } else if kinds.contains(&Kind::Array) {
+                    self.push(Violation::array_keys(path, map.keys()));
+                } else {
+                    self.push(Violation::not_scalar(path, &kinds));
+                }
+            }
+            Param::List(items) => {
+                if let (true, Some(item)) = (kinds.contains(&Kind::Array), &node.items) {
+                    for (i, v) in items.iter().enumerate() {
+                        self.value(&format!("{path}[{i}]"), item, v);
+                    }
+                } else if kinds.contains(&Kind::Array) {
+                } else if kinds.contains(&Kind::Object) || kinds.contains(&Kind::Hash) {
+                    self.push(Violation::invalid_hash(path));
+                } else {
+                    self.push(Violation::not_scalar(path, &kinds));
+                }
+            }
+        }
+    }
+
+    fn scalar(&mut self, path: &str, node: &ParamSchema, kinds: &[Kind], s: &str) {
+        // A value is fine if any accepted scalar shape takes it; otherwise
+        // report against the first scalar shape (Stripe's own order).
+        let mut first_error = None;
+        for kind in kinds {
+            let result = match kind {
+                Kind::String => self.string(path, node, s),
+                Kind::Integer => integer(path, node, s),
+                Kind::Boolean => boolean(path, s),
+                Kind::Number => s
+                    .parse::<f64>()
+                    .map(|_| ())
+                    .map_err(|_| Violation::invalid_decimal(path, s)),
+                Kind::Object | Kind::Hash => Err(Violation::invalid_hash(path)),
+                Kind::Array => Err(Violation::invalid_array(path)),
+            };
+            match result {
+                Ok(()) => return,
+                Err(v) => {
+                    first_error.get_or_insert(v);
+                }
+            }
+        }
+        if let Some(v) = first_error {
+            self.push(v);
+        }
+    }
+
+    fn string(&self, path: &str, node: &ParamSchema, s: &str) -> Result<(), Violation> {
+        if let (Some(allowed), false) = (&node.allowed, node.enum_open) {
+            if !allowed.iter().any(|a| a == s) {
+                return Err(Violation::invalid_enum(path, last_segment(path), &one_of(allowed)));
+            }
+        }
+        if let Some(max) = node.max_length {
+            if s.chars().count() > max {
+                return Err(Violation::too_long(path, s, max));
+            }
+        }
+        if node.format.as_deref() == Some("currency") {
+            self.currency(path, s)?;
+        }
+        Ok(())
+    }
+
+    fn currency(&self, path: &str, s: &str) -> Result<(), Violation> {
+        let currencies = &self.schema.currencies;
+        let case_ok = match currencies.case {
+            CurrencyCase::Any => true,
+            CurrencyCase::Lower => s.chars().all(|c| c.is_ascii_lowercase()),
+            CurrencyCase::Upper => s.chars().all(|c| c.is_ascii_uppercase()),
+        };
+        let known = s.len() == 3
+            && s.chars().all(|c| c.is_ascii_alphabetic())
+            && (currencies.supported.is_empty() || currencies.supported.iter().any(|c| c.eq_ignore_ascii_case(s)));
+        if case_ok && known {
+            return Ok(());
+        }
+        let listed: Vec<String> = currencies
+            .supported
+            .iter()
+            .map(|c| match currencies.case {
+                CurrencyCase::Upper => c.to_ascii_uppercase(),
+                _ => c.to_ascii_lowercase(),
+            })
+            .collect();
+        Err(Violation::invalid_currency(path, s, &listed.join(", ")))
+    }
+
+    fn hash(&mut self, path: &str, map: &BTreeMap<String, Param>) {
+        for (key, value) in map {
+            match value {
+                Param::Str(v) => {
+                    if key.chars().count() > 40 {
+                        self.push(Violation::metadata_key(path, key));
+                    } else if v.chars().count() > 500 {
+                        self.push(Violation::metadata_value(path, v));
+                    }
+                }
+                _ => self.push(Violation::metadata_type(path, key)),
+            }
+        }
+    }
+
+    fn rules(&mut self, endpoint_name: &str, endpoint: &EndpointSchema, params: &Params) {
+        let sent = |name: &str| params.0.get(name).is_some_and(|p| p != &Param::Str(String::new()));
+        for rule in &endpoint.rules {
+            match rule {
+                Rule::Exclusive(names) => {
+                    let present: Vec<String> = names.iter().filter(|n| sent(n)).cloned().collect();
+                    if present.len() > 1 {
+                        let mut all = names.clone();
+                        all.sort();
+                        self.push(Violation::exclusive(&present[0], &all));
+                    }
+                }
+            }
+        }
+        if endpoint_name == "create" && params.get_str("confirm") != Some("true") {
+            for (name, node) in &endpoint.params {
+                if node.only_with_confirm && sent(name) {
+                    self.push(Violation::only_with_confirm(name));
+                }
+            }
+        }
+        if endpoint_name == "search" {
+            if let Some(query) = params.get_str("query").filter(|q| !q.is_empty()) {
+                if let Err(e) = search::parse(query) {
+                    self.push(Violation::bad_query(&e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+fn integer(path: &str, node: &ParamSchema, s: &str) -> Result<(), Violation> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return Err(Violation::invalid_integer(path, s));
+    }
+    let Ok(n) = s.parse::<i64>() else {
+        return Err(Violation::invalid_integer(path, s));
+    };
+    if let Some(min) = node.min.filter(|m| n < *m) {
+        return Err(Violation::below(path, min));
+    }
+    if let Some(max) = node.max.filter(|m| n > *m) {
+        return Err(Violation::above(path, max));
+    }
+    Ok(())
+}
+
+fn boolean(path: &str, s: &str) -> Result<(), Violation> {
+    match s {
+        "true" | "false" => Ok(()),
+        _ => Err(Violation::invalid_boolean(path, s)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first violation of a request, as (code, param, message).
+    fn first(endpoint: &str, form: &str) -> Option<(Option<&'static str>, String, String)> {
+        let schema = Schema::builtin();
+        let params = Params::from_form(form.as_bytes(), "body").expect("decodes");
+        check(schema, endpoint, schema.endpoint(endpoint).expect("endpoint"), &params)
+            .into_iter()
+            .next()
+            .map(|v| (v.code, v.param, v.message))
+    }
+
+    fn ok(endpoint: &str, form: &str) {
+        assert_eq!(first(endpoint, form), None, "{endpoint} {form}");
+    }
+
+    fn bad(endpoint: &str, form: &str, code: Option<&str>, param: &str, message: &str) {
+        let got = first(endpoint, form).unwrap_or_else(|| panic!("{endpoint} {form}: no violation"));
+        assert_eq!(
+            (got.0, got.1.as_str(), got.2.as_str()),
+            (code, param, message),
+            "{endpoint} {form}"
+        );
+    }
+
+    const PI: Option<&str> = Some("parameter_invalid_integer");
+
+    #[test]
+    fn create() {
+        let base = "amount=2000&currency=usd";
+        ok("create", base);
+        ok(
+            "create",
+            &format!("{base}&metadata[order_id]=6735&description=x&expand[0]=customer"),
+        );
+        ok(
+            "create",
+            &format!("{base}&shipping[name]=J&shipping[address][city]=P&payment_method_types[0]=card"),
+        );
+        ok(
+            "create",
+            &format!("{base}&confirm=true&return_url=https://x&payment_method=pm_card_visa"),
+        );
+        ok("create", "amount=2000&currency=USD");
+        ok(
+            "create",
+            &format!("{base}&payment_method_data[type]=card&payment_method_options[card][request_three_d_secure]=any"),
+        );
+        bad(
+            "create",
+            "currency=usd",
+            Some("parameter_missing"),
+            "amount",
+            "Missing required param: amount.",
+        );
+        bad(
+            "create",
+            "amount=2000",
+            Some("parameter_missing"),
+            "currency",
+            "Missing required param: currency.",
+        );
+        bad(
+            "create",
+            "amount=abc&currency=usd",
+            PI,
+            "amount",
+            "Invalid integer: abc",
+        );
+        bad(
+            "create",
+            "amount=0&currency=usd",
+            PI,
+            "amount",
+            "This value must be greater than or equal to 1.",
+        );
+        bad(
+            "create",
+            "amount=100000000&currency=usd",
+            Some("amount_too_large"),
+            "amount",
+            "Amount must be no more than $999,999.99",
+        );
+        bad(
+            "create",
+            &format!("{base}&shipping[name]=J&shipping[adress][city]=P"),
+            Some("parameter_unknown"),
+            "shipping[adress]",
+            "Received unknown parameter: shipping[adress]. Did you mean address?",
+        );
+        bad(
+            "create",
+            &format!("{base}&shipping[address][city]=P"),
+            Some("parameter_missing"),
+            "shipping[name]",
+            "Missing required param: shipping[name].",
+        );
+        bad(
+            "create",
+            &format!("{base}&colour=red"),
+            Some("parameter_unknown"),
+            "colour",
+            "Received unknown parameter: colour",
+        );
+        bad(
+            "create",
+            &format!("{base}&confirm=True"),
+            None,
+            "confirm",
+            "Invalid boolean: True",
+        );
+        bad(
+            "create",
+            &format!("{base}&capture_method=later"),
+            None,
+            "capture_method",
+            "Invalid capture_method: must be one of automatic, automatic_async, or manual",
+        );
+        bad(
+            "create",
+            &format!("{base}&setup_future_usage=never"),
+            None,
+            "setup_future_usage",
+            "Invalid setup_future_usage: must be one of off_session or on_session",
+        );
+        bad(
+            "create",
+            &format!("{base}&statement_descriptor=ABCDEFGHIJKLMNOPQRSTUVW"),
+            None,
+            "statement_descriptor",
+            "Invalid string: ABCDEFGHIJKLMNOPQRSTUVW; must be at most 22 characters",
+        );
+        bad(
+            "create",
+            &format!("{base}&customer="),
+            Some("parameter_invalid_empty"),
+            "customer",
+            "You passed an empty string for 'customer'. We assume empty values are an attempt to unset a parameter; however 'customer' cannot be unset. You should remove 'customer' from your request or supply a non-empty value.",
+        );
+        let zzz = first("create", "amount=100&currency=zzz").expect("violation");
+        assert_eq!(zzz.1, "currency");
+        assert!(
+            zzz.2
+                .starts_with("Invalid currency: zzz. Stripe currently supports these currencies: aed, afn"),
+            "{}",
+            zzz.2
+        );
+        bad(
+            "create",
+            &format!("{base}&shipping=somewhere"),
+            None,
+            "shipping",
+            "Invalid hash",
+        );
+        bad(
+            "create",
+            &format!("{base}&payment_method_types=card"),
+            None,
+            "payment_method_types",
+            "Invalid array",
+        );
+        bad(
+            "create",
+            &format!("{base}&return_url=https://x"),
+            None,
+            "return_url",
+            "The parameter return_url can only be used when confirm is set to true.",
+        );
+        bad(
+            "create",
+            &format!("{base}&automatic_payment_methods[enabled]=true&confirmation_method=manual"),
+            Some("parameters_exclusive"),
+            "automatic_payment_methods",
+            "You may only specify one of these parameters: automatic_payment_methods, confirmation_method.",
+        );
+        bad(
+            "create",
+            &format!("{base}&metadata[{}]=x", "k".repeat(41)),
+            None,
+            "metadata",
+            &format!("Invalid key: {} must be a string under 40 characters", "k".repeat(41)),
+        );
+    }
+
+    #[test]
+    fn list_and_search() {
+        ok(
+            "list",
+            "limit=3&starting_after=pi_1&created[gte]=1700000000&expand[0]=data.customer",
+        );
+        ok("list", "created=1700000000&customer=cus_1");
+        bad(
+            "list",
+            "limit=0",
+            PI,
+            "limit",
+            "This value must be greater than or equal to 1.",
+        );
+        bad(
+            "list",
+            "limit=101",
+            PI,
+            "limit",
+            "This value must be less than or equal to 100.",
+        );
+        bad(
+            "list",
+            "created[gte]=yesterday",
+            PI,
+            "created[gte]",
+            "Invalid integer: yesterday",
+        );
+        bad(
+            "list",
+            "created[after]=1",
+            Some("parameter_unknown"),
+            "created[after]",
+            "Received unknown parameter: created[after]",
+        );
+        bad(
+            "list",
+            "starting_after=pi_1&ending_before=pi_2",
+            Some("parameters_exclusive"),
+            "ending_before",
+            "You may only specify one of these parameters: ending_before, starting_after.",
+        );
+        bad(
+            "list",
+            "expand[1]=x&expand[2]=y",
+            None,
+            "expand",
+            "If passing an array with explicit keys (e.g. foo[0]=a&foo[1]=b) instead of as an array (e.g. foo[]=a&foo[]=b), the keys must be numeric and sequential starting from 0. You passed the keys `1`, `2`, we expected to have a key with the value `0`.",
+        );
+        ok("search", "query=metadata%5B%27order_id%27%5D%3A%276735%27&limit=10");
+        ok("search", "query=amount>1000 AND status:'succeeded'&page=abc");
+        bad(
+            "search",
+            "limit=3",
+            Some("parameter_missing"),
+            "query",
+            "Missing required param: query.",
+        );
+        let msg = "Provide a query parameter with a valid search query string.";
+        for q in [
+            "colour:'red'",
+            "amount~'100'",
+            "currency:usd",
+            "status:'a' AND status:'b' OR amount>1",
+        ] {
+            bad(
+                "search",
+                &format!("query={q}"),
+                Some("parameter_invalid_string"),
+                "query",
+                msg,
+            );
+        }
+    }
+
+    #[test]
+    fn the_other_endpoints() {
+        ok("retrieve", "client_secret=pi_1_secret_x&expand[0]=customer");
+        bad(
+            "retrieve",
+            "limit=1",
+            Some("parameter_unknown"),
+            "limit",
+            "Received unknown parameter: limit",
+        );
+        ok("update", "metadata=&description=New&receipt_email=");
+        bad(
+            "update",
+            "amount=-5",
+            PI,
+            "amount",
+            "This value must be greater than or equal to 1.",
+        );
+        ok(
+            "confirm",
+            "payment_method=pm_card_visa&return_url=https://x&off_session=true",
+        );
+        ok("confirm", "off_session=recurring");
+        bad(
+            "confirm",
+            "off_session=sometimes",
+            None,
+            "off_session",
+            "Invalid boolean: sometimes",
+        );
+        ok("capture", "amount_to_capture=500&metadata[k]=v");
+        bad(
+            "capture",
+            "amount_to_capture=5.5",
+            PI,
+            "amount_to_capture",
+            "Invalid integer: 5.5",
+        );
+        // An enum Stripe does not enforce accepts other values.
+        ok("cancel", "cancellation_reason=abandoned");
+        ok("cancel", "cancellation_reason=something_new");
+        bad(
+            "increment_authorization",
+            "",
+            Some("parameter_missing"),
+            "amount",
+            "Missing required param: amount.",
+        );
+        ok("apply_customer_balance", "amount=100&currency=usd");
+        ok("verify_microdeposits", "amounts[0]=32&amounts[1]=45");
+        bad(
+            "verify_microdeposits",
+            "amounts[0]=x",
+            PI,
+            "amounts[0]",
+            "Invalid integer: x",
+        );
+        ok("list_amount_details_line_items", "limit=5");
+    }
+
+    #[test]
+    fn suggestions_only_for_close_names() {
+        let names: Vec<String> = ["amount", "currency", "address", "description"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(suggestion("ammount", names.iter()), Some("amount"));
+        assert_eq!(suggestion("curency", names.iter()), Some("currency"));
+        assert_eq!(suggestion("colour", names.iter()), None);
+        assert_eq!(suggestion("x", names.iter()), None);
+    }
+}

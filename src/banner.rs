@@ -22,20 +22,114 @@ fn client_authority(listen: SocketAddr) -> String {
     }
 }
 
+/// The clients stripe-vcr documents set-up lines for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Client {
+    Curl,
+    Python,
+    Node,
+    Go,
+    Ruby,
+    /// The Stripe CLI.
+    Cli,
+}
+
+/// Everything the set-up lines need to know about the running proxy.
+struct Target {
+    ca: String,
+    /// `127.0.0.1:8443` (what clients put in an API base).
+    authority: String,
+    host: String,
+    port: u16,
+}
+
+impl Target {
+    fn new(listen: SocketAddr, ca: &Path) -> Target {
+        let authority = client_authority(listen);
+        let host = authority
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or("localhost")
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        Target {
+            ca: absolute(ca).display().to_string(),
+            authority,
+            host,
+            port: listen.port(),
+        }
+    }
+}
+
+/// The set-up of one client, in both modes: API base pointed at the proxy,
+/// and the real api.stripe.com through the proxy. These are the lines the
+/// end-to-end suite (`e2e/`) runs.
+pub fn setup_for(client: Client, listen: SocketAddr, ca: &Path) -> String {
+    let Target {
+        ca,
+        authority,
+        host,
+        port,
+    } = Target::new(listen, ca);
+    let proxy = format!("http://127.0.0.1:{port}");
+    match client {
+        Client::Curl => format!(
+            "\
+curl, API base:  curl --cacert {ca} https://{authority}/v1/payment_intents -u sk_test_123:
+curl, proxy:     curl --cacert {ca} -x {proxy} https://api.stripe.com/v1/payment_intents -u sk_test_123:"
+        ),
+        Client::Python => format!(
+            "\
+Python (stripe-python), API base:
+    stripe.ca_bundle_path = \"{ca}\"   # stripe-python ignores SSL_CERT_FILE and REQUESTS_CA_BUNDLE
+    client = stripe.StripeClient(key, base_addresses={{\"api\": \"https://{authority}\"}})
+Python, proxy (keeps https://api.stripe.com):
+    stripe.ca_bundle_path = \"{ca}\"
+    client = stripe.StripeClient(key, proxy=\"{proxy}\")"
+        ),
+        Client::Node => format!(
+            "\
+Node (stripe-node), API base, run with NODE_EXTRA_CA_CERTS={ca}:
+    const stripe = new Stripe(key, {{ host: \"{host}\", port: {port}, protocol: \"https\" }});
+Node, proxy (keeps https://api.stripe.com), run with NODE_EXTRA_CA_CERTS={ca}:
+    const stripe = new Stripe(key, {{ httpAgent: new HttpsProxyAgent(\"{proxy}\") }});   // npm https-proxy-agent"
+        ),
+        Client::Go => format!(
+            "\
+Go (stripe-go), API base, run with SSL_CERT_FILE={ca}:
+    stripe.SetBackend(stripe.APIBackend, stripe.GetBackendWithConfig(stripe.APIBackend,
+        &stripe.BackendConfig{{URL: stripe.String(\"https://{authority}\")}}))
+Go, proxy: HTTPS_PROXY={proxy} SSL_CERT_FILE={ca} (the default http.Client honours both)"
+        ),
+        Client::Ruby => format!(
+            "\
+Ruby (stripe-ruby), API base, run with SSL_CERT_FILE={ca}:
+    Stripe.api_base = \"https://{authority}\"
+Ruby, proxy: Stripe.proxy = \"{proxy}\" with SSL_CERT_FILE={ca}"
+        ),
+        Client::Cli => format!(
+            "\
+Stripe CLI (plain HTTP on the same port; it accepts only http://127.0.0.1 for local bases):
+    stripe payment_intents list --api-base http://127.0.0.1:{port}"
+        ),
+    }
+}
+
 /// How to point each client at a proxy on `listen` that presents
-/// certificates from the CA at `ca`.
+/// certificates from the CA at `ca` (the banner's short form).
 pub fn client_setup(listen: SocketAddr, ca: &Path) -> String {
-    let ca = absolute(ca);
-    let ca = ca.display();
-    let authority = client_authority(listen);
-    let port = listen.port();
-    let host = authority.rsplit_once(':').map(|(h, _)| h).unwrap_or("localhost");
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let Target {
+        ca,
+        authority,
+        host,
+        port,
+    } = Target::new(listen, ca);
     format!(
         "\
 Point a client at it (API base, trusting the CA):
   curl        curl --cacert {ca} https://{authority}/v1/payment_intents -u sk_test_123:
-  Python      stripe.api_base = \"https://{authority}\"; stripe.ca_bundle_path = \"{ca}\"
+  Python      stripe.ca_bundle_path = \"{ca}\"; stripe.StripeClient(key, base_addresses={{\"api\": \"https://{authority}\"}})
               (stripe-python ignores SSL_CERT_FILE and REQUESTS_CA_BUNDLE)
   Node        NODE_EXTRA_CA_CERTS={ca} node app.js
               with new Stripe(key, {{ host: \"{host}\", port: {port}, protocol: \"https\" }})
@@ -44,7 +138,8 @@ Point a client at it (API base, trusting the CA):
   Ruby        SSL_CERT_FILE={ca} and Stripe.api_base = \"https://{authority}\"
   Stripe CLI  stripe payment_intents list --api-base http://127.0.0.1:{port}   (plain HTTP, same port)
 Or keep https://api.stripe.com and use it as a proxy:
-  HTTPS_PROXY=http://127.0.0.1:{port} plus the CA trust line above (Python: stripe.proxy = \"http://127.0.0.1:{port}\")"
+  HTTPS_PROXY=http://127.0.0.1:{port} plus the CA trust line above (Python: StripeClient(key, proxy=\"http://127.0.0.1:{port}\"))
+`stripe-vcr doctor --client python` (or node, go, ruby, curl, cli) prints one client's set-up in both modes."
     )
 }
 
@@ -114,6 +209,7 @@ mod tests {
             "7 loaded from",
             "/tmp/ca.pem",
             "stripe.ca_bundle_path = \"/tmp/ca.pem\"",
+            "doctor --client",
             "NODE_EXTRA_CA_CERTS=/tmp/ca.pem",
             "HTTPS_PROXY=http://127.0.0.1:8443",
             "--api-base http://127.0.0.1:8443",

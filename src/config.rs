@@ -34,6 +34,28 @@ pub enum Command {
     /// Check a cassette directory before committing it: no secrets, every
     /// file parses, current format, file names match their requests.
     Verify(VerifyArgs),
+    /// Check the set-up (CA, port, cassettes) and print how to point a client at the proxy.
+    Doctor(DoctorArgs),
+}
+
+/// `stripe-vcr doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Directory holding the proxy's CA.
+    #[arg(long, default_value = "certs", value_name = "DIR")]
+    pub certs: PathBuf,
+    /// Directory of cassette files.
+    #[arg(long, default_value = "cassettes", value_name = "DIR")]
+    pub cassettes: PathBuf,
+    /// The address the proxy will listen on.
+    #[arg(long, default_value = "127.0.0.1:8443", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Hosts added with --intercept-host when the CA was made.
+    #[arg(long = "intercept-host", value_name = "HOST")]
+    pub intercept_hosts: Vec<String>,
+    /// Print this client's set-up, for both ways of connecting.
+    #[arg(long, value_enum, value_name = "CLIENT")]
+    pub client: Option<crate::banner::Client>,
 }
 
 /// Extra redaction patterns, shared by every command that reads or writes

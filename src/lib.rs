@@ -18,9 +18,11 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
+pub mod admin;
 pub mod banner;
 pub mod cassette;
 pub mod config;
+pub mod doctor;
 pub mod error;
 pub mod listen;
 pub mod mode;

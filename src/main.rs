@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Certs(args) => certs(&args.certs, &args.intercept_hosts),
         Command::Verify(args) => verify(&args),
+        Command::Doctor(args) => doctor(&args),
         Command::Record(args) => Config::record(args)
             .map_err(|e| e.to_string())
             .and_then(|c| runtime.block_on(serve(c))),
@@ -101,6 +102,24 @@ fn verify(args: &stripe_vcr::config::VerifyArgs) -> Result<ExitCode, String> {
         }
     }
     Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn doctor(args: &stripe_vcr::config::DoctorArgs) -> Result<ExitCode, String> {
+    use stripe_vcr::doctor::{run, Status};
+    let checks = run(&args.certs, &args.cassettes, args.listen, &args.intercept_hosts);
+    for check in &checks {
+        println!("{check}");
+    }
+    if let Some(client) = args.client {
+        println!();
+        println!("{}", banner::setup_for(client, args.listen, &args.certs.join("ca.pem")));
+    }
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

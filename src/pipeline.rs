@@ -11,6 +11,7 @@ use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::Request;
 
+use crate::admin;
 use crate::cassette::redact::Redactor;
 use crate::error::{ClientError, ProxyError, ProxyResponse};
 use crate::mode::{ApiRequest, Handled, Mode, Severity, Via};
@@ -42,6 +43,9 @@ pub struct State<M> {
 /// becomes a Stripe-shaped response here or in the mode.
 pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> ProxyResponse {
     let started = Instant::now();
+    if request.uri().path().starts_with(admin::PREFIX) && !matches!(via, Via::Tunnel(_)) {
+        return admin::handle(request.uri().path(), state.mode.name(), state.stats.summary());
+    }
     let (parts, body) = request.into_parts();
     let via_name = via.as_str();
     let handled = match read_body(body, state.body_limit).await {

@@ -69,8 +69,8 @@ fn intercept<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, host: St
             Ok(Ok(tls)) => http::serve(tls, state, Via::Tunnel(host)).await,
             Ok(Err(e)) => tracing::warn!(
                 %host,
-                error = %e,
-                "TLS handshake inside CONNECT failed; does the client trust stripe-vcr's CA? (run `stripe-vcr certs`)"
+                "inside CONNECT: {}",
+                crate::listen::explain_handshake_failure(&e, state.tls.ca().cert_pem_path())
             ),
             Err(_) => tracing::debug!(%host, "TLS handshake inside CONNECT timed out"),
         }

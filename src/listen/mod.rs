@@ -21,6 +21,26 @@ use sniff::Protocol;
 /// handshake, before the connection is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// One line saying why a TLS handshake failed and how to fix it. The usual
+/// cause is a client that does not trust stripe-vcr's CA.
+pub fn explain_handshake_failure(error: &std::io::Error, ca: &std::path::Path) -> String {
+    use rustls::AlertDescription as Alert;
+    let rustls_error = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::AlertReceived(
+            Alert::UnknownCA | Alert::BadCertificate | Alert::CertificateUnknown | Alert::DecryptError,
+        )) => format!(
+            "TLS handshake failed: the client does not trust stripe-vcr's CA. Fix: trust {ca} (curl --cacert; Python stripe.ca_bundle_path; Node NODE_EXTRA_CA_CERTS; Go and Ruby SSL_CERT_FILE), see `stripe-vcr doctor --client NAME`",
+            ca = ca.display()
+        ),
+        Some(rustls::Error::InvalidMessage(_)) => format!(
+            "TLS handshake failed: the client did not speak TLS ({error}). If it sends plain HTTP, use http://127.0.0.1:PORT as its API base; HTTPS clients must trust {}",
+            ca.display()
+        ),
+        _ => format!("TLS handshake failed: {error} (does the client trust {}? see `stripe-vcr doctor`)", ca.display()),
+    }
+}
+
 /// Accepts connections until shutdown, each on its own task.
 pub async fn accept_loop<M: Mode>(listener: TcpListener, state: Arc<State<M>>, direct_tls: Arc<rustls::ServerConfig>) {
     let acceptor = TlsAcceptor::from(direct_tls);
@@ -51,11 +71,7 @@ async fn connection<M: Mode>(stream: TcpStream, peer: SocketAddr, state: Arc<Sta
         Some(Protocol::Plain) => http::serve(stream, state, Via::Plain).await,
         Some(Protocol::Tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => http::serve(tls, state, Via::Direct).await,
-            Ok(Err(e)) => tracing::warn!(
-                %peer,
-                error = %e,
-                "TLS handshake failed; does the client trust stripe-vcr's CA? (run `stripe-vcr certs`)"
-            ),
+            Ok(Err(e)) => tracing::warn!(%peer, "{}", explain_handshake_failure(&e, state.tls.ca().cert_pem_path())),
             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
         },
     }

@@ -36,6 +36,42 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Check the set-up (CA, port, cassettes) and print how to point a client at the proxy.
     Doctor(DoctorArgs),
+    /// Report which parameters apps send to each endpoint, against what is documented.
+    Audit(AuditArgs),
+}
+
+/// Report formats of `stripe-vcr audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    /// Aligned tables (coloured in a terminal).
+    Text,
+    /// To paste into a pull request.
+    Markdown,
+    /// Stable shape for scripts (docs/audit.md).
+    Json,
+}
+
+/// `stripe-vcr audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Cassette directory to audit [default: cassettes, unless only --audit-log is given].
+    #[arg(long, value_name = "DIR")]
+    pub cassettes: Option<PathBuf>,
+    /// A request log written by `record`/`replay --audit-log FILE` (repeatable).
+    #[arg(long = "audit-log", value_name = "FILE")]
+    pub audit_logs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+    /// Exit non-zero when the report has this kind of finding (repeatable).
+    #[arg(long = "fail-on", value_enum, value_name = "FINDING")]
+    pub fail_on: Vec<crate::audit::FailOn>,
+    /// Also write the report as a single self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Judge against this schema instead of the built-in Stripe one.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
 }
 
 /// `stripe-vcr doctor`.
@@ -148,6 +184,11 @@ pub struct ServeArgs {
     /// (default: the built-in Stripe Payment Intents schema).
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
+    /// Append one JSON line per request (mode, endpoint, redacted
+    /// parameters, validation findings, outcome) to this file, for
+    /// `stripe-vcr audit --audit-log FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
 }
 
 /// `stripe-vcr record`.
@@ -220,6 +261,8 @@ pub struct Config {
     pub validation: ValidationMode,
     /// A user schema; `None` for the built-in one.
     pub schema: Option<PathBuf>,
+    /// Where to append audit lines.
+    pub audit_log: Option<PathBuf>,
 }
 
 /// A configuration that cannot work.
@@ -252,6 +295,7 @@ impl Default for Config {
             redact_patterns: Vec::new(),
             validation: ValidationMode::Warn,
             schema: None,
+            audit_log: None,
         }
     }
 }
@@ -286,6 +330,7 @@ impl Config {
             intercept_hosts: serve.intercept_hosts,
             validation: serve.validate,
             schema: serve.schema,
+            audit_log: serve.audit_log,
         };
         config.validate()?;
         Ok(config)

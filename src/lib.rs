@@ -19,6 +19,7 @@
 #![deny(clippy::unwrap_used)]
 
 pub mod admin;
+pub mod audit;
 pub mod banner;
 pub mod cassette;
 pub mod config;

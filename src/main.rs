@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Certs(args) => certs(&args.certs, &args.intercept_hosts),
         Command::Verify(args) => verify(&args),
         Command::Doctor(args) => doctor(&args),
+        Command::Audit(args) => audit(&args),
         Command::Record(args) => Config::record(args)
             .map_err(|e| e.to_string())
             .and_then(|c| runtime.block_on(serve(c))),
@@ -120,6 +121,41 @@ fn doctor(args: &stripe_vcr::config::DoctorArgs) -> Result<ExitCode, String> {
     }
     let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
     Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn audit(args: &stripe_vcr::config::AuditArgs) -> Result<ExitCode, String> {
+    use std::io::IsTerminal;
+    use stripe_vcr::audit::{gather, html, text, tripped};
+    use stripe_vcr::config::AuditFormat;
+    let schema = match &args.schema {
+        Some(path) => stripe_vcr::validate::schema::Schema::from_file(path).map_err(|e| e.to_string())?,
+        None => stripe_vcr::validate::schema::Schema::builtin().clone(),
+    };
+    let default_dir = std::path::PathBuf::from("cassettes");
+    let cassettes = match (&args.cassettes, args.audit_logs.is_empty()) {
+        (Some(dir), _) => Some(dir.as_path()),
+        (None, true) => Some(default_dir.as_path()),
+        (None, false) => None,
+    };
+    let report = gather(cassettes, &args.audit_logs, &schema).map_err(|e| e.to_string())?;
+    match args.format {
+        AuditFormat::Text => print!("{}", text::render_text(&report, std::io::stdout().is_terminal())),
+        AuditFormat::Markdown => print!("{}", text::render_markdown(&report)),
+        AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?),
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::render(&report)).map_err(|e| format!("--html {}: {e}", path.display()))?;
+        eprintln!("stripe-vcr: wrote {}", path.display());
+    }
+    let failures = tripped(&report, &args.fail_on);
+    for f in &failures {
+        eprintln!("stripe-vcr audit: --fail-on: {f}");
+    }
+    Ok(if failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

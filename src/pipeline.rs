@@ -12,12 +12,15 @@ use hyper::header::HeaderValue;
 use hyper::Request;
 
 use crate::admin;
+use crate::audit::log::{AuditLog, Entry, Finding};
 use crate::cassette::redact::Redactor;
 use crate::error::{ClientError, ProxyError, ProxyResponse};
 use crate::mode::{ApiRequest, Handled, Mode, Severity, Via};
+use crate::route::Route;
 use crate::stats::Stats;
+use crate::stripe::auth::ApiKey;
 use crate::tls::LeafIssuer;
-use crate::validate::{ValidationMode, Validator};
+use crate::validate::{ValidationMode, Validator, Violation};
 
 /// Response header listing validation findings in `--validate warn` mode.
 pub const VALIDATION_HEADER: &str = "stripe-vcr-validation";
@@ -31,6 +34,8 @@ pub struct State<M> {
     pub tls: Arc<LeafIssuer>,
     /// Checks request shapes against the schema.
     pub validator: Validator,
+    /// Where `--audit-log` lines go, if anywhere.
+    pub audit: Option<AuditLog>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// Cancelled when the proxy shuts down.
@@ -48,14 +53,24 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
     }
     let (parts, body) = request.into_parts();
     let via_name = via.as_str();
-    let handled = match read_body(body, state.body_limit).await {
-        Err(e) => Handled::error(e),
+    let (handled, audit) = match read_body(body, state.body_limit).await {
+        Err(e) => (Handled::error(e), None),
         Ok(bytes) => match ApiRequest::decode(&parts, bytes, via, &state.redactor) {
-            Err(e) => Handled::error(e),
-            Ok(api) => validate_then_handle(&state, api).await,
+            Err(e) => (Handled::error(e), None),
+            Ok(api) => {
+                let violations = state.validator.check(api.route, &api.params);
+                let audit = state.audit.as_ref().map(|_| audit_entry(&state, &api, &violations));
+                (answer(&state, api, &violations).await, audit)
+            }
         },
     };
     state.stats.count(handled.outcome);
+    if let (Some(log), Some(mut entry)) = (&state.audit, audit) {
+        entry.outcome = handled.outcome.as_str().to_owned();
+        entry.status = handled.response.status().as_u16();
+        entry.cassette = handled.cassette.clone();
+        log.append(&entry);
+    }
     if let Some((severity, detail)) = &handled.detail {
         let detail = state.redactor.redact(detail);
         match severity {
@@ -78,10 +93,33 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
     handled.response
 }
 
-/// Checks the request's shape, then lets the mode answer it — unless
-/// `--validate strict` answers it first with Stripe's own error.
-async fn validate_then_handle<M: Mode>(state: &State<M>, api: ApiRequest) -> Handled {
-    let violations = state.validator.check(api.route, &api.params);
+/// The audit line for a request, before its outcome is known. Parameters
+/// and headers are redacted; the key itself is reduced to "live or not".
+fn audit_entry<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violation]) -> Entry {
+    let header = |name: &str| api.header(name).map(|v| state.redactor.redact(v).into_owned());
+    Entry {
+        time: Entry::now(),
+        mode: state.mode.name().to_owned(),
+        endpoint: match api.route {
+            Route::PaymentIntents(e) => Some(e.name().to_owned()),
+            Route::Other => None,
+        },
+        method: api.method.to_string(),
+        path: api.canonical.path.clone(),
+        params: api.canonical.params.clone(),
+        findings: violations.iter().map(Finding::from).collect(),
+        outcome: String::new(),
+        status: 0,
+        cassette: None,
+        stripe_version: header("stripe-version"),
+        user_agent: header("user-agent"),
+        live_key: ApiKey::from_headers(&api.headers).is_some_and(|k| k.is_live()),
+    }
+}
+
+/// Lets the mode answer the request — unless `--validate strict` answers it
+/// first with Stripe's own error. In `warn` mode the findings ride along.
+async fn answer<M: Mode>(state: &State<M>, api: ApiRequest, violations: &[Violation]) -> Handled {
     let Some(first) = violations.first() else {
         return state.mode.handle(api).await;
     };
@@ -97,7 +135,7 @@ async fn validate_then_handle<M: Mode>(state: &State<M>, api: ApiRequest) -> Han
         return handled;
     }
     let mut handled = state.mode.handle(api).await;
-    for v in &violations {
+    for v in violations {
         let text = format!("{}: {}", v.code.unwrap_or("invalid"), v.message);
         if let Ok(value) = HeaderValue::from_str(&text.replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "?")) {
             handled.response.headers_mut().append(VALIDATION_HEADER, value);

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::audit::log::{AuditLog, AuditLogError};
 use crate::cassette::index::{IndexError, ReplayIndex};
 use crate::cassette::redact::{PatternError, Redactor};
 use crate::cassette::store::{CassetteStore, StoreError};
@@ -44,6 +45,8 @@ pub enum StartError {
     Pattern(#[from] PatternError),
     #[error(transparent)]
     Schema(#[from] SchemaError),
+    #[error(transparent)]
+    AuditLog(#[from] AuditLogError),
     #[error("cannot listen on {addr}: {source} (is another stripe-vcr running? pick another port with --listen)")]
     Bind {
         addr: SocketAddr,
@@ -81,6 +84,7 @@ struct Common {
     origin: CaOrigin,
     redactor: Arc<Redactor>,
     validator: Validator,
+    audit: Option<AuditLog>,
 }
 
 /// The hosts the CA may sign for (and the proxy intercepts): the built-in
@@ -105,12 +109,14 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
         None => Schema::builtin().clone(),
     };
     let validator = Validator::new(config.validation, schema);
+    let audit = config.audit_log.as_deref().map(AuditLog::open).transpose()?;
     let (ca, origin) = CertificateAuthority::load_or_create(&config.certs, &hosts)?;
     let common = Common {
         ca: Arc::new(ca),
         origin,
         redactor: redactor.clone(),
         validator,
+        audit,
     };
     let store = CassetteStore::new(&config.cassettes);
     match &config.mode {
@@ -168,6 +174,7 @@ async fn launch<M: Mode>(
         origin,
         redactor,
         validator,
+        audit,
     } = common;
     let issuer = Arc::new(LeafIssuer::new(ca.clone()));
     let direct = issuer.direct_server_config()?;
@@ -189,6 +196,7 @@ async fn launch<M: Mode>(
         stats: stats.clone(),
         redactor,
         validator,
+        audit,
         tls: issuer,
         body_limit: config.body_limit,
         shutdown: shutdown.clone(),

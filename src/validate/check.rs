@@ -36,7 +36,7 @@ fn child_path(parent: &str, name: &str) -> String {
 }
 
 /// The documented name closest to a misspelt one, if any is close.
-fn suggestion<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> Option<&'a str> {
+pub(crate) fn suggestion<'a>(name: &str, candidates: impl Iterator<Item = &'a String>) -> Option<&'a str> {
     candidates
         .map(|c| (strsim::levenshtein(name, c), c))
         .filter(|(d, c)| *d <= 2 && *d * 2 < c.len().max(name.len()))

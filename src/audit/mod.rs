@@ -1,0 +1,83 @@
+//! `stripe-vcr audit`: which parameters apps actually send to each Payment
+//! Intents endpoint, against what is documented — from cassettes and from
+//! the `--audit-log` that record and replay write.
+
+pub mod html;
+pub mod log;
+pub mod report;
+pub mod text;
+
+use std::path::{Path, PathBuf};
+
+use crate::cassette::store::{CassetteStore, StoreError};
+use crate::validate::schema::Schema;
+use log::{AuditLog, AuditLogError};
+use report::{Observation, Report};
+
+/// Findings that can fail a CI job (`--fail-on`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    /// A parameter the schema does not document was sent.
+    Undocumented,
+    /// A request fails validation.
+    Invalid,
+    /// Raw card data was sent (PCI scope).
+    CardData,
+    /// A request used a live-mode key.
+    LiveKeys,
+}
+
+/// Why the inputs could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Cassettes(#[from] StoreError),
+    #[error(transparent)]
+    Log(#[from] AuditLogError),
+}
+
+/// Reads the inputs and builds the report.
+pub fn gather(cassettes: Option<&Path>, logs: &[PathBuf], schema: &Schema) -> Result<Report, AuditError> {
+    let mut observations = Vec::new();
+    let mut sources = Vec::new();
+    if let Some(dir) = cassettes {
+        let loaded = CassetteStore::new(dir).load_all()?;
+        sources.push(format!("{} ({} cassettes)", dir.display(), loaded.len()));
+        observations.extend(loaded.iter().map(Observation::from_cassette));
+    }
+    for path in logs {
+        let entries = AuditLog::read(path)?;
+        let api: Vec<Observation> = entries.iter().filter_map(Observation::from_log).collect();
+        sources.push(format!(
+            "{} ({} requests, {} to the Payment Intents API)",
+            path.display(),
+            entries.len(),
+            api.len()
+        ));
+        observations.extend(api);
+    }
+    Ok(report::build(schema, sources, &observations))
+}
+
+/// The `--fail-on` conditions the report trips, each as a sentence.
+pub fn tripped(report: &Report, fail_on: &[FailOn]) -> Vec<String> {
+    let t = &report.totals;
+    fail_on
+        .iter()
+        .filter_map(|f| match f {
+            FailOn::Undocumented if t.undocumented_params > 0 => {
+                Some(format!("{} undocumented parameters sent", t.undocumented_params))
+            }
+            FailOn::Invalid if t.invalid_requests > 0 => {
+                Some(format!("{} requests fail validation", t.invalid_requests))
+            }
+            FailOn::CardData if t.card_data_requests > 0 => {
+                Some(format!("{} requests carry raw card data", t.card_data_requests))
+            }
+            FailOn::LiveKeys if t.live_key_requests > 0 => {
+                Some(format!("{} requests used a live-mode key", t.live_key_requests))
+            }
+            _ => None,
+        })
+        .collect()
+}

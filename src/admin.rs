@@ -1,37 +1,81 @@
 //! The reserved admin paths under `/__stripe-vcr/` (Stripe never uses them):
 //! answered by the proxy itself, never recorded, replayed or forwarded, and
 //! not reachable through a CONNECT tunnel to the API host.
+//!
+//! - `GET health` — for readiness waits in CI;
+//! - `GET stats` — the run's counters, and hits/misses/recorded per set;
+//! - `POST reset[?set=NAME]` — restart sequence counters and forget
+//!   idempotency keys, for one set or all;
+//! - `GET unused` — cassettes not served so far in this run.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::{Response, StatusCode};
+use hyper::{Method, Response, StatusCode, Uri};
+use serde_json::{json, Value};
 
+use crate::cassette::set::CassetteSet;
 use crate::error::ProxyResponse;
-use crate::stats::Summary;
+use crate::mode::Mode;
+use crate::pipeline::State;
 
 /// The reserved prefix.
 pub const PREFIX: &str = "/__stripe-vcr/";
 
-/// Answers an admin request: `health` (for readiness waits in CI).
-pub fn handle(path: &str, mode: &str, summary: Summary) -> ProxyResponse {
-    let (status, body) = match path.trim_start_matches(PREFIX).trim_end_matches('/') {
-        "health" => (
+fn error(status: StatusCode, message: String) -> (StatusCode, Value) {
+    (
+        status,
+        json!({"error": {"message": message, "type": "invalid_request_error"}}),
+    )
+}
+
+/// Answers an admin request.
+pub fn handle<M: Mode>(state: &State<M>, method: &Method, uri: &Uri) -> ProxyResponse {
+    let action = uri.path().trim_start_matches(PREFIX).trim_end_matches('/');
+    let set = uri.query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "set")
+            .map(|(_, v)| v.into_owned())
+    });
+    let (status, body) = match (method, action) {
+        (&Method::GET, "health") => (
             StatusCode::OK,
-            serde_json::json!({
+            json!({
                 "status": "ok",
                 "service": "stripe-vcr",
                 "version": env!("CARGO_PKG_VERSION"),
-                "mode": mode,
-                "requests": summary.requests,
+                "mode": state.mode.name(),
+                "requests": state.stats.summary().requests,
             }),
         ),
-        other => (
+        (&Method::GET, "stats") => (
+            StatusCode::OK,
+            json!({"mode": state.mode.name(), "totals": state.stats.summary(), "sets": state.mode.stats()}),
+        ),
+        (&Method::GET, "unused") => (StatusCode::OK, json!({"unused": state.mode.unused()})),
+        (&Method::POST, "reset") => match set.as_deref().map(CassetteSet::parse).transpose() {
+            Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+            Ok(parsed) => {
+                if state.mode.reset(parsed.as_ref()) {
+                    (
+                        StatusCode::OK,
+                        json!({"reset": set.unwrap_or_else(|| "all".to_owned())}),
+                    )
+                } else {
+                    error(
+                        StatusCode::NOT_FOUND,
+                        format!("no cassette set `{}` to reset", set.unwrap_or_default()),
+                    )
+                }
+            }
+        },
+        (_, "health" | "stats" | "unused" | "reset") => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} is not allowed on {PREFIX}{action}; reset takes POST, the others GET"),
+        ),
+        _ => error(
             StatusCode::NOT_FOUND,
-            serde_json::json!({"error": {
-                "message": format!("stripe-vcr has no admin endpoint `{other}`; try {PREFIX}health"),
-                "type": "invalid_request_error"
-            }}),
+            format!("stripe-vcr has no admin endpoint `{action}`; there are health, stats, unused and reset"),
         ),
     };
     let mut response = Response::new(Full::new(Bytes::from(

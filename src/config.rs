@@ -38,6 +38,39 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Report which parameters apps send to each endpoint, against what is documented.
     Audit(AuditArgs),
+    /// Compare two recordings (e.g. before and after re-recording), field by field.
+    Diff(DiffArgs),
+    /// Delete cassettes that no replay run used (a dry run unless --delete).
+    Prune(PruneArgs),
+}
+
+/// `stripe-vcr diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older cassette directory.
+    #[arg(value_name = "OLD_DIR")]
+    pub old: PathBuf,
+    /// The newer cassette directory.
+    #[arg(value_name = "NEW_DIR")]
+    pub new: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+}
+
+/// `stripe-vcr prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Directory of cassette files.
+    #[arg(long, default_value = "cassettes", value_name = "DIR")]
+    pub cassettes: PathBuf,
+    /// Audit log of a replay run (`replay --audit-log FILE`); repeatable:
+    /// a cassette any of them served is kept.
+    #[arg(long = "unused-from", value_name = "RUNLOG", required = true)]
+    pub run_logs: Vec<PathBuf>,
+    /// Really delete (without it, only list what would go).
+    #[arg(long)]
+    pub delete: bool,
 }
 
 /// Report formats of `stripe-vcr audit`.
@@ -210,6 +243,10 @@ pub struct RecordArgs {
     /// means real money moves.
     #[arg(long)]
     pub allow_live_keys: bool,
+    /// Keep cassettes younger than this (e.g. 30d) and replay them; forward
+    /// and overwrite older ones. Without it, everything is re-recorded.
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub re_record_older_than: Option<Duration>,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -217,6 +254,25 @@ pub struct RecordArgs {
 /// `stripe-vcr replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
+    /// Forward and record requests that have no cassette (VCR's "new
+    /// episodes"), instead of answering them with a 404; needs --upstream.
+    #[arg(long, requires = "upstream")]
+    pub record_missing: bool,
+    /// With --record-missing: the API to record misses from.
+    #[arg(long, value_name = "URL", requires = "record_missing")]
+    pub upstream: Option<String>,
+    /// With --record-missing: extra CA certificate (PEM) for the upstream.
+    #[arg(long, value_name = "PEM", requires = "record_missing")]
+    pub upstream_ca: Option<PathBuf>,
+    /// With --record-missing: how long to wait for the upstream.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: Duration,
+    /// With --record-missing: forward requests made with live-mode keys.
+    #[arg(long, requires = "record_missing")]
+    pub allow_live_keys: bool,
+    /// Exit non-zero at shutdown if any cassette was never served in this run.
+    #[arg(long)]
+    pub fail_on_unused: bool,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -232,18 +288,54 @@ pub struct CertsArgs {
     pub intercept_hosts: Vec<String>,
 }
 
+/// Where and how to forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    pub url: String,
+    pub ca: Option<PathBuf>,
+    pub timeout: Duration,
+    pub allow_live_keys: bool,
+}
+
+impl UpstreamConfig {
+    /// `url` with the default timeout and no extra CA.
+    pub fn new(url: impl Into<String>) -> UpstreamConfig {
+        UpstreamConfig {
+            url: url.into(),
+            ca: None,
+            timeout: Duration::from_secs(60),
+            allow_live_keys: false,
+        }
+    }
+}
+
 /// What the proxy does with requests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModeConfig {
-    /// Forward to `upstream` and save cassettes.
+    /// Forward upstream and save cassettes; with `re_record_older_than`,
+    /// younger cassettes are replayed instead.
     Record {
-        upstream: String,
-        upstream_ca: Option<PathBuf>,
-        upstream_timeout: Duration,
-        allow_live_keys: bool,
+        upstream: UpstreamConfig,
+        re_record_older_than: Option<Duration>,
     },
-    /// Serve cassettes; never touches the network.
-    Replay,
+    /// Serve cassettes. Never touches the network, unless `record_missing`
+    /// says where to record misses from.
+    Replay { record_missing: Option<UpstreamConfig> },
+}
+
+impl ModeConfig {
+    /// Plain offline replay.
+    pub fn replay() -> ModeConfig {
+        ModeConfig::Replay { record_missing: None }
+    }
+
+    /// Plain recording from `upstream`.
+    pub fn record(upstream: UpstreamConfig) -> ModeConfig {
+        ModeConfig::Record {
+            upstream,
+            re_record_older_than: None,
+        }
+    }
 }
 
 /// A complete, validated proxy configuration.
@@ -263,6 +355,8 @@ pub struct Config {
     pub schema: Option<PathBuf>,
     /// Where to append audit lines.
     pub audit_log: Option<PathBuf>,
+    /// Replay: exit non-zero when a cassette was never served.
+    pub fail_on_unused: bool,
 }
 
 /// A configuration that cannot work.
@@ -286,7 +380,7 @@ impl Default for Config {
     /// Replay with every flag at its documented default.
     fn default() -> Config {
         Config {
-            mode: ModeConfig::Replay,
+            mode: ModeConfig::replay(),
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             cassettes: PathBuf::from("cassettes"),
             certs: PathBuf::from("certs"),
@@ -296,6 +390,7 @@ impl Default for Config {
             validation: ValidationMode::Warn,
             schema: None,
             audit_log: None,
+            fail_on_unused: false,
         }
     }
 }
@@ -305,10 +400,13 @@ impl Config {
     pub fn record(args: RecordArgs) -> Result<Config, ConfigError> {
         Config::from_serve(
             ModeConfig::Record {
-                upstream: args.upstream,
-                upstream_ca: args.upstream_ca,
-                upstream_timeout: args.upstream_timeout,
-                allow_live_keys: args.allow_live_keys,
+                upstream: UpstreamConfig {
+                    url: args.upstream,
+                    ca: args.upstream_ca,
+                    timeout: args.upstream_timeout,
+                    allow_live_keys: args.allow_live_keys,
+                },
+                re_record_older_than: args.re_record_older_than,
             },
             args.serve,
         )
@@ -316,7 +414,18 @@ impl Config {
 
     /// Builds the replay configuration from its flags.
     pub fn replay(args: ReplayArgs) -> Result<Config, ConfigError> {
-        Config::from_serve(ModeConfig::Replay, args.serve)
+        let record_missing = match (args.record_missing, args.upstream) {
+            (true, Some(url)) => Some(UpstreamConfig {
+                url,
+                ca: args.upstream_ca,
+                timeout: args.upstream_timeout,
+                allow_live_keys: args.allow_live_keys,
+            }),
+            _ => None,
+        };
+        let mut config = Config::from_serve(ModeConfig::Replay { record_missing }, args.serve)?;
+        config.fail_on_unused = args.fail_on_unused;
+        Ok(config)
     }
 
     fn from_serve(mode: ModeConfig, serve: ServeArgs) -> Result<Config, ConfigError> {
@@ -331,6 +440,7 @@ impl Config {
             validation: serve.validate,
             schema: serve.schema,
             audit_log: serve.audit_log,
+            fail_on_unused: false,
         };
         config.validate()?;
         Ok(config)
@@ -341,10 +451,12 @@ impl Config {
         if self.body_limit == 0 {
             return Err(ConfigError::ZeroBodyLimit);
         }
-        if let ModeConfig::Record { upstream_timeout, .. } = &self.mode {
-            if upstream_timeout.is_zero() {
-                return Err(ConfigError::ZeroTimeout);
-            }
+        let upstream = match &self.mode {
+            ModeConfig::Record { upstream, .. } => Some(upstream),
+            ModeConfig::Replay { record_missing } => record_missing.as_ref(),
+        };
+        if upstream.is_some_and(|u| u.timeout.is_zero()) {
+            return Err(ConfigError::ZeroTimeout);
         }
         Ok(())
     }
@@ -366,12 +478,7 @@ mod tests {
         assert_eq!(config.certs, PathBuf::from("certs"));
         assert_eq!(
             config.mode,
-            ModeConfig::Record {
-                upstream: "https://api.stripe.com".into(),
-                upstream_ca: None,
-                upstream_timeout: Duration::from_secs(60),
-                allow_live_keys: false,
-            }
+            ModeConfig::record(UpstreamConfig::new("https://api.stripe.com"))
         );
     }
 
@@ -398,6 +505,25 @@ mod tests {
             panic!("record")
         };
         assert_eq!(args.upstream_timeout, Duration::from_secs(120));
+        // --upstream belongs to replay only together with --record-missing.
+        assert!(Cli::try_parse_from(["stripe-vcr", "replay", "--record-missing"]).is_err());
+        let cli =
+            Cli::try_parse_from(["stripe-vcr", "replay", "--record-missing", "--upstream", "https://x"]).expect("ok");
+        let Command::Replay(args) = cli.command else {
+            panic!("replay")
+        };
+        let config = Config::replay(args).expect("valid");
+        assert!(matches!(
+            config.mode,
+            ModeConfig::Replay {
+                record_missing: Some(_)
+            }
+        ));
+        let cli = Cli::try_parse_from(["stripe-vcr", "record", "--re-record-older-than", "30d"]).expect("ok");
+        let Command::Record(args) = cli.command else {
+            panic!("record")
+        };
+        assert_eq!(args.re_record_older_than, Some(Duration::from_secs(30 * 86_400)));
         assert!(Cli::try_parse_from(["stripe-vcr", "replay", "--listen", "nope"]).is_err());
         assert!(Cli::try_parse_from(["stripe-vcr", "replay", "--upstream", "x"]).is_err());
         let cli = Cli::try_parse_from(["stripe-vcr", "replay", "--max-body", "0"]).expect("parses");

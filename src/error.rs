@@ -55,6 +55,8 @@ pub enum ClientError {
     BodyRead(String),
     #[error("no API key")]
     NoApiKey,
+    #[error(transparent)]
+    BadSet(#[from] crate::cassette::set::SetError),
     #[error("{0}")]
     Invalid(crate::validate::Violation),
     #[error("idempotency key `{key}` reused with different parameters")]
@@ -83,6 +85,8 @@ pub enum CassetteError {
         request: String,
         closest: Option<NearMiss>,
     },
+    #[error("stripe-vcr has no cassette set `{set}` in {dir} (known sets: {known}). Record it first, or check the Stripe-Vcr-Cassette header or /__cassette/ prefix.")]
+    UnknownSet { set: String, dir: String, known: String },
     #[error("stripe-vcr only records /v1/payment_intents; {request} was not recorded by stripe-vcr and is never sent upstream in replay mode.")]
     OutsideApi { request: String },
 }
@@ -105,6 +109,7 @@ impl ProxyError {
             ProxyError::Client(ClientError::BodyTooLarge { .. }) => "body-too-large",
             ProxyError::Client(ClientError::BodyRead(_)) => "body-read",
             ProxyError::Client(ClientError::NoApiKey) => "no-api-key",
+            ProxyError::Client(ClientError::BadSet(_)) => "bad-cassette-set",
             ProxyError::Client(ClientError::Invalid(_)) => "validation",
             ProxyError::Client(ClientError::IdempotencyKeyReused { .. }) => "idempotency-key-reused",
             ProxyError::Client(ClientError::TunnelRefused { .. }) => "tunnel-refused",
@@ -113,13 +118,16 @@ impl ProxyError {
             ProxyError::Upstream(UpstreamError::Timeout { .. }) => "upstream-timeout",
             ProxyError::Cassette(CassetteError::NotRecorded { .. }) => "replay-miss",
             ProxyError::Cassette(CassetteError::OutsideApi { .. }) => "not-recorded-path",
+            ProxyError::Cassette(CassetteError::UnknownSet { .. }) => "unknown-cassette-set",
         }
     }
 
     /// The HTTP status Stripe would use for this kind of fault.
     pub fn status(&self) -> StatusCode {
         match self {
-            ProxyError::Client(ClientError::BadParams(_) | ClientError::BodyRead(_)) => StatusCode::BAD_REQUEST,
+            ProxyError::Client(ClientError::BadParams(_) | ClientError::BodyRead(_) | ClientError::BadSet(_)) => {
+                StatusCode::BAD_REQUEST
+            }
             ProxyError::Client(ClientError::IdempotencyKeyReused { .. } | ClientError::Invalid(_)) => {
                 StatusCode::BAD_REQUEST
             }

@@ -29,6 +29,8 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify(&args),
         Command::Doctor(args) => doctor(&args),
         Command::Audit(args) => audit(&args),
+        Command::Diff(args) => diff(&args),
+        Command::Prune(args) => prune(&args),
         Command::Record(args) => Config::record(args)
             .map_err(|e| e.to_string())
             .and_then(|c| runtime.block_on(serve(c))),
@@ -46,12 +48,24 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<ExitCode, String> {
+    let fail_on_unused = config.fail_on_unused;
     let running = proxy::start(config).await.map_err(|e| e.to_string())?;
     println!("{}", banner::banner(&running.info));
     wait_for_signal().await;
     eprintln!("stripe-vcr: shutting down…");
-    let summary = running.shutdown().await;
+    let replaying = running.info.mode == "replay";
+    let (summary, unused) = running.shutdown_with_unused().await;
     println!("stripe-vcr summary: {summary}");
+    if replaying && !unused.is_empty() {
+        println!("stripe-vcr: {} cassettes were never served in this run:", unused.len());
+        for name in &unused {
+            println!("  {name}");
+        }
+        if fail_on_unused {
+            eprintln!("stripe-vcr: --fail-on-unused: {} unused cassettes", unused.len());
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     if summary.write_failures > 0 {
         eprintln!(
             "stripe-vcr: {} cassettes could not be saved; the recording is incomplete",
@@ -160,4 +174,37 @@ fn audit(args: &stripe_vcr::config::AuditArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+fn diff(args: &stripe_vcr::config::DiffArgs) -> Result<ExitCode, String> {
+    use stripe_vcr::config::AuditFormat;
+    let report = stripe_vcr::diff::diff_dirs(&args.old, &args.new).map_err(|e| e.to_string())?;
+    match args.format {
+        AuditFormat::Text => print!("{}", report.to_text()),
+        AuditFormat::Markdown => print!("{}", report.to_markdown()),
+        AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?),
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn prune(args: &stripe_vcr::config::PruneArgs) -> Result<ExitCode, String> {
+    let unused = stripe_vcr::prune::unused(&args.cassettes, &args.run_logs).map_err(|e| e.to_string())?;
+    for name in &unused {
+        println!("{}{name}", if args.delete { "deleted " } else { "unused  " });
+    }
+    if args.delete {
+        stripe_vcr::prune::delete(&args.cassettes, &unused).map_err(|e| e.to_string())?;
+        println!("{} cassettes deleted from {}", unused.len(), args.cassettes.display());
+    } else {
+        println!(
+            "{} cassettes unused in {} (dry run: add --delete to remove them)",
+            unused.len(),
+            args.cassettes.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -49,7 +49,7 @@ pub struct State<M> {
 pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> ProxyResponse {
     let started = Instant::now();
     if request.uri().path().starts_with(admin::PREFIX) && !matches!(via, Via::Tunnel(_)) {
-        return admin::handle(request.uri().path(), state.mode.name(), state.stats.summary());
+        return admin::handle(&state, request.method(), request.uri());
     }
     let (parts, body) = request.into_parts();
     let via_name = via.as_str();

@@ -14,10 +14,13 @@ use tokio_util::task::TaskTracker;
 use crate::audit::log::{AuditLog, AuditLogError};
 use crate::cassette::index::{IndexError, ReplayIndex};
 use crate::cassette::redact::{PatternError, Redactor};
+use crate::cassette::set::CassetteSet;
+use crate::cassette::store::LoadedCassette;
 use crate::cassette::store::{CassetteStore, StoreError};
-use crate::config::{Config, ModeConfig};
+use crate::config::{Config, ModeConfig, UpstreamConfig};
 use crate::listen;
 use crate::mode::record::Recorder;
+use crate::mode::record::Reuse;
 use crate::mode::replay::Replayer;
 use crate::mode::Mode;
 use crate::pipeline::State;
@@ -26,6 +29,7 @@ use crate::tls::{CaOrigin, CertificateAuthority, LeafIssuer, TlsError, DEFAULT_P
 use crate::upstream::{Upstream, UpstreamConfigError};
 use crate::validate::schema::{Schema, SchemaError};
 use crate::validate::Validator;
+use std::collections::BTreeMap;
 
 /// How long shutdown waits for in-flight requests before giving up on them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,6 +76,8 @@ pub struct StartInfo {
 /// A proxy that is accepting connections.
 pub struct RunningProxy {
     pub info: StartInfo,
+    /// The mode's list of cassettes not served so far.
+    unused: Box<dyn Fn() -> Vec<String> + Send + Sync>,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -119,34 +125,64 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
         audit,
     };
     let store = CassetteStore::new(&config.cassettes);
+    let cleaned = store.clean_temp_files();
+    if cleaned > 0 {
+        tracing::info!(cleaned, "removed temporary files left by an interrupted recording");
+    }
     match &config.mode {
         ModeConfig::Record {
             upstream,
-            upstream_ca,
-            upstream_timeout,
-            allow_live_keys,
+            re_record_older_than,
         } => {
-            let upstream = Upstream::new(upstream, upstream_ca.as_deref(), *upstream_timeout)?;
-            std::fs::create_dir_all(store.dir()).map_err(|source| StoreError::Io {
-                path: store.dir().to_path_buf(),
-                source,
-            })?;
-            let cleaned = store.clean_temp_files();
-            if cleaned > 0 {
-                tracing::info!(cleaned, "removed temporary files left by an interrupted recording");
-            }
-            let existing = store.load_all().map(|c| c.len()).unwrap_or(0);
-            let upstream_url = upstream.base_url();
-            let mode = Recorder::new(upstream, store, redactor.clone(), *allow_live_keys);
-            launch(config, mode, common, Some(upstream_url), existing).await
+            let recorder = recorder(&config, upstream, redactor.clone())?;
+            let existing = store.load_sets().unwrap_or_default();
+            let count = existing.values().map(Vec::len).sum();
+            let recorder = match re_record_older_than {
+                Some(max_age) => recorder.with_reuse(Reuse {
+                    sets: index_sets(existing)?,
+                    max_age: *max_age,
+                }),
+                None => recorder,
+            };
+            let url = recorder.upstream_url();
+            launch(config, recorder, common, Some(url), count).await
         }
-        ModeConfig::Replay => {
-            store.clean_temp_files();
-            let index = ReplayIndex::build(store.load_all()?)?;
-            let loaded = index.len();
-            launch(config, Replayer::new(index), common, None, loaded).await
+        ModeConfig::Replay { record_missing } => {
+            let sets = index_sets(store.load_sets()?)?;
+            let fallback = record_missing
+                .as_ref()
+                .map(|u| recorder(&config, u, redactor.clone()))
+                .transpose()?;
+            let url = fallback.as_ref().map(Recorder::upstream_url);
+            let replayer = Replayer::new(config.cassettes.clone(), sets, fallback);
+            let count = replayer.cassette_count();
+            launch(config, replayer, common, url, count).await
         }
     }
+}
+
+/// A recorder for `upstream`, writing under the configured cassette directory.
+fn recorder(config: &Config, upstream: &UpstreamConfig, redactor: Arc<Redactor>) -> Result<Recorder, StartError> {
+    let client = Upstream::new(&upstream.url, upstream.ca.as_deref(), upstream.timeout)?;
+    std::fs::create_dir_all(&config.cassettes).map_err(|source| StoreError::Io {
+        path: config.cassettes.clone(),
+        source,
+    })?;
+    Ok(Recorder::new(
+        client,
+        config.cassettes.clone(),
+        redactor,
+        upstream.allow_live_keys,
+    ))
+}
+
+/// One replay index per cassette set.
+fn index_sets(
+    sets: BTreeMap<CassetteSet, Vec<LoadedCassette>>,
+) -> Result<BTreeMap<CassetteSet, ReplayIndex>, StartError> {
+    sets.into_iter()
+        .map(|(set, loaded)| Ok((set, ReplayIndex::build(loaded)?)))
+        .collect()
 }
 
 async fn launch<M: Mode>(
@@ -202,9 +238,14 @@ async fn launch<M: Mode>(
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     });
+    let unused = {
+        let state = state.clone();
+        Box::new(move || state.mode.unused())
+    };
     let accept = tokio::spawn(listen::accept_loop(listener, state, direct));
     Ok(RunningProxy {
         info,
+        unused,
         stats,
         shutdown,
         tasks,
@@ -223,18 +264,40 @@ impl RunningProxy {
         self.stats.summary()
     }
 
+    /// Cassettes not served so far in this run (replay; relative names).
+    pub fn unused(&self) -> Vec<String> {
+        (self.unused)()
+    }
+
+    /// Like [`RunningProxy::shutdown`], also returning the cassettes the run
+    /// never served.
+    pub async fn shutdown_with_unused(self) -> (Summary, Vec<String>) {
+        let unused = self.unused;
+        let summary = RunningProxy::drain(self.shutdown, self.accept, self.tasks, self.stats).await;
+        (summary, unused())
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to a limit), and
     /// returns the final counters.
     pub async fn shutdown(self) -> Summary {
-        self.shutdown.cancel();
-        let _ = self.accept.await;
-        self.tasks.close();
-        if tokio::time::timeout(DRAIN_TIMEOUT, self.tasks.wait()).await.is_err() {
+        RunningProxy::drain(self.shutdown, self.accept, self.tasks, self.stats).await
+    }
+
+    async fn drain(
+        shutdown: CancellationToken,
+        accept: tokio::task::JoinHandle<()>,
+        tasks: TaskTracker,
+        stats: Arc<Stats>,
+    ) -> Summary {
+        shutdown.cancel();
+        let _ = accept.await;
+        tasks.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait()).await.is_err() {
             tracing::warn!(
                 "some connections were still open after {}s; closing anyway",
                 DRAIN_TIMEOUT.as_secs()
             );
         }
-        self.stats.summary()
+        stats.summary()
     }
 }

@@ -212,7 +212,9 @@ fn help_explains_every_flag() {
     ] {
         assert!(replay.contains(flag), "replay --help lacks {flag}:\n{replay}");
     }
-    assert!(!replay.contains("--upstream"), "replay never has an upstream");
+    assert!(
+        replay.contains("--record-missing") && replay.contains("With --record-missing: the API to record misses from")
+    );
     assert!(help(&["certs"]).contains("--certs <DIR>"));
     let top = help(&[]);
     for cmd in ["record", "replay", "certs"] {

@@ -48,7 +48,7 @@ fn curl(command: &str, port: u16, ca: &std::path::Path) -> (u16, String) {
 async fn readme_demo_commands_get_their_recorded_answers() {
     let certs = tempfile::tempdir().expect("tempdir");
     let config = Config {
-        mode: ModeConfig::Replay,
+        mode: ModeConfig::replay(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cassettes"),
         certs: certs.path().to_path_buf(),

@@ -164,7 +164,7 @@ async fn a_corpus_of_secrets_in_every_position_never_reaches_disk_or_logs() {
 
     // Replay matches requests carrying the original secret or the placeholder.
     let config = Config {
-        mode: ModeConfig::Replay,
+        mode: ModeConfig::replay(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: ws.cassettes(),
         certs: ws.certs(),
@@ -381,8 +381,8 @@ async fn live_keys_are_refused_in_record_unless_allowed() {
     assert!(ws.cassette_files().is_empty(), "nothing forwarded, nothing recorded");
 
     let mut config = record_config(&ws, &standin);
-    if let ModeConfig::Record { allow_live_keys, .. } = &mut config.mode {
-        *allow_live_keys = true;
+    if let ModeConfig::Record { upstream, .. } = &mut config.mode {
+        upstream.allow_live_keys = true;
     }
     let recorder = stripe_vcr::proxy::start(config).await.expect("starts");
     let rec = api(&recorder, &ws.ca(), Connect::Direct, false, live);

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use stripe_vcr::config::{Config, ModeConfig};
+use stripe_vcr::config::{Config, ModeConfig, UpstreamConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_upstream_is_a_502_and_records_nothing() {
@@ -17,12 +17,10 @@ async fn unreachable_upstream_is_a_502_and_records_nothing() {
         .expect("addr")
         .port();
     let config = Config {
-        mode: ModeConfig::Record {
-            upstream: format!("https://127.0.0.1:{port}"),
-            upstream_ca: None,
-            upstream_timeout: Duration::from_secs(5),
-            allow_live_keys: false,
-        },
+        mode: ModeConfig::record(UpstreamConfig {
+            timeout: Duration::from_secs(5),
+            ..UpstreamConfig::new(format!("https://127.0.0.1:{port}"))
+        }),
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: ws.cassettes(),
         certs: ws.certs(),
@@ -48,8 +46,8 @@ async fn slow_upstream_times_out_with_a_502_and_the_next_request_works() {
     let ws = Workspace::new();
     let standin = Standin::start();
     let mut config = record_config(&ws, &standin);
-    if let ModeConfig::Record { upstream_timeout, .. } = &mut config.mode {
-        *upstream_timeout = Duration::from_millis(500);
+    if let ModeConfig::Record { upstream, .. } = &mut config.mode {
+        upstream.timeout = Duration::from_millis(500);
     }
     let recorder = stripe_vcr::proxy::start(config).await.expect("starts");
     let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);

@@ -18,7 +18,7 @@ async fn replay_proxy(
 ) -> stripe_vcr::proxy::RunningProxy {
     std::fs::create_dir_all(ws.cassettes()).expect("dir");
     stripe_vcr::proxy::start(Config {
-        mode: ModeConfig::Replay,
+        mode: ModeConfig::replay(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: ws.cassettes(),
         certs: ws.certs(),

@@ -89,7 +89,7 @@ figcaption { font-weight: 600; margin-bottom: 0.4rem; }
 .fill { background: var(--bar); height: 100%; min-width: 2px; }
 .coverage .track { max-width: 24rem; margin-top: 0.3rem; }
 .coverage .fill { background: var(--ok-line); }
-.chart { display: grid; grid-template-columns: minmax(10rem, max-content) minmax(8rem, 1fr) 3.5rem; gap: 0.25rem 0.75rem; align-items: center; }
+.chart { display: grid; grid-template-columns: fit-content(24rem) minmax(8rem, 1fr) 3.5rem; gap: 0.25rem 0.75rem; align-items: center; }
 .chart .label { overflow-wrap: anywhere; font-size: 0.85rem; }
 .chart .count { text-align: right; font-variant-numeric: tabular-nums; font-size: 0.85rem; }
 .chart .undocumented .fill, .chart .fill.undocumented { background: var(--bar-undoc); }
@@ -98,16 +98,18 @@ figcaption { font-weight: 600; margin-bottom: 0.4rem; }
 .swatch.documented { background: var(--bar); margin-left: 0; }
 .swatch.undocumented { background: var(--bar-undoc); }
 table { border-collapse: collapse; width: 100%; margin: 0.4rem 0; font-size: 0.9rem; }
-th, td { text-align: left; padding: 0.35rem 0.6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+th, td { text-align: left; padding: 0.35rem 0.6rem; border-bottom: 1px solid var(--line); vertical-align: baseline; }
 thead th { background: #eef2f7; font-weight: 600; border-bottom: 2px solid var(--line); }
+tbody th { font-weight: 500; }
 tbody tr:nth-child(even) { background: var(--zebra); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td code { overflow-wrap: anywhere; }
-tr.undocumented td { background: var(--warn-bg); }
-tr.undocumented td:first-child { box-shadow: inset 4px 0 0 var(--warn-line); }
+td code, th code { overflow-wrap: break-word; }
+tbody tr.undocumented > * { background: var(--warn-bg); }
+tbody tr.undocumented > :first-child { box-shadow: inset 4px 0 0 var(--warn-line); }
 .yes { color: var(--ok-fg); font-weight: 600; }
 .no { color: var(--warn-fg); font-weight: 600; }
 ul.unused { columns: 3 14rem; padding-left: 1.2rem; margin: 0.3rem 0; }
+.side-by-side h3 { margin-top: 0.25rem; }
 .side-by-side { display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); gap: 1.25rem; }
 footer { color: var(--muted); font-size: 0.8rem; margin-top: 2rem; }
 "#;
@@ -260,14 +262,9 @@ fn toc(out: &mut String, report: &Report) {
     out.push_str("</ul>\n</nav>\n");
 }
 
-/// Opens a finding block: heading, severity badge and count.
+/// Opens a finding block: heading and severity badge (`none` when `count` is 0).
 fn finding_head(out: &mut String, id: &str, title: &str, severity: &str, label: &str, count: usize) {
-    let sev = if count == 0 { "ok" } else { severity };
-    let badge = if count == 0 {
-        "none".to_owned()
-    } else {
-        format!("{label} · {count}")
-    };
+    let (sev, badge) = if count == 0 { ("ok", "none") } else { (severity, label) };
     let _ = writeln!(
         out,
         "<div class=\"finding sev-{sev}\" id=\"{id}\">\n<h3>{title} <span class=\"badge sev-{sev}\">{badge}</span></h3>"

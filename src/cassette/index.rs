@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 use hyper::header::HeaderMap;
@@ -30,6 +31,10 @@ pub struct Recording {
     pub canonical: CanonicalRequest,
     pub occurrence: u32,
     pub response: PreparedResponse,
+    /// When it was recorded (`None` if the file's timestamp is unreadable).
+    pub recorded_at: Option<SystemTime>,
+    /// Served at least once in this run.
+    served: AtomicBool,
 }
 
 /// Every occurrence of one request, in recorded order, and how far this run
@@ -81,6 +86,8 @@ impl ReplayIndex {
                 file_name,
                 occurrence: cassette.occurrence,
                 canonical,
+                recorded_at: humantime::parse_rfc3339_weak(&cassette.recorded_at).ok(),
+                served: AtomicBool::new(false),
             };
             grouped
                 .entry(recording.canonical.key())
@@ -124,7 +131,30 @@ impl ReplayIndex {
         let seq = self.by_key.get(key)?;
         let n = seq.next.fetch_add(1, Ordering::Relaxed);
         let last = seq.recordings.len().checked_sub(1)?;
-        seq.recordings.get(n.min(last)).cloned()
+        let recording = seq.recordings.get(n.min(last)).cloned()?;
+        recording.served.store(true, Ordering::Relaxed);
+        Some(recording)
+    }
+
+    /// Occurrence `occurrence` of `key`, if recorded (does not advance anything).
+    pub fn get(&self, key: &RequestKey, occurrence: u32) -> Option<Arc<Recording>> {
+        let seq = self.by_key.get(key)?;
+        let recording = seq.recordings.iter().find(|r| r.occurrence == occurrence).cloned()?;
+        recording.served.store(true, Ordering::Relaxed);
+        Some(recording)
+    }
+
+    /// File names of the cassettes never served in this run, sorted.
+    pub fn unused(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .by_key
+            .values()
+            .flat_map(|seq| seq.recordings.iter())
+            .filter(|r| !r.served.load(Ordering::Relaxed))
+            .map(|r| r.file_name.clone())
+            .collect();
+        names.sort();
+        names
     }
 
     /// Restarts every sequence from its first occurrence.
@@ -363,6 +393,15 @@ mod tests {
         assert_eq!(served, [1, 2, 3, 3, 3]);
         index.reset();
         assert_eq!(index.next(&c.key()).expect("hit").occurrence, 1);
+        let other = canonical("GET", "/v1/payment_intents/pi_9", "", "v1");
+        let index = ReplayIndex::build(vec![loaded("a", c.clone(), 1, 200), loaded("z", other.clone(), 1, 200)])
+            .expect("index");
+        assert_eq!(index.unused(), ["a", "z"]);
+        index.next(&c.key());
+        assert_eq!(index.unused(), ["z"]);
+        assert_eq!(index.get(&other.key(), 1).expect("get").file_name, "z");
+        assert!(index.unused().is_empty());
+        assert!(index.get(&other.key(), 2).is_none());
         assert!(index
             .next(&canonical("GET", "/v1/payment_intents/pi_2", "", "v1").key())
             .is_none());

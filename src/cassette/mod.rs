@@ -5,4 +5,5 @@ pub mod format;
 pub mod index;
 pub mod key;
 pub mod redact;
+pub mod set;
 pub mod store;

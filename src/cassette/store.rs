@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cassette::format::{Cassette, FormatError};
 use crate::cassette::redact::Redacted;
+use crate::cassette::set::CassetteSet;
 
 /// Suffix of in-progress writes; such files are never loaded.
 const TEMP_SUFFIX: &str = ".tmp";
@@ -119,6 +120,41 @@ impl CassetteStore {
             out.push(LoadedCassette { file_name, cassette });
         }
         Ok(out)
+    }
+
+    /// Loads every set: the directory itself and each subdirectory holding
+    /// cassettes (recursively), keyed by set name. Hidden directories are skipped.
+    pub fn load_sets(&self) -> Result<std::collections::BTreeMap<CassetteSet, Vec<LoadedCassette>>, StoreError> {
+        if !self.dir.is_dir() {
+            return Err(StoreError::MissingDir(self.dir.clone()));
+        }
+        let mut sets = std::collections::BTreeMap::new();
+        let mut pending = vec![(CassetteSet::root(), self.dir.clone())];
+        while let Some((set, dir)) = pending.pop() {
+            let store = CassetteStore::new(&dir);
+            let loaded = store.load_all()?;
+            if !loaded.is_empty() || set == CassetteSet::root() {
+                sets.insert(set.clone(), loaded);
+            }
+            let entries = fs::read_dir(&dir).map_err(|source| StoreError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            for entry in entries.filter_map(Result::ok) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if entry.path().is_dir() && !name.starts_with('.') {
+                    let child = if set.name().is_empty() {
+                        name
+                    } else {
+                        format!("{}/{name}", set.name())
+                    };
+                    if let Ok(child) = CassetteSet::parse(&child) {
+                        pending.push((child, entry.path()));
+                    }
+                }
+            }
+        }
+        Ok(sets)
     }
 
     /// Paths of the cassette files, sorted; temporaries and hidden files are skipped.

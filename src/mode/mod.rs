@@ -16,6 +16,7 @@ use hyper::Method;
 use crate::cassette::format::BodyEncoding;
 use crate::cassette::key::{CanonicalRequest, RequestKey};
 use crate::cassette::redact::Redactor;
+use crate::cassette::set::CassetteSet;
 use crate::error::{ClientError, ProxyError, ProxyResponse};
 use crate::route::Route;
 use crate::stats::Outcome;
@@ -69,6 +70,8 @@ pub struct ApiRequest {
     pub canonical: CanonicalRequest,
     pub key: RequestKey,
     pub via: Via,
+    /// The cassette set the request belongs to.
+    pub set: CassetteSet,
 }
 
 /// How loudly to log a request's detail line.
@@ -132,6 +135,22 @@ pub trait Mode: Send + Sync + 'static {
 
     /// CONNECT to a host that is not intercepted.
     fn foreign_tunnels(&self) -> ForeignTunnels;
+
+    /// Per-set counters for `/__stripe-vcr/stats`.
+    fn stats(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
+    /// Restarts sequences and forgets idempotency keys, for one set or all;
+    /// false when there is no such set.
+    fn reset(&self, _set: Option<&CassetteSet>) -> bool {
+        false
+    }
+
+    /// Cassettes never served in this run (names relative to the cassette directory).
+    fn unused(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl ApiRequest {
@@ -142,10 +161,11 @@ impl ApiRequest {
         via: Via,
         redactor: &Redactor,
     ) -> Result<ApiRequest, ProxyError> {
-        let path = parts.uri.path().to_owned();
-        let query = parts.uri.query().unwrap_or("");
-        let path_and_query = parts
-            .uri
+        let (set, rewritten) = CassetteSet::from_request(parts).map_err(ClientError::from)?;
+        let uri = rewritten.as_ref().unwrap_or(&parts.uri);
+        let path = uri.path().to_owned();
+        let query = uri.query().unwrap_or("");
+        let path_and_query = uri
             .path_and_query()
             .map(|pq| pq.as_str().to_owned())
             .unwrap_or_else(|| path.clone());
@@ -179,6 +199,7 @@ impl ApiRequest {
             body_encoding,
             canonical,
             via,
+            set,
         })
     }
 

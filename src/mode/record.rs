@@ -1,9 +1,11 @@
 //! Record mode: forward every request upstream, return the answer unchanged,
-//! and save each Payment Intents exchange as a sealed (redacted) cassette.
+//! and save each Payment Intents exchange as a sealed (redacted) cassette in
+//! the request's cassette set.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use http_body_util::Full;
 use hyper::header::HeaderValue;
@@ -12,8 +14,10 @@ use hyper::Response;
 use crate::cassette::format::{
     Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
 };
+use crate::cassette::index::{Recording, ReplayIndex};
 use crate::cassette::key::{file_name, RequestKey};
 use crate::cassette::redact::Redactor;
+use crate::cassette::set::CassetteSet;
 use crate::cassette::store::CassetteStore;
 use crate::error::{ClientError, ProxyResponse};
 use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Severity};
@@ -25,37 +29,95 @@ use crate::upstream::{Upstream, UpstreamResponse};
 /// Header added to a relayed response whose cassette could not be saved.
 pub const WARNING_HEADER: &str = "stripe-vcr-warning";
 
+/// `--re-record-older-than`: existing cassettes younger than `max_age` are
+/// replayed instead of forwarded.
+#[derive(Debug)]
+pub struct Reuse {
+    pub sets: BTreeMap<CassetteSet, ReplayIndex>,
+    pub max_age: Duration,
+}
+
 /// The record-mode handler.
 #[derive(Debug)]
 pub struct Recorder {
     upstream: Upstream,
-    store: CassetteStore,
+    /// The cassette directory; sets are subdirectories.
+    root: PathBuf,
     redactor: Arc<Redactor>,
     /// Forward requests made with live-mode keys (off by default).
     allow_live_keys: bool,
-    /// How many times each request has been recorded in this session, so
-    /// repeats are stored as occurrences 1, 2, 3… and re-recording the same
-    /// session writes the same file names.
-    occurrences: Mutex<HashMap<RequestKey, u32>>,
+    reuse: Option<Reuse>,
+    /// How many times each request has been recorded (or reused) in this
+    /// session, per set, so repeats are stored as occurrences 1, 2, 3… and
+    /// re-recording the same session writes the same file names.
+    occurrences: Mutex<HashMap<(CassetteSet, RequestKey), u32>>,
+    /// Cassettes written, per set.
+    written: Mutex<BTreeMap<CassetteSet, u64>>,
 }
 
 impl Recorder {
-    /// A recorder forwarding to `upstream` and writing into `store`.
-    pub fn new(upstream: Upstream, store: CassetteStore, redactor: Arc<Redactor>, allow_live_keys: bool) -> Recorder {
+    /// A recorder forwarding to `upstream` and writing under `root`.
+    pub fn new(upstream: Upstream, root: PathBuf, redactor: Arc<Redactor>, allow_live_keys: bool) -> Recorder {
         Recorder {
             upstream,
-            store,
+            root,
             redactor,
             allow_live_keys,
+            reuse: None,
             occurrences: Mutex::new(HashMap::new()),
+            written: Mutex::new(BTreeMap::new()),
         }
     }
 
-    fn next_occurrence(&self, key: RequestKey) -> u32 {
+    /// Replays existing cassettes younger than `reuse.max_age`.
+    pub fn with_reuse(mut self, reuse: Reuse) -> Recorder {
+        self.reuse = Some(reuse);
+        self
+    }
+
+    /// The upstream's base URL, for the banner.
+    pub fn upstream_url(&self) -> String {
+        self.upstream.base_url()
+    }
+
+    /// Cassettes written per set, for `/__stripe-vcr/stats`.
+    pub fn stats(&self) -> serde_json::Value {
+        let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        serde_json::Value::Object(
+            written
+                .iter()
+                .map(|(set, n)| (set.to_string(), serde_json::Value::from(*n)))
+                .collect(),
+        )
+    }
+
+    /// The next occurrence number of a request in its set; `take` consumes it.
+    fn occurrence(&self, set: &CassetteSet, key: RequestKey, take: bool) -> u32 {
         let mut map = self.occurrences.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let n = map.entry(key).or_insert(0);
-        *n += 1;
-        *n
+        let n = map.entry((set.clone(), key)).or_insert(0);
+        if take {
+            *n += 1;
+            *n
+        } else {
+            *n + 1
+        }
+    }
+
+    /// With `--re-record-older-than`: the existing cassette for this
+    /// occurrence, if it is young enough to keep.
+    fn reusable(&self, request: &ApiRequest) -> Option<Arc<Recording>> {
+        let reuse = self.reuse.as_ref()?;
+        let index = reuse.sets.get(&request.set)?;
+        let occurrence = self.occurrence(&request.set, request.key, false);
+        let recording = index.get(&request.key, occurrence)?;
+        let age = SystemTime::now()
+            .duration_since(recording.recorded_at?)
+            .unwrap_or_default();
+        if age >= reuse.max_age {
+            return None;
+        }
+        self.occurrence(&request.set, request.key, true);
+        Some(recording)
     }
 
     async fn save(
@@ -64,7 +126,7 @@ impl Recorder {
         endpoint: Endpoint,
         upstream: &UpstreamResponse,
     ) -> Result<String, String> {
-        let occurrence = self.next_occurrence(request.key);
+        let occurrence = self.occurrence(&request.set, request.key, true);
         let cassette = Cassette {
             format_version: FORMAT_VERSION,
             recorded_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
@@ -87,24 +149,28 @@ impl Recorder {
             .seal(&cassette)
             .map_err(|e| format!("could not redact the cassette: {e}"))?;
         let name = file_name(endpoint.name(), &request.key, occurrence);
-        let store = self.store.clone();
+        let store = CassetteStore::new(request.set.dir(&self.root));
         let written = {
             let name = name.clone();
             tokio::task::spawn_blocking(move || store.write(&name, &sealed)).await
         };
         match written {
-            Ok(Ok(_)) => Ok(name),
+            Ok(Ok(_)) => {
+                let mut counts = self.written.lock().unwrap_or_else(|p| p.into_inner());
+                *counts.entry(request.set.clone()).or_insert(0) += 1;
+                Ok(request.set.qualify(&name))
+            }
             Ok(Err(e)) => Err(e.to_string()),
             Err(e) => Err(format!("the writer task failed: {e}")),
         }
     }
 }
 
-/// The upstream's response as the client gets it: unchanged.
-fn relay(upstream: &UpstreamResponse) -> ProxyResponse {
-    let mut response = Response::new(Full::new(upstream.body.clone()));
-    *response.status_mut() = upstream.status;
-    *response.headers_mut() = upstream.headers.clone();
+/// A response rebuilt from its parts.
+fn respond(status: hyper::StatusCode, headers: &hyper::HeaderMap, body: bytes::Bytes) -> ProxyResponse {
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers.clone();
     response
 }
 
@@ -119,6 +185,15 @@ impl Mode for Recorder {
                 return Handled::error(ClientError::LiveKeyRefused { key: key.masked() }.into());
             }
         }
+        if let Some(recording) = self.reusable(&request) {
+            let r = &recording.response;
+            let cassette = request.set.qualify(&recording.file_name);
+            return Handled::ok(
+                respond(r.status, &r.headers, r.body.clone()),
+                Outcome::Hit,
+                Some(cassette),
+            );
+        }
         let upstream = match self
             .upstream
             .forward(
@@ -132,7 +207,8 @@ impl Mode for Recorder {
             Ok(answer) => answer,
             Err(e) => return Handled::error(e.into()),
         };
-        let mut response = relay(&upstream);
+        // The client gets the upstream's answer unchanged.
+        let mut response = respond(upstream.status, &upstream.headers, upstream.body.clone());
         let Route::PaymentIntents(endpoint) = request.route else {
             let mut handled = Handled::ok(response, Outcome::Forwarded, None);
             handled.detail = Some((
@@ -144,7 +220,10 @@ impl Mode for Recorder {
         match self.save(&request, endpoint, &upstream).await {
             Ok(name) => Handled::ok(response, Outcome::Recorded, Some(name)),
             Err(reason) => {
-                let warning = format!("cassette not saved in {}: {reason}", self.store.dir().display());
+                let warning = format!(
+                    "cassette not saved in {}: {reason}",
+                    request.set.dir(&self.root).display()
+                );
                 if let Ok(v) = HeaderValue::from_str(&warning.replace(['\r', '\n'], " ")) {
                     response.headers_mut().insert(WARNING_HEADER, v);
                 }
@@ -157,5 +236,9 @@ impl Mode for Recorder {
 
     fn foreign_tunnels(&self) -> ForeignTunnels {
         ForeignTunnels::PassThrough
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        serde_json::json!({ "recorded": self.stats() })
     }
 }

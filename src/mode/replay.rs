@@ -1,7 +1,10 @@
-//! Replay mode: answer every request from the cassette index, offline and
-//! deterministically. Nothing here can open a network connection.
+//! Replay mode: answer every request from the cassette index of its set,
+//! offline and deterministically. Nothing here opens a network connection —
+//! except, with `--record-missing`, the recorder it hands misses to.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use http_body_util::Full;
@@ -10,7 +13,9 @@ use hyper::{Method, Response};
 
 use crate::cassette::index::{PreparedResponse, ReplayIndex};
 use crate::cassette::key::RequestKey;
+use crate::cassette::set::CassetteSet;
 use crate::error::{CassetteError, ClientError, ProxyResponse};
+use crate::mode::record::Recorder;
 use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode};
 use crate::route::Route;
 use crate::stats::Outcome;
@@ -27,25 +32,50 @@ struct Remembered {
     response: PreparedResponse,
 }
 
+/// One cassette set's index and run state.
+#[derive(Debug)]
+struct SetState {
+    index: ReplayIndex,
+    idempotency: Mutex<HashMap<String, Remembered>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
 /// The replay-mode handler.
 #[derive(Debug)]
 pub struct Replayer {
-    index: ReplayIndex,
-    idempotency: Mutex<HashMap<String, Remembered>>,
+    root: PathBuf,
+    sets: BTreeMap<CassetteSet, SetState>,
+    /// `--record-missing`: misses are forwarded and recorded by this.
+    fallback: Option<Recorder>,
 }
 
 impl Replayer {
-    /// A replayer over a loaded index.
-    pub fn new(index: ReplayIndex) -> Replayer {
+    /// A replayer over the sets loaded from `root`, optionally recording misses.
+    pub fn new(root: PathBuf, sets: BTreeMap<CassetteSet, ReplayIndex>, fallback: Option<Recorder>) -> Replayer {
         Replayer {
-            index,
-            idempotency: Mutex::new(HashMap::new()),
+            root,
+            sets: sets
+                .into_iter()
+                .map(|(set, index)| {
+                    (
+                        set,
+                        SetState {
+                            index,
+                            idempotency: Mutex::new(HashMap::new()),
+                            hits: AtomicU64::new(0),
+                            misses: AtomicU64::new(0),
+                        },
+                    )
+                })
+                .collect(),
+            fallback,
         }
     }
 
-    /// The index (for counts in the banner).
-    pub fn index(&self) -> &ReplayIndex {
-        &self.index
+    /// Cassettes loaded, across all sets.
+    pub fn cassette_count(&self) -> usize {
+        self.sets.values().map(|s| s.index.len()).sum()
     }
 
     fn serve(prepared: &PreparedResponse, cassette: &str, replayed: bool) -> ProxyResponse {
@@ -63,8 +93,12 @@ impl Replayer {
         response
     }
 
-    fn hit(response: ProxyResponse, cassette: String) -> Handled {
-        Handled::ok(response, Outcome::Hit, Some(cassette))
+    /// A miss: recorded by the fallback with `--record-missing`, else Stripe-shaped 404.
+    async fn miss(&self, request: ApiRequest, error: CassetteError) -> Handled {
+        match &self.fallback {
+            Some(recorder) => recorder.handle(request).await,
+            None => Handled::error(error.into()),
+        }
     }
 }
 
@@ -93,48 +127,123 @@ impl Mode for Replayer {
                 .into(),
             );
         }
+        let Some(state) = self.sets.get(&request.set) else {
+            let known: Vec<String> = self.sets.keys().map(ToString::to_string).collect();
+            let error = CassetteError::UnknownSet {
+                set: request.set.to_string(),
+                dir: self.root.display().to_string(),
+                known: known.join(", "),
+            };
+            return self.miss(request, error).await;
+        };
         let idempotency_key = (request.method == Method::POST)
             .then(|| request.header("idempotency-key").map(str::to_owned))
             .flatten();
-        let mut memory = self.idempotency.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(k) = &idempotency_key {
-            if let Some(seen) = memory.get(k) {
-                if seen.key != request.key {
+        let found = {
+            let mut memory = state.idempotency.lock().unwrap_or_else(|p| p.into_inner());
+            match idempotency_key
+                .as_ref()
+                .and_then(|k| memory.get(k).map(|seen| (k, seen)))
+            {
+                Some((k, seen)) if seen.key != request.key => {
                     return Handled::error(ClientError::IdempotencyKeyReused { key: k.clone() }.into());
                 }
-                return Self::hit(Self::serve(&seen.response, &seen.cassette, true), seen.cassette.clone());
-            }
-        }
-        let Some(recording) = self.index.next(&request.key) else {
-            drop(memory);
-            return Handled::error(
-                CassetteError::NotRecorded {
-                    request: request.canonical.summary(),
-                    closest: self.index.closest(&request.canonical),
+                Some((_, seen)) => Err((Self::serve(&seen.response, &seen.cassette, true), seen.cassette.clone())),
+                None => {
+                    let recording = state.index.next(&request.key);
+                    if let (Some(k), Some(rec)) = (&idempotency_key, &recording) {
+                        if remembered_by_stripe(&rec.response) {
+                            memory.insert(
+                                k.clone(),
+                                Remembered {
+                                    key: request.key,
+                                    cassette: request.set.qualify(&rec.file_name),
+                                    response: rec.response.clone(),
+                                },
+                            );
+                        }
+                    }
+                    Ok(recording)
                 }
-                .into(),
-            );
+            }
         };
-        if let Some(k) = idempotency_key {
-            if remembered_by_stripe(&recording.response) {
-                memory.insert(
-                    k,
-                    Remembered {
-                        key: request.key,
-                        cassette: recording.file_name.clone(),
-                        response: recording.response.clone(),
-                    },
-                );
+        match found {
+            Err((response, cassette)) => {
+                state.hits.fetch_add(1, Ordering::Relaxed);
+                Handled::ok(response, Outcome::Hit, Some(cassette))
+            }
+            Ok(Some(recording)) => {
+                state.hits.fetch_add(1, Ordering::Relaxed);
+                let cassette = request.set.qualify(&recording.file_name);
+                Handled::ok(
+                    Self::serve(&recording.response, &cassette, false),
+                    Outcome::Hit,
+                    Some(cassette),
+                )
+            }
+            Ok(None) => {
+                state.misses.fetch_add(1, Ordering::Relaxed);
+                let closest = state.index.closest(&request.canonical).map(|mut near| {
+                    near.file_name = request.set.qualify(&near.file_name);
+                    near
+                });
+                let error = CassetteError::NotRecorded {
+                    request: request.canonical.summary(),
+                    closest,
+                };
+                self.miss(request, error).await
             }
         }
-        drop(memory);
-        Self::hit(
-            Self::serve(&recording.response, &recording.file_name, false),
-            recording.file_name.clone(),
-        )
     }
 
     fn foreign_tunnels(&self) -> ForeignTunnels {
-        ForeignTunnels::Refuse
+        match self.fallback {
+            Some(_) => ForeignTunnels::PassThrough,
+            None => ForeignTunnels::Refuse,
+        }
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let sets: serde_json::Map<String, serde_json::Value> = self
+            .sets
+            .iter()
+            .map(|(set, s)| {
+                (
+                    set.to_string(),
+                    serde_json::json!({
+                        "cassettes": s.index.len(),
+                        "hits": s.hits.load(Ordering::Relaxed),
+                        "misses": s.misses.load(Ordering::Relaxed),
+                        "unused": s.index.unused().len(),
+                    }),
+                )
+            })
+            .collect();
+        let mut stats = serde_json::json!({ "sets": sets });
+        if let Some(recorder) = &self.fallback {
+            stats["recorded"] = recorder.stats();
+        }
+        stats
+    }
+
+    fn reset(&self, set: Option<&CassetteSet>) -> bool {
+        let reset_one = |s: &SetState| {
+            s.index.reset();
+            s.idempotency.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        };
+        match set {
+            None => {
+                self.sets.values().for_each(reset_one);
+                true
+            }
+            Some(set) => self.sets.get(set).map(reset_one).is_some(),
+        }
+    }
+
+    fn unused(&self) -> Vec<String> {
+        self.sets
+            .iter()
+            .flat_map(|(set, s)| s.index.unused().into_iter().map(move |f| set.qualify(&f)))
+            .collect()
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use stripe_vcr::config::{Config, ModeConfig};
+use stripe_vcr::config::{Config, ModeConfig, UpstreamConfig};
 use stripe_vcr::proxy::{self, RunningProxy};
 
 /// A secret key used while recording; must never reach a cassette.
@@ -124,12 +124,12 @@ impl Workspace {
 
 pub fn record_config(ws: &Workspace, standin: &Standin) -> Config {
     Config {
-        mode: ModeConfig::Record {
-            upstream: standin.url.clone(),
-            upstream_ca: Some(standin.ca.clone()),
-            upstream_timeout: Duration::from_secs(10),
+        mode: ModeConfig::record(UpstreamConfig {
+            url: standin.url.clone(),
+            ca: Some(standin.ca.clone()),
+            timeout: Duration::from_secs(10),
             allow_live_keys: false,
-        },
+        }),
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: ws.cassettes(),
         certs: ws.certs(),
@@ -139,7 +139,7 @@ pub fn record_config(ws: &Workspace, standin: &Standin) -> Config {
 
 pub fn replay_config(ws: &Workspace) -> Config {
     Config {
-        mode: ModeConfig::Replay,
+        mode: ModeConfig::replay(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: ws.cassettes(),
         certs: ws.certs(),

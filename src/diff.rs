@@ -18,7 +18,7 @@ use crate::cassette::store::{CassetteStore, StoreError};
 /// Its random part has a digit or a capital, which tells it from enum values
 /// like `requires_confirmation`.
 static ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b([a-z]{2,12})_([A-Za-z0-9]{8,})\b").expect("literal regex compiles"));
+    LazyLock::new(|| Regex::new(r"\b([a-z]{2,12})_([A-Za-z0-9]{8,})").expect("literal regex compiles"));
 
 /// Response fields whose values change on every recording.
 fn volatile_key(key: &str) -> bool {
@@ -82,16 +82,17 @@ fn mask_ids(text: &str) -> String {
     .into_owned()
 }
 
-/// The identity of an interaction across recordings: set, method, path and
-/// parameters with ids masked, Stripe-Version, and occurrence.
-fn identity(set: &str, c: &Cassette) -> String {
+/// The identity of an interaction across recordings: set, method, path,
+/// parameters, Stripe-Version and occurrence — with ids masked when `masked`.
+fn identity(set: &str, c: &Cassette, masked: bool) -> String {
     let r = &c.request.canonical;
-    let params = mask_ids(&serde_json::to_string(&r.params).unwrap_or_default());
+    let mask = |s: &str| if masked { mask_ids(s) } else { s.to_owned() };
+    let params = mask(&serde_json::to_string(&r.params).unwrap_or_default());
     let version = r.headers.get("stripe-version").cloned().unwrap_or_default();
     format!(
         "{set}|{} {}|{params}|{version}|#{}",
         r.method,
-        mask_ids(&r.path),
+        mask(&r.path),
         c.occurrence
     )
 }
@@ -105,52 +106,77 @@ fn label(c: &Cassette) -> String {
     )
 }
 
-fn load(dir: &Path) -> Result<BTreeMap<String, Vec<(String, Cassette)>>, StoreError> {
-    let mut out: BTreeMap<String, Vec<(String, Cassette)>> = BTreeMap::new();
+/// One cassette: its set, its file name relative to the directory, itself.
+type Item = (String, String, Cassette);
+
+fn load(dir: &Path) -> Result<Vec<Item>, StoreError> {
+    let mut out = Vec::new();
     for (set, loaded) in CassetteStore::new(dir).load_sets()? {
         for l in loaded {
-            out.entry(identity(set.name(), &l.cassette))
-                .or_default()
-                .push((set.qualify(&l.file_name), l.cassette));
+            out.push((set.name().to_owned(), set.qualify(&l.file_name), l.cassette));
         }
     }
     Ok(out)
 }
 
+/// Pairs old and new items with the same identity (in file-name order);
+/// returns the pairs and the leftovers of each side.
+fn pair(old: Vec<Item>, new: Vec<Item>, masked: bool) -> (Vec<(Item, Item)>, Vec<Item>, Vec<Item>) {
+    let mut by_identity: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+    for item in new {
+        by_identity
+            .entry(identity(&item.0, &item.2, masked))
+            .or_default()
+            .push(item);
+    }
+    for items in by_identity.values_mut() {
+        items.sort_by(|a, b| b.1.cmp(&a.1)); // popped from the end: file-name order
+    }
+    let mut old = old;
+    old.sort_by(|a, b| a.1.cmp(&b.1));
+    let (mut pairs, mut only_old) = (Vec::new(), Vec::new());
+    for item in old {
+        match by_identity
+            .get_mut(&identity(&item.0, &item.2, masked))
+            .and_then(Vec::pop)
+        {
+            Some(matched) => pairs.push((item, matched)),
+            None => only_old.push(item),
+        }
+    }
+    (pairs, only_old, by_identity.into_values().flatten().collect())
+}
+
 /// Compares two cassette directories.
 pub fn diff_dirs(old: &Path, new: &Path) -> Result<DiffReport, StoreError> {
-    let mut old_map = load(old)?;
-    let mut new_map = load(new)?;
+    // Same request with the same ids first (an unknown id sent by the app is
+    // the same in both recordings); then what differs only in generated ids.
+    let (exact, old_rest, new_rest) = pair(load(old)?, load(new)?, false);
+    let (masked, only_old, only_new) = pair(old_rest, new_rest, true);
+    let mut pairs: Vec<(Item, Item)> = exact.into_iter().chain(masked).collect();
+    pairs.sort_by(|a, b| a.0 .1.cmp(&b.0 .1));
     let mut report = DiffReport {
         old: old.display().to_string(),
         new: new.display().to_string(),
-        matched: 0,
+        matched: pairs.len(),
         changed: Vec::new(),
-        only_old: Vec::new(),
-        only_new: Vec::new(),
+        only_old: only_old.into_iter().map(|i| i.1).collect(),
+        only_new: only_new.into_iter().map(|i| i.1).collect(),
     };
-    let keys: Vec<String> = old_map.keys().chain(new_map.keys()).cloned().collect();
-    for key in keys {
-        let olds = old_map.remove(&key).unwrap_or_default();
-        let news = new_map.remove(&key).unwrap_or_default();
-        let pairs = olds.len().min(news.len());
-        for ((old_file, a), (new_file, b)) in olds.iter().zip(news.iter()) {
-            report.matched += 1;
-            let status = (a.response.status != b.response.status).then_some((a.response.status, b.response.status));
-            let mut changes = Vec::new();
-            compare(&body(&a.response.body), &body(&b.response.body), "", &mut changes);
-            if status.is_some() || !changes.is_empty() {
-                report.changed.push(Interaction {
-                    request: label(a),
-                    old_file: old_file.clone(),
-                    new_file: new_file.clone(),
-                    status,
-                    changes,
-                });
-            }
+    report.only_new.sort();
+    for ((_, old_file, a), (_, new_file, b)) in pairs {
+        let status = (a.response.status != b.response.status).then_some((a.response.status, b.response.status));
+        let mut changes = Vec::new();
+        compare(&body(&a.response.body), &body(&b.response.body), "", &mut changes);
+        if status.is_some() || !changes.is_empty() {
+            report.changed.push(Interaction {
+                request: label(&a),
+                old_file,
+                new_file,
+                status,
+                changes,
+            });
         }
-        report.only_old.extend(olds.into_iter().skip(pairs).map(|(f, _)| f));
-        report.only_new.extend(news.into_iter().skip(pairs).map(|(f, _)| f));
     }
     Ok(report)
 }
@@ -357,5 +383,6 @@ mod tests {
         assert_eq!(mask_ids("pm_card_visa"), "pm_card_visa");
         assert_eq!(mask_ids("requires_confirmation"), "requires_confirmation");
         assert_eq!(mask_ids("req_ABCdef123456"), "req_*");
+        assert_eq!(mask_ids("pi_3AbCdEfGh12_secret_REDACTED"), "pi_*_secret_REDACTED");
     }
 }

@@ -172,6 +172,10 @@ async fn idempotent_retries_replay_like_stripe() {
     assert_eq!(again.status, 200);
     assert_eq!(again.body, retry.body);
     assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(
+        again.headers["idempotency-key"], "a-fresh-key-per-run",
+        "the request's own key is echoed"
+    );
     // The same key with other parameters is Stripe's idempotency error.
     let other = rep
         .send(

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Method, Request};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -16,6 +18,15 @@ use crate::error::ProxyResponse;
 use crate::listen::connect;
 use crate::mode::{Mode, Via};
 use crate::pipeline::{self, State};
+
+/// How long a client may take to send a request's headers (slowloris guard).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most headers one request may carry; Stripe's SDKs send about a dozen.
+pub const MAX_HEADERS: usize = 100;
+/// Largest header block accepted, in bytes.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Concurrent HTTP/2 streams per connection.
+pub const MAX_STREAMS: u32 = 256;
 
 /// Serves requests on `io` until the client closes or the proxy shuts down
 /// (then in-flight requests finish and the connection closes gracefully).
@@ -30,7 +41,20 @@ where
         let via = via.clone();
         async move { Ok::<ProxyResponse, Infallible>(dispatch(state, request, via).await) }
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEADER_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEADER_BYTES as u32)
+        .max_concurrent_streams(MAX_STREAMS)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     tokio::pin!(connection);
     let result = tokio::select! {

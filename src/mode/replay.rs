@@ -78,10 +78,21 @@ impl Replayer {
         self.sets.values().map(|s| s.index.len()).sum()
     }
 
-    fn serve(prepared: &PreparedResponse, cassette: &str, replayed: bool) -> ProxyResponse {
+    /// The recorded response, except that `Idempotency-Key` echoes this
+    /// request's key (as Stripe does), not the one sent while recording.
+    fn serve(
+        prepared: &PreparedResponse,
+        cassette: &str,
+        replayed: bool,
+        idempotency_key: Option<&str>,
+    ) -> ProxyResponse {
         let mut response = Response::new(Full::new(prepared.body.clone()));
         *response.status_mut() = prepared.status;
         *response.headers_mut() = prepared.headers.clone();
+        response.headers_mut().remove("idempotency-key");
+        if let Some(v) = idempotency_key.and_then(|k| HeaderValue::from_str(k).ok()) {
+            response.headers_mut().insert("idempotency-key", v);
+        }
         if let Ok(v) = HeaderValue::from_str(cassette) {
             response.headers_mut().insert(CASSETTE_HEADER, v);
         }
@@ -148,7 +159,10 @@ impl Mode for Replayer {
                 Some((k, seen)) if seen.key != request.key => {
                     return Handled::error(ClientError::IdempotencyKeyReused { key: k.clone() }.into());
                 }
-                Some((_, seen)) => Err((Self::serve(&seen.response, &seen.cassette, true), seen.cassette.clone())),
+                Some((k, seen)) => Err((
+                    Self::serve(&seen.response, &seen.cassette, true, Some(k)),
+                    seen.cassette.clone(),
+                )),
                 None => {
                     let recording = state.index.next(&request.key);
                     if let (Some(k), Some(rec)) = (&idempotency_key, &recording) {
@@ -176,7 +190,7 @@ impl Mode for Replayer {
                 state.hits.fetch_add(1, Ordering::Relaxed);
                 let cassette = request.set.qualify(&recording.file_name);
                 Handled::ok(
-                    Self::serve(&recording.response, &cassette, false),
+                    Self::serve(&recording.response, &cassette, false, idempotency_key.as_deref()),
                     Outcome::Hit,
                     Some(cassette),
                 )

@@ -30,7 +30,11 @@
 //!
 //! Test hooks: a request header `Standin-Fail-Once: TOKEN` makes the first
 //! request carrying TOKEN fail with a 500 (`Stripe-Should-Retry: true`);
-//! `Standin-Delay-Ms: N` delays the answer by N milliseconds.
+//! so does a create (`POST /v1/payment_intents`) whose parameters carry
+//! `metadata[standin_fail_once]=TOKEN`, for clients such as the official SDKs
+//! that cannot easily add a header to one request (the SDK's retry, with the
+//! same `Idempotency-Key`, then succeeds); `Standin-Delay-Ms: N` delays the
+//! answer by N milliseconds.
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
@@ -64,6 +68,8 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 const MAX_DELAY_MS: u64 = 120_000;
 /// Test hook header: fail the first request carrying a given token.
 const FAIL_ONCE_HEADER: &str = "standin-fail-once";
+/// Test hook metadata key on create: fail the first create carrying a given token.
+const FAIL_ONCE_METADATA: &str = "standin_fail_once";
 /// Test hook header: sleep this many milliseconds before answering.
 const DELAY_HEADER: &str = "standin-delay-ms";
 
@@ -1821,7 +1827,7 @@ impl Route {
 struct State {
     store: Store,
     idempotency: IdempotencyCache,
-    /// `Standin-Fail-Once` tokens already failed.
+    /// `Standin-Fail-Once` (header or create metadata) tokens already failed.
     failed_tokens: HashSet<String>,
     ids: IdGen,
     clock: Clock,
@@ -1856,6 +1862,17 @@ impl State {
         let route =
             Route::parse(&req.method, &req.path).ok_or_else(|| ApiError::unrecognized_url(&req.method, &req.path))?;
         let params = decode_request(req)?;
+        if route == Route::Create {
+            let token = params
+                .get("metadata")
+                .and_then(|m| m.get(FAIL_ONCE_METADATA))
+                .and_then(Value::as_str);
+            if let Some(token) = token {
+                if self.failed_tokens.insert(token.to_owned()) {
+                    return Err(ApiError::simulated_failure());
+                }
+            }
+        }
         let idempotency_key = match req.method {
             Method::POST => req.header("idempotency-key").filter(|k| !k.is_empty()),
             _ => None,
@@ -2578,6 +2595,86 @@ mod tests {
         assert!(again.replayed);
         assert_eq!(again.body, good.body);
         assert_eq!(again.original_request.as_deref(), Some("req_2"));
+    }
+
+    #[test]
+    fn create_with_fail_once_metadata_fails_once_then_succeeds_with_the_same_key() {
+        let mut state = State::new(Some(7));
+        let request = |body: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("authorization", HeaderValue::from_static("Bearer sk_test_123"));
+            headers.insert("idempotency-key", HeaderValue::from_static("retry-key"));
+            ApiRequest {
+                method: Method::POST,
+                path: "/v1/payment_intents".to_owned(),
+                query: None,
+                headers,
+                body: Bytes::from(body.to_owned()),
+            }
+        };
+        let body = "amount=100&currency=usd&metadata[standin_fail_once]=t1";
+        let failed = state.execute(&request(body), "req_1");
+        assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(failed
+            .headers
+            .iter()
+            .any(|(name, value)| *name == "stripe-should-retry" && value == "true"));
+        let error: Value = serde_json::from_slice(&failed.body).expect("JSON");
+        assert_eq!(
+            error,
+            json!({"error": {"message": "Simulated failure", "type": "api_error"}})
+        );
+        // The retry (same key, same parameters) runs for real, once.
+        let retried = state.execute(&request(body), "req_2");
+        assert_eq!(retried.status, StatusCode::OK);
+        assert!(!retried.replayed);
+        let intent: Value = serde_json::from_slice(&retried.body).expect("JSON");
+        assert_eq!(intent["metadata"]["standin_fail_once"], "t1");
+        let again = state.execute(&request(body), "req_3");
+        assert!(again.replayed);
+        // A seen token no longer fails, even under a new key; a new token does.
+        let mut other = request(body);
+        other
+            .headers
+            .insert("idempotency-key", HeaderValue::from_static("other-key"));
+        assert_eq!(state.execute(&other, "req_4").status, StatusCode::OK);
+        let fresh = state.execute(
+            &request("amount=100&currency=usd&metadata[standin_fail_once]=t2"),
+            "req_5",
+        );
+        assert_eq!(fresh.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn fail_once_metadata_only_applies_to_create() {
+        let mut state = State::new(Some(7));
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", HeaderValue::from_static("Bearer sk_test_123"));
+        let created = state.execute(
+            &ApiRequest {
+                method: Method::POST,
+                path: "/v1/payment_intents".to_owned(),
+                query: None,
+                headers: headers.clone(),
+                body: Bytes::from_static(b"amount=100&currency=usd"),
+            },
+            "req_1",
+        );
+        let id = serde_json::from_slice::<Value>(&created.body).expect("JSON")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let update = state.execute(
+            &ApiRequest {
+                method: Method::POST,
+                path: format!("/v1/payment_intents/{id}"),
+                query: None,
+                headers,
+                body: Bytes::from_static(b"metadata[standin_fail_once]=t1"),
+            },
+            "req_2",
+        );
+        assert_eq!(update.status, StatusCode::OK);
     }
 
     #[tokio::test]

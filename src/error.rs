@@ -57,6 +57,10 @@ pub enum ClientError {
     NoApiKey,
     #[error(transparent)]
     BadSet(#[from] crate::cassette::set::SetError),
+    #[error("Invalid request path {0}: stripe-vcr refuses `..` segments and encoded slashes, which could reach another endpoint upstream than the one this request claims.")]
+    BadPath(String),
+    #[error("Unsupported Content-Type `{0}`: Stripe's API takes application/x-www-form-urlencoded bodies (and stripe-vcr also reads application/json, for Stripe-compatible gateways).")]
+    UnsupportedContentType(String),
     #[error("{0}")]
     Invalid(crate::validate::Violation),
     #[error("idempotency key `{key}` reused with different parameters")]
@@ -110,6 +114,8 @@ impl ProxyError {
             ProxyError::Client(ClientError::BodyRead(_)) => "body-read",
             ProxyError::Client(ClientError::NoApiKey) => "no-api-key",
             ProxyError::Client(ClientError::BadSet(_)) => "bad-cassette-set",
+            ProxyError::Client(ClientError::BadPath(_)) => "bad-path",
+            ProxyError::Client(ClientError::UnsupportedContentType(_)) => "unsupported-content-type",
             ProxyError::Client(ClientError::Invalid(_)) => "validation",
             ProxyError::Client(ClientError::IdempotencyKeyReused { .. }) => "idempotency-key-reused",
             ProxyError::Client(ClientError::TunnelRefused { .. }) => "tunnel-refused",
@@ -125,9 +131,10 @@ impl ProxyError {
     /// The HTTP status Stripe would use for this kind of fault.
     pub fn status(&self) -> StatusCode {
         match self {
-            ProxyError::Client(ClientError::BadParams(_) | ClientError::BodyRead(_) | ClientError::BadSet(_)) => {
-                StatusCode::BAD_REQUEST
-            }
+            ProxyError::Client(
+                ClientError::BadParams(_) | ClientError::BodyRead(_) | ClientError::BadSet(_) | ClientError::BadPath(_),
+            ) => StatusCode::BAD_REQUEST,
+            ProxyError::Client(ClientError::UnsupportedContentType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProxyError::Client(ClientError::IdempotencyKeyReused { .. } | ClientError::Invalid(_)) => {
                 StatusCode::BAD_REQUEST
             }

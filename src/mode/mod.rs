@@ -153,6 +153,18 @@ pub trait Mode: Send + Sync + 'static {
     }
 }
 
+/// Refuses paths that could mean something else upstream than what the
+/// proxy routed: `..` segments, encoded slashes or backslashes, NUL.
+fn check_path(path: &str) -> Result<(), ClientError> {
+    let lower = path.to_ascii_lowercase();
+    let bad = path.split('/').any(|seg| seg == ".." || seg == ".")
+        || ["%2f", "%5c", "%00", "%2e%2e", "\\"].iter().any(|p| lower.contains(p));
+    if bad {
+        return Err(ClientError::BadPath(path.chars().take(200).collect()));
+    }
+    Ok(())
+}
+
 impl ApiRequest {
     /// Decodes an incoming request's parameters and computes its key.
     pub fn decode(
@@ -164,18 +176,27 @@ impl ApiRequest {
         let (set, rewritten) = CassetteSet::from_request(parts).map_err(ClientError::from)?;
         let uri = rewritten.as_ref().unwrap_or(&parts.uri);
         let path = uri.path().to_owned();
+        check_path(&path)?;
         let query = uri.query().unwrap_or("");
         let path_and_query = uri
             .path_and_query()
             .map(|pq| pq.as_str().to_owned())
             .unwrap_or_else(|| path.clone());
         let mut params = Params::from_form(query.as_bytes(), "query string").map_err(ClientError::from)?;
-        let is_json = parts
+        let content_type = parts
             .headers
             .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/json"));
-        let body_encoding = if body.iter().all(u8::is_ascii_whitespace) {
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
+        let is_json = content_type
+            .as_deref()
+            .is_some_and(|ct| ct.starts_with("application/json"));
+        let has_body = !body.iter().all(u8::is_ascii_whitespace);
+        if let (true, Some(ct)) = (has_body, &content_type) {
+            if !is_json && !ct.starts_with("application/x-www-form-urlencoded") {
+                return Err(ClientError::UnsupportedContentType(ct.clone()).into());
+            }
+        }
+        let body_encoding = if !has_body {
             BodyEncoding::None
         } else if is_json {
             params.merge(Params::from_json(&body).map_err(ClientError::from)?);
@@ -203,8 +224,63 @@ impl ApiRequest {
         })
     }
 
-    /// A request header as text.
+    /// A request header as text (ASCII values only).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(method: &str, uri: &str, content_type: Option<&str>, body: &str) -> Result<ApiRequest, ProxyError> {
+        let mut b = hyper::Request::builder().method(method).uri(uri);
+        if let Some(ct) = content_type {
+            b = b.header(CONTENT_TYPE, ct);
+        }
+        let (parts, ()) = b.body(()).expect("request").into_parts();
+        ApiRequest::decode(&parts, Bytes::from(body.to_owned()), Via::Plain, Redactor::standard())
+    }
+
+    #[test]
+    fn paths_that_could_mean_another_endpoint_are_refused() {
+        for bad in [
+            "/v1/payment_intents/../customers",
+            "/v1/payment_intents/%2e%2e/customers",
+            "/v1/payment_intents/pi_1%2Fconfirm",
+            "/v1/payment_intents/./x",
+            "/v1/payment_intents/a%5cb",
+            "/v1/payment_intents/a%00",
+        ] {
+            let err = decode("GET", bad, None, "").expect_err(bad);
+            assert_eq!(err.kind(), "bad-path", "{bad}");
+        }
+        assert!(decode("GET", "/v1/payment_intents/pi_1..x", None, "").is_ok());
+    }
+
+    #[test]
+    fn bodies_must_be_form_or_json() {
+        assert!(decode(
+            "POST",
+            "/v1/payment_intents",
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            "a=1"
+        )
+        .is_ok());
+        assert!(decode("POST", "/v1/payment_intents", Some("application/json"), "{\"a\":1}").is_ok());
+        assert!(decode("POST", "/v1/payment_intents", None, "a=1").is_ok());
+        assert!(
+            decode("POST", "/v1/payment_intents", Some("text/plain"), "").is_ok(),
+            "no body, no complaint"
+        );
+        let err = decode(
+            "POST",
+            "/v1/payment_intents",
+            Some("multipart/form-data; boundary=x"),
+            "--x",
+        )
+        .expect_err("415");
+        assert_eq!(err.status(), hyper::StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 }

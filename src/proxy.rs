@@ -12,10 +12,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::audit::log::{AuditLog, AuditLogError};
-use crate::cassette::index::{IndexError, ReplayIndex};
+use crate::cassette::index::{IndexBuilder, IndexError, ReplayIndex};
 use crate::cassette::redact::{PatternError, Redactor};
 use crate::cassette::set::CassetteSet;
-use crate::cassette::store::LoadedCassette;
 use crate::cassette::store::{CassetteStore, StoreError};
 use crate::config::{Config, ModeConfig, UpstreamConfig};
 use crate::listen;
@@ -135,11 +134,11 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
             re_record_older_than,
         } => {
             let recorder = recorder(&config, upstream, redactor.clone())?;
-            let existing = store.load_sets().unwrap_or_default();
-            let count = existing.values().map(Vec::len).sum();
+            let existing = index_sets(&store)?;
+            let count = existing.values().map(ReplayIndex::len).sum();
             let recorder = match re_record_older_than {
                 Some(max_age) => recorder.with_reuse(Reuse {
-                    sets: index_sets(existing)?,
+                    sets: existing,
                     max_age: *max_age,
                 }),
                 None => recorder,
@@ -148,7 +147,7 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
             launch(config, recorder, common, Some(url), count).await
         }
         ModeConfig::Replay { record_missing } => {
-            let sets = index_sets(store.load_sets()?)?;
+            let sets = index_sets(&store)?;
             let fallback = record_missing
                 .as_ref()
                 .map(|u| recorder(&config, u, redactor.clone()))
@@ -176,12 +175,17 @@ fn recorder(config: &Config, upstream: &UpstreamConfig, redactor: Arc<Redactor>)
     ))
 }
 
-/// One replay index per cassette set.
-fn index_sets(
-    sets: BTreeMap<CassetteSet, Vec<LoadedCassette>>,
-) -> Result<BTreeMap<CassetteSet, ReplayIndex>, StartError> {
-    sets.into_iter()
-        .map(|(set, loaded)| Ok((set, ReplayIndex::build(loaded)?)))
+/// One replay index per cassette set, built as the files are read.
+fn index_sets(store: &CassetteStore) -> Result<BTreeMap<CassetteSet, ReplayIndex>, StartError> {
+    let mut builders: BTreeMap<CassetteSet, IndexBuilder> = BTreeMap::new();
+    builders.insert(CassetteSet::root(), IndexBuilder::default());
+    store.visit_sets(|set, file_name, cassette| {
+        builders.entry(set.clone()).or_default().add(file_name, cassette)?;
+        Ok::<_, StartError>(())
+    })?;
+    builders
+        .into_iter()
+        .map(|(set, builder)| Ok((set, builder.finish()?)))
         .collect()
 }
 

@@ -246,13 +246,20 @@ impl Cassette {
         struct VersionOnly {
             format_version: u32,
         }
-        let version: VersionOnly = serde_json::from_slice(bytes)?;
-        if version.format_version != FORMAT_VERSION {
-            return Err(FormatError::Version {
-                found: version.format_version,
-            });
+        // One parse in the usual case; the version is looked at on its own
+        // only to explain a failure (another version may have another shape).
+        match serde_json::from_slice::<Cassette>(bytes) {
+            Ok(c) if c.format_version == FORMAT_VERSION => Ok(c),
+            Ok(c) => Err(FormatError::Version {
+                found: c.format_version,
+            }),
+            Err(e) => match serde_json::from_slice::<VersionOnly>(bytes) {
+                Ok(v) if v.format_version != FORMAT_VERSION => Err(FormatError::Version {
+                    found: v.format_version,
+                }),
+                _ => Err(e.into()),
+            },
         }
-        Ok(serde_json::from_slice(bytes)?)
     }
 
     /// The bytes written to disk: pretty JSON and a final newline.

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use hyper::header::HeaderMap;
 use hyper::StatusCode;
 
+use crate::cassette::format::Cassette;
 use crate::cassette::key::{CanonicalRequest, RequestKey};
 use crate::cassette::store::LoadedCassette;
 
@@ -52,6 +53,71 @@ pub struct ReplayIndex {
     count: usize,
 }
 
+/// Builds an index one cassette at a time, keeping only what replay needs
+/// (the response pre-serialised, the canonical request) and dropping the
+/// parsed cassette right away, so loading a large library never holds it twice.
+#[derive(Debug, Default)]
+pub struct IndexBuilder {
+    grouped: HashMap<RequestKey, Vec<Arc<Recording>>>,
+    count: usize,
+}
+
+impl IndexBuilder {
+    /// Adds one cassette.
+    pub fn add(&mut self, file_name: String, cassette: Cassette) -> Result<(), IndexError> {
+        let status = StatusCode::from_u16(cassette.response.status).map_err(|_| IndexError::BadStatus {
+            file: file_name.clone(),
+            status: cassette.response.status,
+        })?;
+        let headers = cassette.response.headers.to_header_map();
+        let recording = Recording {
+            response: PreparedResponse {
+                status,
+                headers,
+                body: cassette.response.body.to_bytes(),
+            },
+            recorded_at: humantime::parse_rfc3339_weak(&cassette.recorded_at).ok(),
+            served: AtomicBool::new(false),
+            occurrence: cassette.occurrence,
+            canonical: cassette.request.canonical,
+            file_name,
+        };
+        self.grouped
+            .entry(recording.canonical.key())
+            .or_default()
+            .push(Arc::new(recording));
+        self.count += 1;
+        Ok(())
+    }
+
+    /// The finished index; refuses two files holding the same occurrence.
+    pub fn finish(self) -> Result<ReplayIndex, IndexError> {
+        let mut by_key = HashMap::with_capacity(self.grouped.len());
+        for (key, mut recordings) in self.grouped {
+            recordings.sort_by_key(|r| r.occurrence);
+            recordings.shrink_to_fit();
+            if let Some(w) = recordings.windows(2).find(|w| w[0].occurrence == w[1].occurrence) {
+                return Err(IndexError::DuplicateOccurrence {
+                    first: w[0].file_name.clone(),
+                    second: w[1].file_name.clone(),
+                    occurrence: w[0].occurrence,
+                });
+            }
+            by_key.insert(
+                key,
+                Sequence {
+                    recordings,
+                    next: AtomicUsize::new(0),
+                },
+            );
+        }
+        Ok(ReplayIndex {
+            by_key,
+            count: self.count,
+        })
+    }
+}
+
 /// Why cassettes could not be indexed.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -69,50 +135,11 @@ impl ReplayIndex {
     /// Builds the index. The key is computed from each cassette's stored
     /// canonical request (not trusted from its file name).
     pub fn build(loaded: Vec<LoadedCassette>) -> Result<ReplayIndex, IndexError> {
-        let mut grouped: HashMap<RequestKey, Vec<Arc<Recording>>> = HashMap::new();
-        let count = loaded.len();
+        let mut builder = IndexBuilder::default();
         for LoadedCassette { file_name, cassette } in loaded {
-            let status = StatusCode::from_u16(cassette.response.status).map_err(|_| IndexError::BadStatus {
-                file: file_name.clone(),
-                status: cassette.response.status,
-            })?;
-            let canonical = cassette.request.canonical;
-            let recording = Recording {
-                response: PreparedResponse {
-                    status,
-                    headers: cassette.response.headers.to_header_map(),
-                    body: cassette.response.body.to_bytes(),
-                },
-                file_name,
-                occurrence: cassette.occurrence,
-                canonical,
-                recorded_at: humantime::parse_rfc3339_weak(&cassette.recorded_at).ok(),
-                served: AtomicBool::new(false),
-            };
-            grouped
-                .entry(recording.canonical.key())
-                .or_default()
-                .push(Arc::new(recording));
+            builder.add(file_name, cassette)?;
         }
-        let mut by_key = HashMap::with_capacity(grouped.len());
-        for (key, mut recordings) in grouped {
-            recordings.sort_by_key(|r| r.occurrence);
-            if let Some(w) = recordings.windows(2).find(|w| w[0].occurrence == w[1].occurrence) {
-                return Err(IndexError::DuplicateOccurrence {
-                    first: w[0].file_name.clone(),
-                    second: w[1].file_name.clone(),
-                    occurrence: w[0].occurrence,
-                });
-            }
-            by_key.insert(
-                key,
-                Sequence {
-                    recordings,
-                    next: AtomicUsize::new(0),
-                },
-            );
-        }
-        Ok(ReplayIndex { by_key, count })
+        builder.finish()
     }
 
     /// Number of cassettes loaded.

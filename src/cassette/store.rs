@@ -85,7 +85,7 @@ impl CassetteStore {
                 .map_err(io(&temp_path))?;
             file.write_all(&cassette.get().to_file_bytes())
                 .map_err(io(&temp_path))?;
-            file.sync_all().map_err(io(&temp_path))?;
+            file.sync_data().map_err(io(&temp_path))?;
             fs::rename(&temp_path, &final_path).map_err(io(&final_path))?;
             // Make the rename itself durable.
             File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))
@@ -100,10 +100,20 @@ impl CassetteStore {
     /// The first unreadable or malformed file stops the load with its path
     /// and the parser's line and column.
     pub fn load_all(&self) -> Result<Vec<LoadedCassette>, StoreError> {
-        if !self.dir.is_dir() {
-            return Err(StoreError::MissingDir(self.dir.clone()));
-        }
         let mut out = Vec::new();
+        self.visit(|file_name, cassette| {
+            out.push(LoadedCassette { file_name, cassette });
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// Hands each cassette of the directory (not its sets) to `f` as it is
+    /// read, so a large library never sits in memory twice.
+    pub fn visit<E: From<StoreError>>(&self, mut f: impl FnMut(String, Cassette) -> Result<(), E>) -> Result<(), E> {
+        if !self.dir.is_dir() {
+            return Err(StoreError::MissingDir(self.dir.clone()).into());
+        }
         for path in self.cassette_paths()? {
             let bytes = fs::read(&path).map_err(|source| StoreError::Io {
                 path: path.clone(),
@@ -117,25 +127,36 @@ impl CassetteStore {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            out.push(LoadedCassette { file_name, cassette });
+            f(file_name, cassette)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Loads every set: the directory itself and each subdirectory holding
     /// cassettes (recursively), keyed by set name. Hidden directories are skipped.
     pub fn load_sets(&self) -> Result<std::collections::BTreeMap<CassetteSet, Vec<LoadedCassette>>, StoreError> {
+        let mut sets: std::collections::BTreeMap<CassetteSet, Vec<LoadedCassette>> = std::collections::BTreeMap::new();
+        sets.insert(CassetteSet::root(), Vec::new());
+        self.visit_sets(|set, file_name, cassette| {
+            sets.entry(set.clone())
+                .or_default()
+                .push(LoadedCassette { file_name, cassette });
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(sets)
+    }
+
+    /// Hands every cassette of every set to `f` as it is read.
+    pub fn visit_sets<E: From<StoreError>>(
+        &self,
+        mut f: impl FnMut(&CassetteSet, String, Cassette) -> Result<(), E>,
+    ) -> Result<(), E> {
         if !self.dir.is_dir() {
-            return Err(StoreError::MissingDir(self.dir.clone()));
+            return Err(StoreError::MissingDir(self.dir.clone()).into());
         }
-        let mut sets = std::collections::BTreeMap::new();
         let mut pending = vec![(CassetteSet::root(), self.dir.clone())];
         while let Some((set, dir)) = pending.pop() {
-            let store = CassetteStore::new(&dir);
-            let loaded = store.load_all()?;
-            if !loaded.is_empty() || set == CassetteSet::root() {
-                sets.insert(set.clone(), loaded);
-            }
+            CassetteStore::new(&dir).visit(|name, cassette| f(&set, name, cassette))?;
             let entries = fs::read_dir(&dir).map_err(|source| StoreError::Io {
                 path: dir.clone(),
                 source,
@@ -154,7 +175,7 @@ impl CassetteStore {
                 }
             }
         }
-        Ok(sets)
+        Ok(())
     }
 
     /// Paths of the cassette files, sorted; temporaries and hidden files are skipped.

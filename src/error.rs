@@ -76,7 +76,7 @@ pub enum ClientError {
 pub enum UpstreamError {
     #[error("stripe-vcr could not reach the upstream API at {upstream}: {cause}")]
     Unreachable { upstream: String, cause: String },
-    #[error("The upstream API at {upstream} did not answer within {}s.", after.as_secs())]
+    #[error("The upstream API at {upstream} did not answer within {}.", humantime::format_duration(*after))]
     Timeout { upstream: String, after: Duration },
 }
 

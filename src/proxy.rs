@@ -124,7 +124,7 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
         audit,
     };
     let store = CassetteStore::new(&config.cassettes);
-    let cleaned = store.clean_temp_files();
+    let cleaned = store.clean_temp_files_everywhere();
     if cleaned > 0 {
         tracing::info!(cleaned, "removed temporary files left by an interrupted recording");
     }

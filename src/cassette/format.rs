@@ -67,16 +67,66 @@ pub struct RecordedRequest {
 
 /// The response side.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "RawResponse", into = "RawResponse")]
 pub struct RecordedResponse {
     pub status: u16,
     pub headers: ResponseHeaders,
-    #[serde(flatten)]
     pub body: ResponseBody,
 }
 
+/// The response as it is spelt on disk: exactly one of `body` (JSON) or
+/// `body_text`. (Not `#[serde(flatten)]`: flattening buffers values and
+/// would lose the exact digits of numbers, which cassettes keep.)
+#[derive(Serialize, Deserialize)]
+struct RawResponse {
+    status: u16,
+    headers: ResponseHeaders,
+    /// Present (even as `null`, a valid JSON body) or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    body: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body_text: Option<String>,
+}
+
+/// A field that is there, whatever its value: `"body": null` is `Some(Null)`.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(deserializer).map(Some)
+}
+
+impl TryFrom<RawResponse> for RecordedResponse {
+    type Error = String;
+    fn try_from(raw: RawResponse) -> Result<Self, Self::Error> {
+        let body = match (raw.body, raw.body_text) {
+            (Some(json), None) => ResponseBody::Body(json),
+            (None, Some(text)) => ResponseBody::BodyText(text),
+            (None, None) => return Err("the response has neither `body` nor `body_text`".to_owned()),
+            (Some(_), Some(_)) => return Err("the response has both `body` and `body_text`".to_owned()),
+        };
+        Ok(RecordedResponse {
+            status: raw.status,
+            headers: raw.headers,
+            body,
+        })
+    }
+}
+
+impl From<RecordedResponse> for RawResponse {
+    fn from(r: RecordedResponse) -> RawResponse {
+        let (body, body_text) = match r.body {
+            ResponseBody::Body(json) => (Some(json), None),
+            ResponseBody::BodyText(text) => (None, Some(text)),
+        };
+        RawResponse {
+            status: r.status,
+            headers: r.headers,
+            body,
+            body_text,
+        }
+    }
+}
+
 /// A response body: JSON is stored as JSON so cassettes read and diff well.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ResponseBody {
     /// `"body": { … }` — the response was JSON.
     Body(serde_json::Value),

@@ -196,8 +196,27 @@ impl CassetteStore {
         Ok(paths)
     }
 
-    /// Deletes temporary files left behind by a crashed writer; returns how
-    /// many were removed.
+    /// Deletes temporary files left behind by a crashed writer, in the
+    /// directory and every set below it; returns how many were removed.
+    pub fn clean_temp_files_everywhere(&self) -> usize {
+        let mut removed = 0;
+        let mut pending = vec![self.dir.clone()];
+        while let Some(dir) = pending.pop() {
+            removed += CassetteStore::new(&dir).clean_temp_files();
+            if let Ok(entries) = fs::read_dir(&dir) {
+                for entry in entries.filter_map(Result::ok) {
+                    let hidden = entry.file_name().to_string_lossy().starts_with('.');
+                    if !hidden && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        pending.push(entry.path());
+                    }
+                }
+            }
+        }
+        removed
+    }
+
+    /// Deletes temporary files left behind by a crashed writer in this
+    /// directory; returns how many were removed.
     pub fn clean_temp_files(&self) -> usize {
         let Ok(entries) = fs::read_dir(&self.dir) else {
             return 0;

@@ -44,6 +44,9 @@ pub enum DecodeError {
     /// A percent escape decoded to bytes that are not UTF-8.
     #[error("invalid UTF-8 in the {location} after percent-decoding: {fragment}")]
     InvalidUtf8 { location: &'static str, fragment: String },
+    /// A `%` not followed by two hex digits (Rack refuses these too).
+    #[error("invalid percent-encoding in the {location}: {fragment}")]
+    InvalidPercent { location: &'static str, fragment: String },
     /// Bracket nesting deeper than [`MAX_DEPTH`].
     #[error("parameter `{key}` is nested more than {MAX_DEPTH} levels deep")]
     TooDeep { key: String },
@@ -193,8 +196,19 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// `+` is a space, then percent escapes; the result must be UTF-8.
+/// `+` is a space, then percent escapes; every `%` must start a two-digit
+/// hex escape, and the result must be UTF-8.
 fn form_decode(raw: &[u8], location: &'static str) -> Result<String, DecodeError> {
+    let malformed = raw.iter().enumerate().any(|(i, b)| {
+        *b == b'%'
+            && !(raw.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && raw.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+    });
+    if malformed {
+        return Err(DecodeError::InvalidPercent {
+            location,
+            fragment: String::from_utf8_lossy(raw).chars().take(64).collect(),
+        });
+    }
     let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
     percent_decode(&plus_as_space)
         .decode_utf8()
@@ -418,7 +432,24 @@ mod tests {
         assert!(Params::from_json(b"[1]").is_err());
         assert!(Params::from_json(b"{").is_err());
         // Odd but valid shapes are accepted.
-        for odd in ["[a]=1", "a[=1", "a]b=1", "=", "&&&", "a[b]c=1", "%", "a=1&a[b]=2&a[]=3"] {
+        assert!(matches!(
+            Params::from_form(b"a=%ZZ", "body"),
+            Err(DecodeError::InvalidPercent { .. })
+        ));
+        assert!(matches!(
+            Params::from_form(b"a=50%", "body"),
+            Err(DecodeError::InvalidPercent { .. })
+        ));
+        for odd in [
+            "[a]=1",
+            "a[=1",
+            "a]b=1",
+            "=",
+            "&&&",
+            "a[b]c=1",
+            "%25",
+            "a=1&a[b]=2&a[]=3",
+        ] {
             let _ = form(odd);
         }
     }

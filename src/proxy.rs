@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::audit::log::{AuditLog, AuditLogError};
-use crate::cassette::index::{IndexBuilder, IndexError, ReplayIndex};
+use crate::cassette::index::{IndexError, ReplayIndex};
+use crate::cassette::load::{load_indexes, LoadError};
 use crate::cassette::redact::{PatternError, Redactor};
 use crate::cassette::set::CassetteSet;
 use crate::cassette::store::{CassetteStore, StoreError};
@@ -42,6 +43,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("cannot load cassettes: {0}")]
     Index(#[from] IndexError),
+    #[error("cannot load cassettes: {0}")]
+    Load(#[from] LoadError),
     #[error(transparent)]
     Upstream(#[from] UpstreamConfigError),
     #[error(transparent)]
@@ -175,18 +178,9 @@ fn recorder(config: &Config, upstream: &UpstreamConfig, redactor: Arc<Redactor>)
     ))
 }
 
-/// One replay index per cassette set, built as the files are read.
+/// One replay index per cassette set.
 fn index_sets(store: &CassetteStore) -> Result<BTreeMap<CassetteSet, ReplayIndex>, StartError> {
-    let mut builders: BTreeMap<CassetteSet, IndexBuilder> = BTreeMap::new();
-    builders.insert(CassetteSet::root(), IndexBuilder::default());
-    store.visit_sets(|set, file_name, cassette| {
-        builders.entry(set.clone()).or_default().add(file_name, cassette)?;
-        Ok::<_, StartError>(())
-    })?;
-    builders
-        .into_iter()
-        .map(|(set, builder)| Ok((set, builder.finish()?)))
-        .collect()
+    Ok(load_indexes(store)?)
 }
 
 async fn launch<M: Mode>(

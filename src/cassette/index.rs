@@ -9,33 +9,56 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use hyper::header::HeaderMap;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::StatusCode;
 
-use crate::cassette::format::Cassette;
+use crate::cassette::format::{Cassette, ResponseHeaders};
 use crate::cassette::key::{CanonicalRequest, RequestKey};
 use crate::cassette::store::LoadedCassette;
 
 /// A response ready to send: parsed and serialised once at load time, so
-/// serving it is a clone of reference-counted bytes.
+/// serving it clones reference-counted bytes. Headers are kept as a compact
+/// list whose names and values are shared across the whole index (most
+/// cassettes repeat the same `content-type`, `stripe-version`, …).
 #[derive(Debug, Clone)]
 pub struct PreparedResponse {
     pub status: StatusCode,
-    pub headers: HeaderMap,
+    pub headers: Arc<[(HeaderName, HeaderValue)]>,
     pub body: Bytes,
+}
+
+impl PreparedResponse {
+    /// The headers as a map, for a response.
+    pub fn header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(self.headers.len());
+        for (name, value) in self.headers.iter() {
+            map.append(name.clone(), value.clone());
+        }
+        map
+    }
 }
 
 /// One loaded cassette.
 #[derive(Debug)]
 pub struct Recording {
     pub file_name: String,
-    pub canonical: CanonicalRequest,
+    /// The canonical request as compact JSON: kept small (a parsed
+    /// request with its maps costs several times more), parsed again only
+    /// to explain a miss.
+    canonical: Box<str>,
     pub occurrence: u32,
     pub response: PreparedResponse,
     /// When it was recorded (`None` if the file's timestamp is unreadable).
     pub recorded_at: Option<SystemTime>,
     /// Served at least once in this run.
     served: AtomicBool,
+}
+
+impl Recording {
+    /// The recorded canonical request.
+    pub fn canonical(&self) -> Option<CanonicalRequest> {
+        serde_json::from_str(&self.canonical).ok()
+    }
 }
 
 /// Every occurrence of one request, in recorded order, and how far this run
@@ -60,6 +83,9 @@ pub struct ReplayIndex {
 pub struct IndexBuilder {
     grouped: HashMap<RequestKey, Vec<Arc<Recording>>>,
     count: usize,
+    /// Header names and values seen so far, shared by every response.
+    names: HashMap<String, HeaderName>,
+    values: HashMap<String, HeaderValue>,
 }
 
 impl IndexBuilder {
@@ -69,7 +95,7 @@ impl IndexBuilder {
             file: file_name.clone(),
             status: cassette.response.status,
         })?;
-        let headers = cassette.response.headers.to_header_map();
+        let headers = self.intern(&cassette.response.headers);
         let recording = Recording {
             response: PreparedResponse {
                 status,
@@ -79,15 +105,46 @@ impl IndexBuilder {
             recorded_at: humantime::parse_rfc3339_weak(&cassette.recorded_at).ok(),
             served: AtomicBool::new(false),
             occurrence: cassette.occurrence,
-            canonical: cassette.request.canonical,
+            canonical: String::from_utf8_lossy(&cassette.request.canonical.canonical_bytes()).into(),
             file_name,
         };
         self.grouped
-            .entry(recording.canonical.key())
+            .entry(cassette.request.canonical.key())
             .or_default()
             .push(Arc::new(recording));
         self.count += 1;
         Ok(())
+    }
+
+    fn intern(&mut self, headers: &ResponseHeaders) -> Arc<[(HeaderName, HeaderValue)]> {
+        let prepared = headers.to_header_map();
+        prepared
+            .iter()
+            .map(|(name, value)| {
+                let name = self
+                    .names
+                    .entry(name.as_str().to_owned())
+                    .or_insert_with(|| name.clone())
+                    .clone();
+                let value = match value.to_str() {
+                    Ok(text) => self
+                        .values
+                        .entry(text.to_owned())
+                        .or_insert_with(|| value.clone())
+                        .clone(),
+                    Err(_) => value.clone(),
+                };
+                (name, value)
+            })
+            .collect()
+    }
+
+    /// Adds everything another builder collected (for parallel loading).
+    pub fn merge(&mut self, other: IndexBuilder) {
+        for (key, mut recordings) in other.grouped {
+            self.grouped.entry(key).or_default().append(&mut recordings);
+        }
+        self.count += other.count;
     }
 
     /// The finished index; refuses two files holding the same occurrence.
@@ -196,15 +253,16 @@ impl ReplayIndex {
         self.by_key
             .values()
             .filter_map(|seq| seq.recordings.first())
-            .map(|rec| {
-                let differences = differences(request, &rec.canonical);
-                (score(&differences), rec)
+            .filter_map(|rec| Some((rec.canonical()?, rec)))
+            .map(|(canonical, rec)| {
+                let differences = differences(request, &canonical);
+                (score(&differences), rec.file_name.as_str(), canonical, differences)
             })
-            .min_by(|(sa, ra), (sb, rb)| sa.cmp(sb).then_with(|| ra.file_name.cmp(&rb.file_name)))
-            .map(|(_, rec)| NearMiss {
-                file_name: rec.file_name.clone(),
-                recorded: rec.canonical.summary(),
-                differences: differences(request, &rec.canonical),
+            .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+            .map(|(_, file_name, canonical, differences)| NearMiss {
+                file_name: file_name.to_owned(),
+                recorded: canonical.summary(),
+                differences,
             })
     }
 }

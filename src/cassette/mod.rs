@@ -4,6 +4,7 @@
 pub mod format;
 pub mod index;
 pub mod key;
+pub mod load;
 pub mod redact;
 pub mod set;
 pub mod store;

@@ -52,6 +52,47 @@ pub struct CassetteStore {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Reads and parses one cassette file; the error names the file.
+pub fn read_cassette(path: &Path) -> Result<(String, Cassette), StoreError> {
+    let bytes = fs::read(path).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let cassette = Cassette::from_slice(&bytes).map_err(|source| StoreError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((file_name, cassette))
+}
+
+/// The sets directly below `set` (at `dir`): non-hidden subdirectories with valid names.
+fn subsets(set: &CassetteSet, dir: &Path) -> Result<Vec<(CassetteSet, PathBuf)>, StoreError> {
+    let entries = fs::read_dir(dir).map_err(|source| StoreError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                return None;
+            }
+            let child = if set.name().is_empty() {
+                name
+            } else {
+                format!("{}/{name}", set.name())
+            };
+            CassetteSet::parse(&child).ok().map(|c| (c, e.path()))
+        })
+        .collect())
+}
+
 impl CassetteStore {
     /// A store rooted at `dir` (not touched until used).
     pub fn new(dir: impl Into<PathBuf>) -> CassetteStore {
@@ -115,21 +156,29 @@ impl CassetteStore {
             return Err(StoreError::MissingDir(self.dir.clone()).into());
         }
         for path in self.cassette_paths()? {
-            let bytes = fs::read(&path).map_err(|source| StoreError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            let cassette = Cassette::from_slice(&bytes).map_err(|source| StoreError::Invalid {
-                path: path.clone(),
-                source,
-            })?;
-            let file_name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let (file_name, cassette) = read_cassette(&path)?;
             f(file_name, cassette)?;
         }
         Ok(())
+    }
+
+    /// Every cassette file of every set: (set, path), sets in no particular order.
+    pub fn all_cassette_paths(&self) -> Result<Vec<(CassetteSet, PathBuf)>, StoreError> {
+        if !self.dir.is_dir() {
+            return Err(StoreError::MissingDir(self.dir.clone()));
+        }
+        let mut out = Vec::new();
+        let mut pending = vec![(CassetteSet::root(), self.dir.clone())];
+        while let Some((set, dir)) = pending.pop() {
+            out.extend(
+                CassetteStore::new(&dir)
+                    .cassette_paths()?
+                    .into_iter()
+                    .map(|p| (set.clone(), p)),
+            );
+            pending.extend(subsets(&set, &dir)?);
+        }
+        Ok(out)
     }
 
     /// Loads every set: the directory itself and each subdirectory holding
@@ -157,23 +206,7 @@ impl CassetteStore {
         let mut pending = vec![(CassetteSet::root(), self.dir.clone())];
         while let Some((set, dir)) = pending.pop() {
             CassetteStore::new(&dir).visit(|name, cassette| f(&set, name, cassette))?;
-            let entries = fs::read_dir(&dir).map_err(|source| StoreError::Io {
-                path: dir.clone(),
-                source,
-            })?;
-            for entry in entries.filter_map(Result::ok) {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if entry.path().is_dir() && !name.starts_with('.') {
-                    let child = if set.name().is_empty() {
-                        name
-                    } else {
-                        format!("{}/{name}", set.name())
-                    };
-                    if let Ok(child) = CassetteSet::parse(&child) {
-                        pending.push((child, entry.path()));
-                    }
-                }
-            }
+            pending.extend(subsets(&set, &dir)?);
         }
         Ok(())
     }

@@ -189,7 +189,7 @@ impl Mode for Recorder {
             let r = &recording.response;
             let cassette = request.set.qualify(&recording.file_name);
             return Handled::ok(
-                respond(r.status, &r.headers, r.body.clone()),
+                respond(r.status, &r.header_map(), r.body.clone()),
                 Outcome::Hit,
                 Some(cassette),
             );

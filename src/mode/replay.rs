@@ -88,7 +88,7 @@ impl Replayer {
     ) -> ProxyResponse {
         let mut response = Response::new(Full::new(prepared.body.clone()));
         *response.status_mut() = prepared.status;
-        *response.headers_mut() = prepared.headers.clone();
+        *response.headers_mut() = prepared.header_map();
         response.headers_mut().remove("idempotency-key");
         if let Some(v) = idempotency_key.and_then(|k| HeaderValue::from_str(k).ok()) {
             response.headers_mut().insert("idempotency-key", v);

@@ -22,6 +22,7 @@ pub mod admin;
 pub mod audit;
 pub mod banner;
 pub mod cassette;
+pub mod commands;
 pub mod config;
 pub mod diff;
 pub mod doctor;

@@ -1,0 +1,179 @@
+//! The subcommands, each turning its parsed flags into output and an exit
+//! code: `record`/`replay` (serve until Ctrl-C, then summarise), `certs`,
+//! `verify`, `doctor`, `audit`, `diff` and `prune`. Errors come back as one
+//! line for `main` to print.
+
+use std::process::ExitCode;
+
+use crate::config::Config;
+use crate::tls::{CaOrigin, CertificateAuthority};
+use crate::{banner, proxy};
+
+/// `record` and `replay`: serve until Ctrl-C or SIGTERM, then summarise.
+pub async fn serve(config: Config) -> Result<ExitCode, String> {
+    let fail_on_unused = config.fail_on_unused;
+    let running = proxy::start(config).await.map_err(|e| e.to_string())?;
+    println!("{}", banner::banner(&running.info));
+    wait_for_signal().await;
+    eprintln!("stripe-vcr: shutting down…");
+    let replaying = running.info.mode == "replay";
+    let (summary, unused) = running.shutdown_with_unused().await;
+    println!("stripe-vcr summary: {summary}");
+    if replaying && !unused.is_empty() {
+        println!("stripe-vcr: {} cassettes were never served in this run:", unused.len());
+        for name in &unused {
+            println!("  {name}");
+        }
+        if fail_on_unused {
+            eprintln!("stripe-vcr: --fail-on-unused: {} unused cassettes", unused.len());
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    if summary.write_failures > 0 {
+        eprintln!(
+            "stripe-vcr: {} cassettes could not be saved; the recording is incomplete",
+            summary.write_failures
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+/// `stripe-vcr certs`.
+pub fn certs(dir: &std::path::Path, extra_hosts: &[String]) -> Result<ExitCode, String> {
+    let hosts = proxy::permitted_hosts(extra_hosts);
+    let (ca, origin) = CertificateAuthority::load_or_create(dir, &hosts).map_err(|e| e.to_string())?;
+    let verb = match origin {
+        CaOrigin::Created => "created",
+        CaOrigin::Loaded => "found",
+    };
+    println!("stripe-vcr CA {verb}: {}", ca.cert_pem_path().display());
+    println!("  SHA-256  {}", ca.fingerprint_sha256());
+    println!("  key      {} (mode 0600; never commit it)", ca.key_path().display());
+    println!("  signs only for: {}", ca.permitted_hosts().join(", "));
+    println!();
+    let default_listen = "127.0.0.1:8443".parse().map_err(|e| format!("{e}"))?;
+    println!("{}", banner::client_setup(default_listen, ca.cert_pem_path()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `stripe-vcr verify`.
+pub fn verify(args: &crate::config::VerifyArgs) -> Result<ExitCode, String> {
+    let patterns = args.redact.patterns().map_err(|e| e.to_string())?;
+    let redactor = crate::cassette::redact::Redactor::with_patterns(&patterns).map_err(|e| e.to_string())?;
+    let report = crate::verify::verify_dir(&args.cassettes, &redactor).map_err(|e| e.to_string())?;
+    match args.format {
+        crate::config::Format::Text => print!("{}", report.to_text()),
+        crate::config::Format::Json => {
+            println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?)
+        }
+    }
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `stripe-vcr doctor`.
+pub fn doctor(args: &crate::config::DoctorArgs) -> Result<ExitCode, String> {
+    use crate::doctor::{run, Status};
+    let checks = run(&args.certs, &args.cassettes, args.listen, &args.intercept_hosts);
+    for check in &checks {
+        println!("{check}");
+    }
+    if let Some(client) = args.client {
+        println!();
+        println!("{}", banner::setup_for(client, args.listen, &args.certs.join("ca.pem")));
+    }
+    let failed = checks.iter().filter(|c| c.status == Status::Fail).count();
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `stripe-vcr audit`.
+pub fn audit(args: &crate::config::AuditArgs) -> Result<ExitCode, String> {
+    use crate::audit::{gather, html, text, tripped};
+    use crate::config::AuditFormat;
+    use std::io::IsTerminal;
+    let schema = match &args.schema {
+        Some(path) => crate::validate::schema::Schema::from_file(path).map_err(|e| e.to_string())?,
+        None => crate::validate::schema::Schema::builtin().clone(),
+    };
+    let default_dir = std::path::PathBuf::from("cassettes");
+    let cassettes = match (&args.cassettes, args.audit_logs.is_empty()) {
+        (Some(dir), _) => Some(dir.as_path()),
+        (None, true) => Some(default_dir.as_path()),
+        (None, false) => None,
+    };
+    let report = gather(cassettes, &args.audit_logs, &schema).map_err(|e| e.to_string())?;
+    match args.format {
+        AuditFormat::Text => print!("{}", text::render_text(&report, std::io::stdout().is_terminal())),
+        AuditFormat::Markdown => print!("{}", text::render_markdown(&report)),
+        AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?),
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::render(&report)).map_err(|e| format!("--html {}: {e}", path.display()))?;
+        eprintln!("stripe-vcr: wrote {}", path.display());
+    }
+    let failures = tripped(&report, &args.fail_on);
+    for f in &failures {
+        eprintln!("stripe-vcr audit: --fail-on: {f}");
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `stripe-vcr diff`.
+pub fn diff(args: &crate::config::DiffArgs) -> Result<ExitCode, String> {
+    use crate::config::AuditFormat;
+    let report = crate::diff::diff_dirs(&args.old, &args.new).map_err(|e| e.to_string())?;
+    match args.format {
+        AuditFormat::Text => print!("{}", report.to_text()),
+        AuditFormat::Markdown => print!("{}", report.to_markdown()),
+        AuditFormat::Json => println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?),
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `stripe-vcr prune`.
+pub fn prune(args: &crate::config::PruneArgs) -> Result<ExitCode, String> {
+    let unused = crate::prune::unused(&args.cassettes, &args.run_logs).map_err(|e| e.to_string())?;
+    for name in &unused {
+        println!("{}{name}", if args.delete { "deleted " } else { "unused  " });
+    }
+    if args.delete {
+        crate::prune::delete(&args.cassettes, &unused).map_err(|e| e.to_string())?;
+        println!("{} cassettes deleted from {}", unused.len(), args.cassettes.display());
+    } else {
+        println!(
+            "{} cassettes unused in {} (dry run: add --delete to remove them)",
+            unused.len(),
+            args.cassettes.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -72,6 +72,22 @@ impl Route {
 }
 
 impl Endpoint {
+    /// Every documented endpoint, in the order reports list them.
+    pub const ALL: [Endpoint; 12] = [
+        Endpoint::List,
+        Endpoint::Create,
+        Endpoint::Search,
+        Endpoint::Retrieve,
+        Endpoint::Update,
+        Endpoint::Confirm,
+        Endpoint::Capture,
+        Endpoint::Cancel,
+        Endpoint::IncrementAuthorization,
+        Endpoint::ApplyCustomerBalance,
+        Endpoint::VerifyMicrodeposits,
+        Endpoint::ListAmountDetailsLineItems,
+    ];
+
     /// Short, file-name-safe name (`create`, `increment_authorization`).
     pub fn name(self) -> &'static str {
         match self {

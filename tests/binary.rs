@@ -50,19 +50,7 @@ async fn replay_binary_serves_offline_and_never_opens_an_outbound_connection() {
     rec.get("list", "/v1/payment_intents?limit=2").await;
     let (ws, _) = session.finish().await;
 
-    let (cassettes, certs) = (ws.cassettes(), ws.certs());
-    let proxy = Binary::start(
-        args![
-            "replay",
-            "--listen",
-            "127.0.0.1:0",
-            "--cassettes",
-            cassettes,
-            "--certs",
-            certs
-        ],
-        "stripe_vcr=info",
-    );
+    let proxy = Binary::replay(&ws, &[]);
     let port = proxy.port;
     let banner = proxy.banner.join("\n");
     for needle in [

@@ -5,27 +5,13 @@
 use proptest::prelude::*;
 use stripe_vcr::cassette::key::CanonicalRequest;
 use stripe_vcr::cassette::redact::Redactor;
+use stripe_vcr::route::Endpoint;
 use stripe_vcr::stripe::params::Params;
 use stripe_vcr::validate::schema::Schema;
 
-const ENDPOINTS: [&str; 12] = [
-    "list",
-    "create",
-    "search",
-    "retrieve",
-    "update",
-    "confirm",
-    "capture",
-    "cancel",
-    "increment_authorization",
-    "apply_customer_balance",
-    "verify_microdeposits",
-    "list_amount_details_line_items",
-];
-
 fn check_everywhere(params: &Params) {
     let schema = Schema::builtin();
-    for name in ENDPOINTS {
+    for name in Endpoint::ALL.map(Endpoint::name) {
         let endpoint = schema.endpoint(name).expect("endpoint");
         let _ = stripe_vcr::validate::check::check(schema, name, endpoint, params);
     }

@@ -1379,19 +1379,7 @@ async fn kill_9_mid_recording_leaves_only_whole_cassettes_and_the_restart_cleans
         b"{\n  \"format_version\": 1,\n  \"endp",
     )
     .expect("plant");
-    let (cassettes, certs) = (ws.cassettes(), ws.certs());
-    let replay = Binary::start(
-        args![
-            "replay",
-            "--listen",
-            "127.0.0.1:0",
-            "--cassettes",
-            cassettes,
-            "--certs",
-            certs
-        ],
-        "stripe_vcr=info",
-    );
+    let replay = Binary::replay(&ws, &[]);
     let banner = replay.banner.join("\n");
     assert!(banner.contains(&format!("{} loaded from", written.len())), "{banner}");
     assert!(

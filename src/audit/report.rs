@@ -10,28 +10,13 @@ use serde::Serialize;
 
 use crate::audit::log::Entry;
 use crate::cassette::store::LoadedCassette;
+use crate::route::Endpoint;
 use crate::stripe::params::Params;
 use crate::validate::check::{check, suggestion};
 use crate::validate::schema::{Kind, ParamSchema, Schema};
 
 /// Bumped when the JSON shape changes incompatibly.
 pub const REPORT_VERSION: u32 = 1;
-
-/// The order endpoints are listed in.
-const ENDPOINT_ORDER: [&str; 12] = [
-    "list",
-    "create",
-    "search",
-    "retrieve",
-    "update",
-    "confirm",
-    "capture",
-    "cancel",
-    "increment_authorization",
-    "apply_customer_balance",
-    "verify_microdeposits",
-    "list_amount_details_line_items",
-];
 
 /// One request, from a cassette or from an audit-log line.
 #[derive(Debug, Clone)]
@@ -341,7 +326,7 @@ pub fn build(schema: &Schema, sources: Vec<String>, observations: &[Observation]
     totals.requests = observations.len();
 
     let mut names: Vec<&str> = by_endpoint.keys().copied().collect();
-    names.sort_by_key(|n| ENDPOINT_ORDER.iter().position(|e| e == n).unwrap_or(usize::MAX));
+    names.sort_by_key(|n| Endpoint::ALL.iter().position(|e| e.name() == *n).unwrap_or(usize::MAX));
     let mut endpoints = Vec::new();
     for name in names {
         let seen = &by_endpoint[name];

@@ -55,6 +55,62 @@ fn table(out: &mut String, headers: &[&str], rows: Vec<Vec<Cell>>, color: bool) 
     }
 }
 
+/// One finding, for either renderer. `detail` may hold `code` spans.
+struct FindingRow {
+    kind: &'static str,
+    critical: bool,
+    endpoint: String,
+    param: String,
+    requests: usize,
+    detail: String,
+}
+
+/// The report's findings as rows, most serious first.
+fn finding_rows(report: &Report) -> Vec<FindingRow> {
+    let f = &report.findings;
+    let row = |kind, critical, endpoint: &str, param: &str, requests, detail: String| FindingRow {
+        kind,
+        critical,
+        endpoint: endpoint.to_owned(),
+        param: param.to_owned(),
+        requests,
+        detail,
+    };
+    let mut rows = Vec::new();
+    for c in &f.card_data {
+        let detail = "raw card data puts this app in PCI scope".to_owned();
+        rows.push(row("card data", true, &c.endpoint, &c.path, c.requests, detail));
+    }
+    if f.live_keys > 0 {
+        let detail = "requests authenticated with sk_live_/rk_live_".to_owned();
+        rows.push(row("live keys", true, "*", "Authorization", f.live_keys, detail));
+    }
+    for i in &f.invalid {
+        let code = i.code.as_deref().map(|c| format!("`{c}`: ")).unwrap_or_default();
+        rows.push(row(
+            "invalid",
+            false,
+            &i.endpoint,
+            &i.param,
+            i.requests,
+            format!("{code}{}", i.message),
+        ));
+    }
+    for u in &f.undocumented {
+        let detail = u
+            .closest
+            .as_deref()
+            .map(|c| format!("did you mean `{c}`?"))
+            .unwrap_or_default();
+        rows.push(row("undocumented", false, &u.endpoint, &u.path, u.requests, detail));
+    }
+    for d in &f.deprecated {
+        let detail = "the schema marks it deprecated".to_owned();
+        rows.push(row("deprecated", false, &d.endpoint, &d.path, d.requests, detail));
+    }
+    rows
+}
+
 fn percent(used: usize, of: usize) -> String {
     (used * 100)
         .checked_div(of)
@@ -88,62 +144,18 @@ pub fn render_text(report: &Report, color: bool) -> String {
         t.requests, t.endpoints, t.invalid_requests, t.undocumented_params, t.card_data_requests, t.live_key_requests
     );
 
-    let f = &report.findings;
-    let mut rows = Vec::new();
-    for c in &f.card_data {
-        rows.push(vec![
-            Cell("card data".into(), BAD),
-            Cell::plain(&c.endpoint),
-            Cell::plain(&c.path),
-            Cell::plain(c.requests.to_string()),
-            Cell::plain("raw card data puts this app in PCI scope"),
-        ]);
-    }
-    if f.live_keys > 0 {
-        rows.push(vec![
-            Cell("live keys".into(), BAD),
-            Cell::plain("*"),
-            Cell::plain("Authorization"),
-            Cell::plain(f.live_keys.to_string()),
-            Cell::plain("requests authenticated with sk_live_/rk_live_"),
-        ]);
-    }
-    for i in &f.invalid {
-        rows.push(vec![
-            Cell("invalid".into(), BAD),
-            Cell::plain(&i.endpoint),
-            Cell::plain(&i.param),
-            Cell::plain(i.requests.to_string()),
-            Cell::plain(format!(
-                "{}{}",
-                i.code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default(),
-                i.message
-            )),
-        ]);
-    }
-    for u in &f.undocumented {
-        rows.push(vec![
-            Cell("undocumented".into(), BAD),
-            Cell::plain(&u.endpoint),
-            Cell::plain(&u.path),
-            Cell::plain(u.requests.to_string()),
-            Cell::plain(
-                u.closest
-                    .as_deref()
-                    .map(|c| format!("did you mean {c}?"))
-                    .unwrap_or_default(),
-            ),
-        ]);
-    }
-    for d in &f.deprecated {
-        rows.push(vec![
-            Cell("deprecated".into(), BAD),
-            Cell::plain(&d.endpoint),
-            Cell::plain(&d.path),
-            Cell::plain(d.requests.to_string()),
-            Cell::plain("the schema marks it deprecated"),
-        ]);
-    }
+    let rows: Vec<Vec<Cell>> = finding_rows(report)
+        .into_iter()
+        .map(|r| {
+            vec![
+                Cell(r.kind.to_owned(), BAD),
+                Cell::plain(r.endpoint),
+                Cell::plain(r.param),
+                Cell::plain(r.requests.to_string()),
+                Cell::plain(r.detail.replace('`', "")),
+            ]
+        })
+        .collect();
     let _ = writeln!(out, "{}", paint("FINDINGS", HEAD));
     if rows.is_empty() {
         let _ = writeln!(out, "  {}\n", paint("none", GOOD));
@@ -243,60 +255,23 @@ pub fn render_markdown(report: &Report) -> String {
         "**{}** requests on **{}** endpoints · **{}** invalid · **{}** undocumented parameters · **{}** with card data · **{}** with live keys\n",
         t.requests, t.endpoints, t.invalid_requests, t.undocumented_params, t.card_data_requests, t.live_key_requests
     );
-    let f = &report.findings;
-    let mut rows = Vec::new();
-    for c in &f.card_data {
-        rows.push(vec![
-            "⚠️ card data (PCI scope)".into(),
-            c.endpoint.clone(),
-            format!("`{}`", c.path),
-            c.requests.to_string(),
-            String::new(),
-        ]);
-    }
-    if f.live_keys > 0 {
-        rows.push(vec![
-            "⚠️ live keys".into(),
-            "*".into(),
-            "Authorization".into(),
-            f.live_keys.to_string(),
-            String::new(),
-        ]);
-    }
-    for i in &f.invalid {
-        rows.push(vec![
-            "invalid".into(),
-            i.endpoint.clone(),
-            format!("`{}`", i.param),
-            i.requests.to_string(),
-            format!(
-                "{}{}",
-                i.code.as_deref().map(|c| format!("`{c}` ")).unwrap_or_default(),
-                i.message
-            ),
-        ]);
-    }
-    for u in &f.undocumented {
-        rows.push(vec![
-            "undocumented".into(),
-            u.endpoint.clone(),
-            format!("`{}`", u.path),
-            u.requests.to_string(),
-            u.closest
-                .as_deref()
-                .map(|c| format!("did you mean `{c}`?"))
-                .unwrap_or_default(),
-        ]);
-    }
-    for d in &f.deprecated {
-        rows.push(vec![
-            "deprecated".into(),
-            d.endpoint.clone(),
-            format!("`{}`", d.path),
-            d.requests.to_string(),
-            String::new(),
-        ]);
-    }
+    let rows: Vec<Vec<String>> = finding_rows(report)
+        .into_iter()
+        .map(|r| {
+            let kind = if r.critical {
+                format!("⚠️ {}", r.kind)
+            } else {
+                r.kind.to_owned()
+            };
+            vec![
+                kind,
+                r.endpoint,
+                format!("`{}`", r.param),
+                r.requests.to_string(),
+                r.detail,
+            ]
+        })
+        .collect();
     let _ = writeln!(out, "### Findings\n");
     if rows.is_empty() {
         let _ = writeln!(out, "None.\n");

@@ -195,20 +195,7 @@ mod tests {
     #[test]
     fn builtin_schema_parses_and_covers_every_endpoint() {
         let s = Schema::builtin();
-        for name in [
-            "list",
-            "create",
-            "search",
-            "retrieve",
-            "update",
-            "confirm",
-            "capture",
-            "cancel",
-            "increment_authorization",
-            "apply_customer_balance",
-            "verify_microdeposits",
-            "list_amount_details_line_items",
-        ] {
+        for name in crate::route::Endpoint::ALL.map(crate::route::Endpoint::name) {
             assert!(s.endpoint(name).is_some(), "{name} missing");
         }
         assert!(s.currencies.supported.iter().any(|c| c == "usd"));

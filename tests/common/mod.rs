@@ -495,6 +495,23 @@ impl Binary {
         }
     }
 
+    /// `stripe-vcr replay` on an ephemeral port over the workspace's
+    /// cassettes and CA, plus `extra` flags.
+    pub fn replay(ws: &Workspace, extra: &[&std::ffi::OsStr]) -> Binary {
+        let (cassettes, certs) = (ws.cassettes(), ws.certs());
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "replay".as_ref(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--cassettes".as_ref(),
+            cassettes.as_os_str(),
+            "--certs".as_ref(),
+            certs.as_os_str(),
+        ];
+        args.extend_from_slice(extra);
+        Binary::start(&args, "stripe_vcr=info")
+    }
+
     /// Ctrl-C, then everything it printed.
     pub fn interrupt(mut self) -> Exited {
         let status = Command::new("kill")

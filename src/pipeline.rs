@@ -58,7 +58,7 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
         Ok(bytes) => match ApiRequest::decode(&parts, bytes, via, &state.redactor) {
             Err(e) => (Handled::error(e), None),
             Ok(api) => {
-                let violations = state.validator.check(api.route, &api.params);
+                let violations = state.validator.check(api.route, &api.canonical.params);
                 let audit = state.audit.as_ref().map(|_| audit_entry(&state, &api, &violations));
                 (answer(&state, api, &violations).await, audit)
             }

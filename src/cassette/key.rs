@@ -37,11 +37,36 @@ pub struct CanonicalRequest {
     pub headers: BTreeMap<String, String>,
 }
 
+/// The identifying headers present on a request, redacted.
+fn identifying_headers(redactor: &Redactor, header: impl Fn(&str) -> Option<String>) -> BTreeMap<String, String> {
+    IDENTIFYING_HEADERS
+        .iter()
+        .filter_map(|name| header(name).map(|v| ((*name).to_owned(), redactor.redact(&v).into_owned())))
+        .collect()
+}
+
 /// SHA-256 of a [`CanonicalRequest`]'s canonical bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestKey([u8; 32]);
 
 impl CanonicalRequest {
+    /// Like [`CanonicalRequest::new`], consuming the decoded parameters
+    /// (redacted in place: no second copy of the tree on the hot path).
+    pub fn from_owned(
+        redactor: &Redactor,
+        method: &str,
+        path: &str,
+        params: Params,
+        header: impl Fn(&str) -> Option<String>,
+    ) -> CanonicalRequest {
+        CanonicalRequest {
+            method: method.to_ascii_uppercase(),
+            path: redactor.redact(path).into_owned(),
+            params: redactor.redact_params_owned(params),
+            headers: identifying_headers(redactor, header),
+        }
+    }
+
     /// Builds the canonical form of a request, redacting secrets first so the
     /// original and the placeholder of a secret give the same key.
     pub fn new(
@@ -51,15 +76,11 @@ impl CanonicalRequest {
         params: &Params,
         header: impl Fn(&str) -> Option<String>,
     ) -> CanonicalRequest {
-        let headers = IDENTIFYING_HEADERS
-            .iter()
-            .filter_map(|name| header(name).map(|v| ((*name).to_owned(), redactor.redact(&v).into_owned())))
-            .collect();
         CanonicalRequest {
             method: method.to_ascii_uppercase(),
             path: redactor.redact(path).into_owned(),
             params: redactor.redact_params(params),
-            headers,
+            headers: identifying_headers(redactor, header),
         }
     }
 

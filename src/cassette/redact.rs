@@ -49,6 +49,9 @@ struct Rule {
 /// user's `--redact` patterns) and share it.
 pub struct Redactor {
     rules: Vec<Rule>,
+    /// Every built-in rule's literals in one automaton: one pass over a
+    /// string tells whether any built-in rule needs to look at it.
+    literals: aho_corasick::AhoCorasick,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -99,33 +102,37 @@ impl Redactor {
 
     /// The built-in rules alone.
     pub fn builtin() -> Redactor {
+        let rules = vec![
+            builtin_rule(
+                "secret API key",
+                &["_test_", "_live_"],
+                r"\b(?P<p>(?:sk|rk)_(?:test|live)_)[A-Za-z0-9]+",
+                "${p}REDACTED",
+            ),
+            builtin_rule(
+                "ephemeral key",
+                &["_test_", "_live_"],
+                r"\b(?P<p>ek_(?:test|live)_)[A-Za-z0-9]+",
+                "${p}REDACTED",
+            ),
+            builtin_rule(
+                "client secret",
+                &["_secret_"],
+                r"\b(?P<p>(?:pi|seti)_[A-Za-z0-9]+_secret_)[A-Za-z0-9]+",
+                "${p}REDACTED",
+            ),
+            builtin_rule(
+                "webhook signing secret",
+                &["whsec_"],
+                r"\bwhsec_[A-Za-z0-9+/=]+",
+                "whsec_REDACTED",
+            ),
+        ];
+        let literals: Vec<&str> = rules.iter().flat_map(|r: &Rule| r.needles.iter().copied()).collect();
         Redactor {
-            rules: vec![
-                builtin_rule(
-                    "secret API key",
-                    &["_test_", "_live_"],
-                    r"\b(?P<p>(?:sk|rk)_(?:test|live)_)[A-Za-z0-9]+",
-                    "${p}REDACTED",
-                ),
-                builtin_rule(
-                    "ephemeral key",
-                    &["_test_", "_live_"],
-                    r"\b(?P<p>ek_(?:test|live)_)[A-Za-z0-9]+",
-                    "${p}REDACTED",
-                ),
-                builtin_rule(
-                    "client secret",
-                    &["_secret_"],
-                    r"\b(?P<p>(?:pi|seti)_[A-Za-z0-9]+_secret_)[A-Za-z0-9]+",
-                    "${p}REDACTED",
-                ),
-                builtin_rule(
-                    "webhook signing secret",
-                    &["whsec_"],
-                    r"\bwhsec_[A-Za-z0-9+/=]+",
-                    "whsec_REDACTED",
-                ),
-            ],
+            // Built from the literal needles above; building cannot fail.
+            literals: aho_corasick::AhoCorasick::new(literals).expect("literal needles build an automaton"),
+            rules,
         }
     }
 
@@ -149,9 +156,10 @@ impl Redactor {
 
     /// Redacts every secret in `text`; borrows when there is nothing to do.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let maybe = self.literals.is_match(text);
         let mut out = Cow::Borrowed(text);
         for rule in &self.rules {
-            if !rule.applies(&out) {
+            if !rule.applies(&out, maybe) {
                 continue;
             }
             let replaced = match rule.replacement {
@@ -161,6 +169,12 @@ impl Redactor {
             out = Cow::Owned(replaced);
         }
         out
+    }
+
+    /// Whether any rule could match `text` (cheap for the usual case).
+    pub fn might_redact(&self, text: &str) -> bool {
+        let maybe = self.literals.is_match(text);
+        self.rules.iter().any(|r| r.applies(text, maybe))
     }
 
     /// The first rule that finds something not yet redacted in `text`, and
@@ -195,6 +209,42 @@ impl Redactor {
                     .collect(),
             ),
             other => other.clone(),
+        }
+    }
+
+    /// The same rules over decoded request parameters, in place: only the
+    /// strings that need it are rewritten (the usual request has none).
+    pub fn redact_params_owned(&self, mut params: Params) -> Params {
+        self.redact_map_in_place(&mut params.0);
+        params
+    }
+
+    fn redact_map_in_place(&self, map: &mut BTreeMap<String, Param>) {
+        map.retain(|k, v| !(is_card_secret_key(k) && matches!(v, Param::Str(_))));
+        if map.keys().any(|k| self.might_redact(k)) {
+            let old = std::mem::take(map);
+            *map = old
+                .into_iter()
+                .map(|(k, v)| (self.redact(&k).into_owned(), v))
+                .collect();
+        }
+        for (k, v) in map.iter_mut() {
+            match v {
+                Param::Str(s) if is_card_number_key(k) && is_card_number(s) => *s = mask_card_number(s),
+                other => self.redact_param_in_place(other),
+            }
+        }
+    }
+
+    fn redact_param_in_place(&self, param: &mut Param) {
+        match param {
+            Param::Str(s) => {
+                if let Cow::Owned(redacted) = self.redact(s) {
+                    *s = redacted;
+                }
+            }
+            Param::List(items) => items.iter_mut().for_each(|p| self.redact_param_in_place(p)),
+            Param::Map(m) => self.redact_map_in_place(m),
         }
     }
 
@@ -235,8 +285,14 @@ impl Redactor {
 }
 
 impl Rule {
-    fn applies(&self, text: &str) -> bool {
-        (self.needles.is_empty() || self.needles.iter().any(|n| text.contains(n))) && self.pattern.is_match(text)
+    /// `maybe` is whether any built-in literal occurs in the text at all.
+    fn applies(&self, text: &str, maybe: bool) -> bool {
+        let worth_a_look = if self.needles.is_empty() {
+            true
+        } else {
+            maybe && self.needles.iter().any(|n| text.contains(n))
+        };
+        worth_a_look && self.pattern.is_match(text)
     }
 }
 
@@ -407,6 +463,20 @@ mod tests {
             json,
             r#"{"amount":"4242424242424242","metadata":{"number":"4242424242424241"},"payment_method_data":{"card":{"exp_month":"12","number":"************4242"}}}"#
         );
+    }
+
+    #[test]
+    fn in_place_and_copying_redaction_agree() {
+        let r = Redactor::with_patterns(&["acct_[A-Za-z0-9]+".into()]).expect("pattern");
+        for form in [
+            "amount=1&currency=usd",
+            "metadata[sk_test_abc]=x&metadata[k]=pi_1_secret_z&expand[0]=acct_123",
+            "payment_method_data[card][number]=4242424242424242&payment_method_data[card][cvc]=1&a[][b]=whsec_x",
+            "card[cvc][x]=1&number=4242424242424242&list[0][number]=4000056655665556",
+        ] {
+            let p = Params::from_form(form.as_bytes(), "body").expect("form");
+            assert_eq!(r.redact_params_owned(p.clone()), r.redact_params(&p), "{form}");
+        }
     }
 
     #[test]

@@ -64,9 +64,9 @@ pub struct ApiRequest {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub route: Route,
-    pub params: Params,
     pub body_encoding: BodyEncoding,
-    /// The redacted canonical form, and its key.
+    /// The redacted canonical form (its parameters are also what validation
+    /// and the audit log see), and its key.
     pub canonical: CanonicalRequest,
     pub key: RequestKey,
     pub via: Via,
@@ -205,7 +205,7 @@ impl ApiRequest {
             params.merge(Params::from_form(&body, "body").map_err(ClientError::from)?);
             BodyEncoding::Form
         };
-        let canonical = CanonicalRequest::new(redactor, parts.method.as_str(), &path, &params, |name| {
+        let canonical = CanonicalRequest::from_owned(redactor, parts.method.as_str(), &path, params, |name| {
             parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
         });
         Ok(ApiRequest {
@@ -216,7 +216,6 @@ impl ApiRequest {
             path_and_query,
             headers: parts.headers.clone(),
             body,
-            params,
             body_encoding,
             canonical,
             via,

@@ -50,7 +50,7 @@ async fn replay_binary_serves_offline_and_never_opens_an_outbound_connection() {
     rec.get("list", "/v1/payment_intents?limit=2").await;
     let (ws, _) = session.finish().await;
 
-    let proxy = Binary::replay(&ws, &[]);
+    let proxy = Binary::replay(&ws, &[], "stripe_vcr=info");
     let port = proxy.port;
     let banner = proxy.banner.join("\n");
     for needle in [
@@ -64,8 +64,7 @@ async fn replay_binary_serves_offline_and_never_opens_an_outbound_connection() {
     }
 
     let client = |proxy: bool| {
-        let mut b = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(ws.ca()).expect("ca")).expect("pem")]);
+        let mut b = trusting(&ws.ca());
         b = if proxy {
             b.proxy(reqwest::Proxy::https(format!("http://127.0.0.1:{port}")).expect("proxy"))
         } else {

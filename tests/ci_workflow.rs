@@ -265,27 +265,8 @@ async fn unused_cassettes_are_reported_gated_and_pruned() {
     }
     let (ws, _) = session.finish().await;
     let log = ws.dir.path().join("run.jsonl");
-    let (cassettes, certs) = (ws.cassettes(), ws.certs());
-    let proxy = Binary::start(
-        args![
-            "replay",
-            "--listen",
-            "127.0.0.1:0",
-            "--cassettes",
-            cassettes,
-            "--certs",
-            certs,
-            "--fail-on-unused",
-            "--audit-log",
-            log
-        ],
-        "stripe_vcr=info",
-    );
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(ws.ca()).expect("ca")).expect("pem")])
-        .no_proxy()
-        .build()
-        .expect("client");
+    let proxy = Binary::replay(&ws, args!["--fail-on-unused", "--audit-log", log], "stripe_vcr=info");
+    let client = trusting(&ws.ca()).no_proxy().build().expect("client");
     let base = format!("https://127.0.0.1:{}", proxy.port);
     let hit = client
         .post(format!("{base}/v1/payment_intents"))

@@ -102,7 +102,7 @@ fn doctor_checks_the_set_up_and_prints_a_clients_lines() {
 fn doctor_recognises_a_running_stripe_vcr_on_the_port() {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.cassettes()).expect("dir");
-    let proxy = Binary::replay(&ws, &[]);
+    let proxy = Binary::replay(&ws, &[], "stripe_vcr=info");
     let out = Command::new(BIN)
         .args(["doctor", "--listen", &format!("127.0.0.1:{}", proxy.port), "--certs"])
         .arg(ws.certs())
@@ -123,7 +123,7 @@ fn doctor_recognises_a_running_stripe_vcr_on_the_port() {
 async fn a_client_that_does_not_trust_the_ca_gets_a_one_line_fix_in_the_log() {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.cassettes()).expect("dir");
-    let proxy = Binary::replay(&ws, &[]);
+    let proxy = Binary::replay(&ws, &[], "stripe_vcr=info");
     // A client that trusts only the web roots, as an SDK does by default.
     let untrusting = reqwest::Client::builder().no_proxy().build().expect("client");
     let result = untrusting

@@ -394,11 +394,7 @@ async fn upstream_sending_corrupt_gzip_is_a_502_and_the_next_request_works() {
 async fn refused_upstream_then_the_same_upstream_coming_up_records_normally() {
     let ws = Workspace::new();
     // A port with nothing listening (bound, then released).
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let recorder = stripe_vcr::proxy::start(record_config_for(&ws, &url, None, Duration::from_secs(5)))
         .await
@@ -501,21 +497,7 @@ impl Target {
             "",
             serde_json::json!({"id": "pi_big", "object": "payment_intent", "description": "x".repeat(4 << 20)}),
         );
-        let (cassettes, certs) = (ws.cassettes(), ws.certs());
-        let proxy = Binary::start(
-            args![
-                "replay",
-                "--listen",
-                "127.0.0.1:0",
-                "--cassettes",
-                cassettes,
-                "--certs",
-                certs,
-                "--max-body",
-                MAX_BODY.to_string()
-            ],
-            "stripe_vcr=info",
-        );
+        let proxy = Binary::replay(&ws, args!["--max-body", MAX_BODY.to_string()], "stripe_vcr=info");
         let baseline_fds = stable_fd_count(proxy.child.id()).await;
         Target {
             ws,
@@ -1379,7 +1361,7 @@ async fn kill_9_mid_recording_leaves_only_whole_cassettes_and_the_restart_cleans
         b"{\n  \"format_version\": 1,\n  \"endp",
     )
     .expect("plant");
-    let replay = Binary::replay(&ws, &[]);
+    let replay = Binary::replay(&ws, &[], "stripe_vcr=info");
     let banner = replay.banner.join("\n");
     assert!(banner.contains(&format!("{} loaded from", written.len())), "{banner}");
     assert!(

@@ -25,11 +25,7 @@ const CARD: &str = "4242424242424242";
 const EMAIL: &str = "jenny.rosen@example.com";
 
 fn client(ca: &Path) -> reqwest::Client {
-    reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(ca).expect("ca")).expect("pem")])
-        .no_proxy()
-        .build()
-        .expect("client")
+    trusting(ca).no_proxy().build().expect("client")
 }
 
 /// Sends the corpus; returns the real client secret Stripe handed back.
@@ -427,8 +423,7 @@ async fn intercept_host_extends_the_ca_and_an_old_ca_is_not_silently_widened() {
     // With a fresh CA, the extra host is intercepted through CONNECT.
     std::fs::remove_dir_all(ws.certs()).expect("rm certs");
     let proxy = stripe_vcr::proxy::start(widened).await.expect("starts");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(ws.ca()).expect("ca")).expect("pem")])
+    let client = trusting(&ws.ca())
         .proxy(reqwest::Proxy::https(format!("http://127.0.0.1:{}", proxy.local_addr().port())).expect("proxy"))
         .build()
         .expect("client");

@@ -229,20 +229,8 @@ async fn replay_binary_soak_answers_everything_with_flat_memory_and_descriptors(
     for n in 0..RECORDED {
         plant(&ws.cassettes(), n);
     }
-    let (cassettes, certs) = (ws.cassettes(), ws.certs());
     // Misses are logged at warn, one line each, as a user would see them.
-    let proxy = Binary::start(
-        args![
-            "replay",
-            "--listen",
-            "127.0.0.1:0",
-            "--cassettes",
-            cassettes,
-            "--certs",
-            certs
-        ],
-        "stripe_vcr=warn",
-    );
+    let proxy = Binary::replay(&ws, args![], "stripe_vcr=warn");
     let pid = proxy.child.id();
     let base = format!("https://127.0.0.1:{}", proxy.port);
     tokio::time::sleep(Duration::from_millis(300)).await;

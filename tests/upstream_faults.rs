@@ -11,11 +11,7 @@ use stripe_vcr::config::{Config, ModeConfig, UpstreamConfig};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_upstream_is_a_502_and_records_nothing() {
     let ws = Workspace::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let config = Config {
         mode: ModeConfig::record(UpstreamConfig {
             timeout: Duration::from_secs(5),

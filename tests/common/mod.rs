@@ -181,14 +181,25 @@ fn ca_cert(ca: &Path) -> reqwest::Certificate {
     reqwest::Certificate::from_pem(&std::fs::read(ca).expect("read CA")).expect("CA parses")
 }
 
+/// A client builder that trusts only the CA at `ca` (the proxy's, or the stand-in's).
+pub fn trusting(ca: &Path) -> reqwest::ClientBuilder {
+    reqwest::Client::builder().tls_certs_only([ca_cert(ca)])
+}
+
+/// A loopback port with nothing listening on it (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
 /// A client for `proxy` that connects the given way; `http2` forces HTTP/2
 /// (by ALPN over TLS, by prior knowledge over plain HTTP).
 pub fn api(proxy: &RunningProxy, ca: &Path, how: Connect, http2: bool, key: &str) -> Api {
     let port = proxy.local_addr().port();
-    let mut builder = reqwest::Client::builder()
-        .tls_certs_only([ca_cert(ca)])
-        .timeout(Duration::from_secs(30))
-        .no_proxy();
+    let mut builder = trusting(ca).timeout(Duration::from_secs(30)).no_proxy();
     if http2 {
         if how == Connect::Plain {
             builder = builder.http2_prior_knowledge();
@@ -496,8 +507,8 @@ impl Binary {
     }
 
     /// `stripe-vcr replay` on an ephemeral port over the workspace's
-    /// cassettes and CA, plus `extra` flags.
-    pub fn replay(ws: &Workspace, extra: &[&std::ffi::OsStr]) -> Binary {
+    /// cassettes and CA, plus `extra` flags, logging at `rust_log`.
+    pub fn replay(ws: &Workspace, extra: &[&std::ffi::OsStr], rust_log: &str) -> Binary {
         let (cassettes, certs) = (ws.cassettes(), ws.certs());
         let mut args: Vec<&std::ffi::OsStr> = vec![
             "replay".as_ref(),
@@ -509,7 +520,7 @@ impl Binary {
             certs.as_os_str(),
         ];
         args.extend_from_slice(extra);
-        Binary::start(&args, "stripe_vcr=info")
+        Binary::start(&args, rust_log)
     }
 
     /// Ctrl-C, then everything it printed.

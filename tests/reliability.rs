@@ -1179,23 +1179,7 @@ async fn a_set_directory_that_cannot_be_created_warns_the_client_and_fails_the_e
     // permission bits, so this is the fault that really stops a write).
     let blocked = ws.cassettes().join("blocked");
     std::fs::write(&blocked, b"not a directory").expect("plant file");
-    let (cassettes, certs) = (ws.cassettes(), ws.certs());
-    let proxy = Binary::start(
-        args![
-            "record",
-            "--listen",
-            "127.0.0.1:0",
-            "--cassettes",
-            cassettes,
-            "--certs",
-            certs,
-            "--upstream",
-            standin.url,
-            "--upstream-ca",
-            standin.ca
-        ],
-        "stripe_vcr=info",
-    );
+    let proxy = Binary::record(&ws, &standin, &[], "stripe_vcr=info");
     let rec = binary_api(proxy.port, &ws.ca(), false, RECORD_KEY);
     let seen = rec
         .send(
@@ -1305,23 +1289,7 @@ fn fire(
 async fn kill_9_mid_recording_leaves_only_whole_cassettes_and_the_restart_cleans_up() {
     let ws = Workspace::new();
     let standin = Standin::start();
-    let (cassettes, certs) = (ws.cassettes(), ws.certs());
-    let mut recorder = Binary::start(
-        args![
-            "record",
-            "--listen",
-            "127.0.0.1:0",
-            "--cassettes",
-            cassettes,
-            "--certs",
-            certs,
-            "--upstream",
-            standin.url,
-            "--upstream-ca",
-            standin.ca
-        ],
-        "stripe_vcr=warn",
-    );
+    let mut recorder = Binary::record(&ws, &standin, &[], "stripe_vcr=warn");
     let apis: Vec<Arc<Api>> = [false, true, false, true]
         .iter()
         .map(|http2| Arc::new(binary_api(recorder.port, &ws.ca(), *http2, RECORD_KEY)))

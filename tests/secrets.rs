@@ -86,25 +86,7 @@ async fn send_corpus(base: &str, ca: &Path) -> String {
 async fn a_corpus_of_secrets_in_every_position_never_reaches_disk_or_logs() {
     let ws = Workspace::new();
     let standin = Standin::start();
-    let (cassettes, certs) = (ws.cassettes(), ws.certs());
-    let recorder = Binary::start(
-        args![
-            "record",
-            "--upstream",
-            standin.url,
-            "--upstream-ca",
-            standin.ca,
-            "--listen",
-            "127.0.0.1:0",
-            "--cassettes",
-            cassettes,
-            "--certs",
-            certs,
-            "--redact",
-            USER_PATTERN
-        ],
-        "stripe_vcr=debug",
-    );
+    let recorder = Binary::record(&ws, &standin, args!["--redact", USER_PATTERN], "stripe_vcr=debug");
     let base = format!("https://127.0.0.1:{}", recorder.port);
     let real_client_secret = send_corpus(&base, &ws.ca()).await;
     let exited = recorder.interrupt();

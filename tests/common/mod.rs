@@ -523,6 +523,27 @@ impl Binary {
         Binary::start(&args, rust_log)
     }
 
+    /// `stripe-vcr record` on an ephemeral port into the workspace,
+    /// forwarding to `standin`, plus `extra` flags, logging at `rust_log`.
+    pub fn record(ws: &Workspace, standin: &Standin, extra: &[&std::ffi::OsStr], rust_log: &str) -> Binary {
+        let (cassettes, certs) = (ws.cassettes(), ws.certs());
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "record".as_ref(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+            "--cassettes".as_ref(),
+            cassettes.as_os_str(),
+            "--certs".as_ref(),
+            certs.as_os_str(),
+            "--upstream".as_ref(),
+            standin.url.as_ref(),
+            "--upstream-ca".as_ref(),
+            standin.ca.as_os_str(),
+        ];
+        args.extend_from_slice(extra);
+        Binary::start(&args, rust_log)
+    }
+
     /// Ctrl-C, then everything it printed.
     pub fn interrupt(mut self) -> Exited {
         let status = Command::new("kill")

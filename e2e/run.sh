@@ -256,7 +256,7 @@ run_case() {
     # The SDK retried the create the stand-in failed once: one request more,
     # and a 500 recorded before the 200.
     expected=$((expected + 1))
-    if ! grep -q 'outcome="recorded" status=500' "$dir/record.log"; then
+    if ! grep -q 'outcome=recorded status=500' "$dir/record.log"; then
       REASON="record: no recorded 500, so the SDK's retry was not exercised"
       return 1
     fi
@@ -272,7 +272,7 @@ run_case() {
     REASON="replay summary is '$(grep '^stripe-vcr summary' "$dir/replay.out")'; expected 0 misses and $rec_recorded hits of $rec_total requests"
     return 1
   fi
-  if [ "$client" != curl ] && ! grep -q 'outcome="hit" status=500' "$dir/replay.log"; then
+  if [ "$client" != curl ] && ! grep -q 'outcome=hit status=500' "$dir/replay.log"; then
     REASON="replay: the recorded 500 was not served before the retry's 200"
     return 1
   fi

@@ -28,6 +28,7 @@ pub mod diff;
 pub mod doctor;
 pub mod error;
 pub mod listen;
+pub mod logging;
 pub mod mode;
 pub mod pipeline;
 pub mod proxy;

@@ -4,19 +4,12 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use stripe_vcr::commands;
 use stripe_vcr::config::{Cli, Command, Config};
+use stripe_vcr::{commands, logging};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("stripe_vcr=info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let log = logging::init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -38,6 +31,7 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string())
             .and_then(|c| runtime.block_on(commands::serve(c))),
     };
+    log.flush();
     match result {
         Ok(code) => code,
         Err(message) => {

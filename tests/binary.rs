@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::*;
 
@@ -104,6 +105,20 @@ async fn replay_binary_serves_offline_and_never_opens_an_outbound_connection() {
     assert_eq!(miss.status(), 404);
     let elsewhere = tunnel.get("https://example.com/").send().await;
     assert!(elsewhere.is_err(), "a tunnel to another host must be refused");
+
+    // Log lines arrive while the proxy runs: the miss's warning at once, the
+    // access lines (buffered) within the flush interval.
+    let log = proxy.stderr_until("outcome=miss", Duration::from_secs(3));
+    assert!(log.contains("WARN"), "the miss is warned about:\n{log}");
+    assert!(
+        log.contains("stripe_vcr::access: request via=direct-tls method=POST path=/v1/payment_intents outcome=hit status=200 cassette=create-"),
+        "access line for the hit:\n{log}"
+    );
+    assert!(
+        log.contains("via=connect method=GET"),
+        "access line for the tunnelled list:\n{log}"
+    );
+    assert!(log.contains("outcome=miss status=404"), "{log}");
 
     // With client connections still open, every socket the proxy holds is
     // on its own port: the listener and accepted connections, nothing dialled

@@ -45,6 +45,29 @@ fn identifying_headers(redactor: &Redactor, header: impl Fn(&str) -> Option<Stri
         .collect()
 }
 
+/// What is hashed, in this field order.
+#[derive(Serialize)]
+struct HashedForm<'a> {
+    method: &'a str,
+    path: &'a str,
+    params: &'a Params,
+    headers: &'a BTreeMap<String, String>,
+}
+
+/// Feeds serialised bytes straight into the hash.
+struct HashingWriter(Sha256);
+
+impl std::io::Write for HashingWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// SHA-256 of a [`CanonicalRequest`]'s canonical bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestKey([u8; 32]);
@@ -87,26 +110,26 @@ impl CanonicalRequest {
     /// The bytes that are hashed: compact JSON with a fixed field order and
     /// sorted parameter names.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct Canonical<'a> {
-            method: &'a str,
-            path: &'a str,
-            params: &'a Params,
-            headers: &'a BTreeMap<String, String>,
-        }
         // Serialising strings and sorted maps cannot fail.
-        serde_json::to_vec(&Canonical {
+        serde_json::to_vec(&self.hashed_form()).unwrap_or_default()
+    }
+
+    /// The request's key: SHA-256 of [`CanonicalRequest::canonical_bytes`],
+    /// computed as they are serialised, without collecting them first.
+    pub fn key(&self) -> RequestKey {
+        let mut hasher = HashingWriter(Sha256::new());
+        // Writing to a hasher cannot fail, nor can serialising these types.
+        let _ = serde_json::to_writer(&mut hasher, &self.hashed_form());
+        RequestKey(hasher.0.finalize().into())
+    }
+
+    fn hashed_form(&self) -> HashedForm<'_> {
+        HashedForm {
             method: &self.method,
             path: &self.path,
             params: &self.params,
             headers: &self.headers,
-        })
-        .unwrap_or_default()
-    }
-
-    /// The request's key.
-    pub fn key(&self) -> RequestKey {
-        RequestKey(Sha256::digest(self.canonical_bytes()).into())
+        }
     }
 
     /// `POST /v1/payment_intents` — for messages.

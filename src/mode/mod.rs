@@ -10,7 +10,7 @@ pub mod replay;
 use std::future::Future;
 
 use bytes::Bytes;
-use hyper::header::{HeaderMap, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::Method;
 
 use crate::cassette::format::BodyEncoding;
@@ -153,27 +153,40 @@ pub trait Mode: Send + Sync + 'static {
     }
 }
 
+/// True if a `Content-Type` value names `media` (parameters such as
+/// `; charset=utf-8` allowed, case ignored).
+fn media_type_is(content_type: &[u8], media: &str) -> bool {
+    let trimmed = content_type.trim_ascii_start();
+    trimmed.len() >= media.len() && trimmed[..media.len()].eq_ignore_ascii_case(media.as_bytes())
+}
+
 /// Refuses paths that could mean something else upstream than what the
 /// proxy routed: `..` segments, encoded slashes or backslashes, NUL.
 fn check_path(path: &str) -> Result<(), ClientError> {
-    let lower = path.to_ascii_lowercase();
-    let bad = path.split('/').any(|seg| seg == ".." || seg == ".")
-        || ["%2f", "%5c", "%00", "%2e%2e", "\\"].iter().any(|p| lower.contains(p));
-    if bad {
+    let dot_segment = path.split('/').any(|seg| seg == ".." || seg == ".");
+    let escaped = path.contains(['%', '\\']) && {
+        let bytes = path.as_bytes();
+        path.contains('\\')
+            || ["%2f", "%5c", "%00", "%2e%2e"]
+                .iter()
+                .any(|p| bytes.windows(p.len()).any(|w| w.eq_ignore_ascii_case(p.as_bytes())))
+    };
+    if dot_segment || escaped {
         return Err(ClientError::BadPath(path.chars().take(200).collect()));
     }
     Ok(())
 }
 
 impl ApiRequest {
-    /// Decodes an incoming request's parameters and computes its key.
+    /// Decodes an incoming request's parameters and computes its key. Takes
+    /// the request head by value: its headers move into the result.
     pub fn decode(
-        parts: &hyper::http::request::Parts,
+        parts: hyper::http::request::Parts,
         body: Bytes,
         via: Via,
         redactor: &Redactor,
     ) -> Result<ApiRequest, ProxyError> {
-        let (set, rewritten) = CassetteSet::from_request(parts).map_err(ClientError::from)?;
+        let (set, rewritten) = CassetteSet::from_request(&parts).map_err(ClientError::from)?;
         let uri = rewritten.as_ref().unwrap_or(&parts.uri);
         let path = uri.path().to_owned();
         check_path(&path)?;
@@ -183,17 +196,13 @@ impl ApiRequest {
             .map(|pq| pq.as_str().to_owned())
             .unwrap_or_else(|| path.clone());
         let mut params = Params::from_form(query.as_bytes(), "query string").map_err(ClientError::from)?;
-        let content_type = parts
-            .headers
-            .get(CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_ascii_lowercase());
-        let is_json = content_type
-            .as_deref()
-            .is_some_and(|ct| ct.starts_with("application/json"));
+        let content_type = parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
+        let is_json = content_type.is_some_and(|ct| media_type_is(ct, "application/json"));
         let has_body = !body.iter().all(u8::is_ascii_whitespace);
-        if let (true, Some(ct)) = (has_body, &content_type) {
-            if !is_json && !ct.starts_with("application/x-www-form-urlencoded") {
-                return Err(ClientError::UnsupportedContentType(ct.clone()).into());
+        if let (true, Some(ct)) = (has_body, content_type) {
+            if !is_json && !media_type_is(ct, "application/x-www-form-urlencoded") {
+                let shown = String::from_utf8_lossy(ct).trim().to_ascii_lowercase();
+                return Err(ClientError::UnsupportedContentType(shown).into());
             }
         }
         let body_encoding = if !has_body {
@@ -211,10 +220,10 @@ impl ApiRequest {
         Ok(ApiRequest {
             route: Route::classify(&parts.method, &path),
             key: canonical.key(),
-            method: parts.method.clone(),
+            method: parts.method,
             path,
             path_and_query,
-            headers: parts.headers.clone(),
+            headers: parts.headers,
             body,
             body_encoding,
             canonical,
@@ -239,7 +248,7 @@ mod tests {
             b = b.header(CONTENT_TYPE, ct);
         }
         let (parts, ()) = b.body(()).expect("request").into_parts();
-        ApiRequest::decode(&parts, Bytes::from(body.to_owned()), Via::Plain, Redactor::standard())
+        ApiRequest::decode(parts, Bytes::from(body.to_owned()), Via::Plain, Redactor::standard())
     }
 
     #[test]

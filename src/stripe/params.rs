@@ -6,6 +6,7 @@
 //! Brackets may be literal or percent-encoded and `+` means a space. The decoder
 //! is total: any input gives either a tree or a [`DecodeError`], never a panic.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use percent_encoding::percent_decode;
@@ -59,7 +60,7 @@ impl Params {
     /// Decodes an `application/x-www-form-urlencoded` string (a query string
     /// or a form body). `location` names it in error messages.
     pub fn from_form(input: &[u8], location: &'static str) -> Result<Self, DecodeError> {
-        let mut tree = Node::map();
+        let mut root = Param::Map(BTreeMap::new());
         for pair in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
             let (raw_key, raw_value) = match pair.iter().position(|b| *b == b'=') {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
@@ -67,13 +68,17 @@ impl Params {
             };
             let key = form_decode(raw_key, location)?;
             let value = form_decode(raw_value, location)?;
-            let path = split_key(&key);
-            if path.len() > MAX_DEPTH {
-                return Err(DecodeError::TooDeep { key });
+            if Segments::of(&key).count() > MAX_DEPTH {
+                return Err(DecodeError::TooDeep { key: key.into_owned() });
             }
-            tree.insert(&path, value);
+            insert(&mut root, Segments::of(&key), value.into_owned());
         }
-        Ok(tree.into_params())
+        let Param::Map(mut map) = root else {
+            // Only names are ever inserted at the root.
+            return Ok(Params::default());
+        };
+        map.values_mut().for_each(indexed_hashes_to_lists);
+        Ok(Params(map))
     }
 
     /// Decodes a JSON object body (used by Stripe-compatible gateways).
@@ -98,7 +103,12 @@ impl Params {
     /// Merges `other` into `self`; on a name present in both, `other` wins
     /// (the body overrides the query string, as in Rack).
     pub fn merge(&mut self, other: Params) {
-        self.0.extend(other.0);
+        if self.0.is_empty() {
+            // The usual case (no query string on a POST): no re-inserting.
+            *self = other;
+        } else {
+            self.0.extend(other.0);
+        }
     }
 
     /// True when there are no parameters at all.
@@ -197,8 +207,21 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 }
 
 /// `+` is a space, then percent escapes; every `%` must start a two-digit
-/// hex escape, and the result must be UTF-8.
-fn form_decode(raw: &[u8], location: &'static str) -> Result<String, DecodeError> {
+/// hex escape, and the result must be UTF-8. Borrows from the input when
+/// there is nothing to decode (most keys and values).
+fn form_decode<'a>(raw: &'a [u8], location: &'static str) -> Result<Cow<'a, str>, DecodeError> {
+    let invalid_utf8 = || DecodeError::InvalidUtf8 {
+        location,
+        fragment: String::from_utf8_lossy(raw).chars().take(64).collect(),
+    };
+    if !raw.contains(&b'%') {
+        let text = std::str::from_utf8(raw).map_err(|_| invalid_utf8())?;
+        return Ok(if text.contains('+') {
+            Cow::Owned(text.replace('+', " "))
+        } else {
+            Cow::Borrowed(text)
+        });
+    }
     let malformed = raw.iter().enumerate().any(|(i, b)| {
         *b == b'%'
             && !(raw.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && raw.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
@@ -209,157 +232,189 @@ fn form_decode(raw: &[u8], location: &'static str) -> Result<String, DecodeError
             fragment: String::from_utf8_lossy(raw).chars().take(64).collect(),
         });
     }
-    let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
-    percent_decode(&plus_as_space)
+    // `+` must become a space before decoding, or `%2B` would too.
+    let spaced: Cow<'_, [u8]> = if raw.contains(&b'+') {
+        Cow::Owned(raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect())
+    } else {
+        Cow::Borrowed(raw)
+    };
+    percent_decode(&spaced)
         .decode_utf8()
-        .map(|s| s.into_owned())
-        .map_err(|_| DecodeError::InvalidUtf8 {
-            location,
-            fragment: String::from_utf8_lossy(raw).chars().take(64).collect(),
-        })
+        .map(|s| Cow::Owned(s.into_owned()))
+        .map_err(|_| invalid_utf8())
 }
 
 /// One step of a bracket path: a name, or `[]` (append to an array).
 #[derive(Debug, PartialEq, Eq)]
-enum Segment {
-    Name(String),
+enum Segment<'k> {
+    Name(Cow<'k, str>),
     Append,
 }
 
-/// Splits `a[b][][c]` into `a`, `b`, append, `c`. A key whose brackets do not
-/// balance is taken literally as one name, as Rack does with the remainder.
-fn split_key(key: &str) -> Vec<Segment> {
-    let Some(open) = key.find('[') else {
-        return vec![Segment::Name(key.to_owned())];
-    };
-    if open == 0 {
-        return vec![Segment::Name(key.to_owned())];
+/// The steps of a key: `a[b][][c]` gives `a`, `b`, append, `c`, borrowed
+/// from the key. A key whose brackets do not balance is taken literally as
+/// one name, as Rack does with the remainder; characters after the last
+/// bracket (`a[b]c`) are ignored, as Rack does.
+struct Segments<'k> {
+    key: &'k str,
+    /// What is left to split, starting at a `[` that has a `]` after it;
+    /// `None` once done.
+    rest: Option<&'k str>,
+    started: bool,
+}
+
+impl<'k> Segments<'k> {
+    fn of(key: &'k str) -> Self {
+        Segments {
+            key,
+            rest: Some(key),
+            started: false,
+        }
     }
-    let mut segments = vec![Segment::Name(key[..open].to_owned())];
-    let mut rest = &key[open..];
-    while let Some(stripped) = rest.strip_prefix('[') {
-        let Some(close) = stripped.find(']') else {
-            // Unbalanced: keep what is left as part of the last name.
-            if let Some(Segment::Name(last)) = segments.last_mut() {
-                last.push_str(rest);
+
+    /// Yields `segment`, followed by what comes `after` it.
+    fn then(&mut self, segment: Segment<'k>, after: &'k str) -> Segment<'k> {
+        match after.strip_prefix('[') {
+            Some(inner) if !inner.contains(']') => {
+                // Unbalanced: what is left becomes part of the last name.
+                self.rest = None;
+                match segment {
+                    Segment::Name(name) => Segment::Name(Cow::Owned(format!("{name}{after}"))),
+                    Segment::Append => Segment::Append,
+                }
             }
-            return segments;
-        };
-        let inner = &stripped[..close];
-        segments.push(if inner.is_empty() {
+            Some(_) => {
+                self.rest = Some(after);
+                segment
+            }
+            None => {
+                if !after.is_empty() {
+                    tracing::debug!(key = self.key, "ignoring trailing characters after brackets");
+                }
+                self.rest = None;
+                segment
+            }
+        }
+    }
+}
+
+impl<'k> Iterator for Segments<'k> {
+    type Item = Segment<'k>;
+
+    fn next(&mut self) -> Option<Segment<'k>> {
+        let rest = self.rest?;
+        if !self.started {
+            self.started = true;
+            return Some(match rest.find('[') {
+                Some(open) if open > 0 => self.then(Segment::Name(Cow::Borrowed(&rest[..open])), &rest[open..]),
+                _ => {
+                    self.rest = None;
+                    Segment::Name(Cow::Borrowed(rest))
+                }
+            });
+        }
+        let inner_and_after = &rest[1..];
+        let close = inner_and_after.find(']')?;
+        let inner = &inner_and_after[..close];
+        let segment = if inner.is_empty() {
             Segment::Append
         } else {
-            Segment::Name(inner.to_owned())
-        });
-        rest = &stripped[close + 1..];
-    }
-    if !rest.is_empty() {
-        // Trailing garbage after the last bracket (`a[b]c`): Rack ignores it.
-        tracing::debug!(key, "ignoring trailing characters after brackets");
-    }
-    segments
-}
-
-/// The tree while it is being built: hashes keep insertion order of numeric
-/// keys so indexed arrays can be recognised once everything is in.
-enum Node {
-    Leaf(String),
-    Map(BTreeMap<String, Node>),
-    /// Built from `[]` appends.
-    List(Vec<Node>),
-}
-
-impl Node {
-    fn map() -> Node {
-        Node::Map(BTreeMap::new())
-    }
-
-    fn insert(&mut self, path: &[Segment], value: String) {
-        let Some((first, rest)) = path.split_first() else {
-            *self = Node::Leaf(value);
-            return;
+            Segment::Name(Cow::Borrowed(inner))
         };
-        match first {
+        Some(self.then(segment, &inner_and_after[close + 1..]))
+    }
+}
+
+/// Turns `node` into a hash if it is not one (a later key wins over an
+/// earlier scalar or array at the same place), and returns it.
+fn as_map(node: &mut Param) -> &mut BTreeMap<String, Param> {
+    if !matches!(node, Param::Map(_)) {
+        *node = Param::Map(BTreeMap::new());
+    }
+    match node {
+        Param::Map(map) => map,
+        _ => unreachable!("just made a hash"),
+    }
+}
+
+/// Turns `node` into an array if it is not one, and returns it.
+fn as_list(node: &mut Param) -> &mut Vec<Param> {
+    if !matches!(node, Param::List(_)) {
+        *node = Param::List(Vec::new());
+    }
+    match node {
+        Param::List(items) => items,
+        _ => unreachable!("just made an array"),
+    }
+}
+
+/// Puts `value` at the place `segments` names below `root`, building the
+/// hashes and arrays on the way. Names are copied only when new.
+fn insert<'k>(root: &mut Param, segments: Segments<'k>, value: String) {
+    let mut segments = segments.peekable();
+    let mut node = root;
+    while let Some(segment) = segments.next() {
+        node = match segment {
             Segment::Name(name) => {
-                if !matches!(self, Node::Map(_)) {
-                    // A scalar or list meets a hash key: the later key wins.
-                    *self = Node::map();
+                let last = segments.peek().is_none();
+                let map = as_map(node);
+                if !map.contains_key(name.as_ref()) {
+                    let placeholder = if last {
+                        Param::Str(String::new())
+                    } else {
+                        Param::Map(BTreeMap::new())
+                    };
+                    map.insert(name.clone().into_owned(), placeholder);
                 }
-                if let Node::Map(map) = self {
-                    let child = map.entry(name.clone()).or_insert_with(|| {
-                        if rest.is_empty() {
-                            Node::Leaf(String::new())
-                        } else {
-                            Node::map()
-                        }
-                    });
-                    child.insert(rest, value);
-                }
+                map.get_mut(name.as_ref()).expect("present or just inserted")
             }
             Segment::Append => {
-                if !matches!(self, Node::List(_)) {
-                    *self = Node::List(Vec::new());
+                let items = as_list(node);
+                // Rack: `a[][x]=1&a[][y]=2` fills one element until a key repeats.
+                let reuse = match (items.last(), segments.peek()) {
+                    (Some(Param::Map(m)), Some(Segment::Name(n))) => !m.contains_key(n.as_ref()),
+                    _ => false,
+                };
+                if !reuse {
+                    items.push(Param::Map(BTreeMap::new()));
                 }
-                if let Node::List(items) = self {
-                    // Rack: `a[][x]=1&a[][y]=2` fills one element until a key repeats.
-                    let reuse = match (items.last(), rest.first()) {
-                        (Some(Node::Map(m)), Some(Segment::Name(n))) => !m.contains_key(n),
-                        _ => false,
-                    };
-                    if !reuse {
-                        items.push(Node::map());
-                    }
-                    if let Some(last) = items.last_mut() {
-                        last.insert(rest, value);
-                    }
-                }
+                items.last_mut().expect("present or just pushed")
             }
-        }
+        };
     }
+    *node = Param::Str(value);
+}
 
-    fn into_params(self) -> Params {
-        match self.into_param() {
-            Param::Map(map) => Params(map),
-            _ => Params::default(),
-        }
-    }
-
-    fn into_param(self) -> Param {
-        match self {
-            Node::Leaf(s) => Param::Str(s),
-            Node::List(items) => Param::List(items.into_iter().map(Node::into_param).collect()),
-            Node::Map(map) => {
-                let converted: BTreeMap<String, Param> = map.into_iter().map(|(k, v)| (k, v.into_param())).collect();
-                match sequential_indices(&converted) {
-                    Some(order) => Param::List(order),
-                    None => Param::Map(converted),
-                }
+/// Below a decoded value, turns every hash that is really an indexed array
+/// (`expand[0]=a&expand[1]=b`) into one, once every key is in.
+fn indexed_hashes_to_lists(node: &mut Param) {
+    match node {
+        Param::Str(_) => {}
+        Param::List(items) => items.iter_mut().for_each(indexed_hashes_to_lists),
+        Param::Map(map) => {
+            map.values_mut().for_each(indexed_hashes_to_lists);
+            if sequential_indices(map) {
+                let mut indexed: Vec<(usize, Param)> = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, v)| (k.parse().unwrap_or(usize::MAX), v))
+                    .collect();
+                indexed.sort_unstable_by_key(|(i, _)| *i);
+                *node = Param::List(indexed.into_iter().map(|(_, v)| v).collect());
             }
         }
     }
 }
 
-/// If every key is a canonical decimal index and together they are exactly
-/// `0..n`, the hash is really an indexed array: return its items in order.
-/// Anything else (gaps, `01`, names) stays a hash, for the validator to judge.
-fn sequential_indices(map: &BTreeMap<String, Param>) -> Option<Vec<Param>> {
-    if map.is_empty() {
-        return None;
-    }
-    let mut indexed: Vec<(usize, &Param)> = Vec::with_capacity(map.len());
-    for (k, v) in map {
-        let canonical = !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) && (k == "0" || !k.starts_with('0'));
-        if !canonical {
-            return None;
-        }
-        indexed.push((k.parse().ok()?, v));
-    }
-    indexed.sort_by_key(|(i, _)| *i);
-    if indexed.iter().enumerate().all(|(pos, (i, _))| pos == *i) {
-        Some(indexed.into_iter().map(|(_, v)| v.clone()).collect())
-    } else {
-        None
-    }
+/// True if every key is a canonical decimal index and together they are
+/// exactly `0..n`. Anything else (gaps, `01`, names) stays a hash, for the
+/// validator to judge.
+fn sequential_indices(map: &BTreeMap<String, Param>) -> bool {
+    !map.is_empty()
+        && map.keys().all(|k| {
+            let canonical = !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) && (k == "0" || !k.starts_with('0'));
+            // Distinct canonical indices all below n are exactly 0..n.
+            canonical && k.parse::<usize>().is_ok_and(|i| i < map.len())
+        })
 }
 
 #[cfg(test)]
@@ -400,6 +455,16 @@ mod tests {
         assert_eq!(serde_json::to_string(&p).expect("json"), r#"{"expand":{"1":"x"}}"#);
         let p = form("expand[0]=x&expand[01]=y");
         assert!(matches!(p.0.get("expand"), Some(Param::Map(_))));
+    }
+
+    #[test]
+    fn top_level_numeric_names_stay_names() {
+        // Only nested hashes can be indexed arrays; the top level is always
+        // a hash of parameter names.
+        assert_eq!(
+            serde_json::to_string(&form("0=a&1=b")).expect("json"),
+            r#"{"0":"a","1":"b"}"#
+        );
     }
 
     #[test]

@@ -16,8 +16,9 @@ pub fn check(schema: &Schema, endpoint_name: &str, endpoint: &EndpointSchema, pa
         schema,
         out: Vec::new(),
     };
-    checker.children("", &endpoint.params, &params.0, false);
-    checker.missing("", &endpoint.params, &params.0);
+    let mut path = String::new();
+    checker.children(&mut path, &endpoint.params, &params.0, false);
+    checker.missing(&mut path, &endpoint.params, &params.0);
     checker.rules(endpoint_name, endpoint, params);
     checker.out
 }
@@ -27,12 +28,22 @@ struct Checker<'a> {
     out: Vec<Violation>,
 }
 
-fn child_path(parent: &str, name: &str) -> String {
-    if parent.is_empty() {
-        name.to_owned()
+/// No documented children (a hash whose schema lists none).
+static NO_CHILDREN: BTreeMap<String, ParamSchema> = BTreeMap::new();
+
+/// Appends `name` to the bracket path (`shipping` → `shipping[address]`);
+/// the caller truncates back to `parent_len` afterwards. One buffer serves
+/// the whole check, so valid requests allocate no paths.
+fn push_child(path: &mut String, name: impl std::fmt::Display) -> usize {
+    use std::fmt::Write;
+    let parent_len = path.len();
+    // Writing to a String cannot fail.
+    let _ = if parent_len == 0 {
+        write!(path, "{name}")
     } else {
-        format!("{parent}[{name}]")
-    }
+        write!(path, "[{name}]")
+    };
+    parent_len
 }
 
 /// The documented name closest to a misspelt one, if any is close.
@@ -66,34 +77,42 @@ impl Checker<'_> {
     /// Checks every sent child against the documented ones.
     fn children(
         &mut self,
-        path: &str,
+        path: &mut String,
         documented: &BTreeMap<String, ParamSchema>,
         sent: &BTreeMap<String, Param>,
         open: bool,
     ) {
         for (name, value) in sent {
-            let here = child_path(path, name);
+            let parent_len = push_child(path, name);
             match documented.get(name) {
-                Some(node) => self.value(&here, node, value),
+                Some(node) => self.value(path, node, value),
                 None if open => {}
                 None => {
                     let hint = suggestion(name, documented.keys());
-                    self.push(Violation::unknown(&here, hint));
+                    self.push(Violation::unknown(path, hint));
                 }
             }
+            path.truncate(parent_len);
         }
     }
 
     /// Required children that were not sent.
-    fn missing(&mut self, path: &str, documented: &BTreeMap<String, ParamSchema>, sent: &BTreeMap<String, Param>) {
+    fn missing(
+        &mut self,
+        path: &mut String,
+        documented: &BTreeMap<String, ParamSchema>,
+        sent: &BTreeMap<String, Param>,
+    ) {
         for (name, node) in documented {
             if node.required && !sent.contains_key(name) {
-                self.push(Violation::missing(&child_path(path, name)));
+                let parent_len = push_child(path, name);
+                self.push(Violation::missing(path));
+                path.truncate(parent_len);
             }
         }
     }
 
-    fn value(&mut self, path: &str, node: &ParamSchema, value: &Param) {
+    fn value(&mut self, path: &mut String, node: &ParamSchema, value: &Param) {
         let kinds = node.kinds();
         match value {
             Param::Str(s) if s.is_empty() => {
@@ -101,30 +120,32 @@ impl Checker<'_> {
                     self.push(Violation::empty(path));
                 }
             }
-            Param::Str(s) => self.scalar(path, node, &kinds, s),
+            Param::Str(s) => self.scalar(path, node, kinds, s),
             Param::Map(map) => {
                 if kinds.contains(&Kind::Object) {
-                    let children = node.children.clone().unwrap_or_default();
-                    self.children(path, &children, map, node.open);
-                    self.missing(path, &children, map);
+                    let children = node.children.as_ref().unwrap_or(&NO_CHILDREN);
+                    self.children(path, children, map, node.open);
+                    self.missing(path, children, map);
                 } else if kinds.contains(&Kind::Hash) {
                     self.hash(path, map);
                 } else if kinds.contains(&Kind::Array) {
                     self.push(Violation::array_keys(path, map.keys()));
                 } else {
-                    self.push(Violation::not_scalar(path, &kinds));
+                    self.push(Violation::not_scalar(path, kinds));
                 }
             }
             Param::List(items) => {
                 if let (true, Some(item)) = (kinds.contains(&Kind::Array), &node.items) {
                     for (i, v) in items.iter().enumerate() {
-                        self.value(&format!("{path}[{i}]"), item, v);
+                        let parent_len = push_child(path, i);
+                        self.value(path, item, v);
+                        path.truncate(parent_len);
                     }
                 } else if kinds.contains(&Kind::Array) {
                 } else if kinds.contains(&Kind::Object) || kinds.contains(&Kind::Hash) {
                     self.push(Violation::invalid_hash(path));
                 } else {
-                    self.push(Violation::not_scalar(path, &kinds));
+                    self.push(Violation::not_scalar(path, kinds));
                 }
             }
         }

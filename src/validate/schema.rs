@@ -176,14 +176,14 @@ impl Schema {
 
 impl ParamSchema {
     /// Every shape this parameter accepts.
-    pub fn kinds(&self) -> Vec<Kind> {
-        match (&self.types, self.kind) {
-            (Some(types), _) => types.clone(),
-            (None, Some(kind)) => vec![kind],
+    pub fn kinds(&self) -> &[Kind] {
+        match (&self.types, &self.kind) {
+            (Some(types), _) => types,
+            (None, Some(kind)) => std::slice::from_ref(kind),
             // No type given: infer from the rest.
-            (None, None) if self.children.is_some() || self.open => vec![Kind::Object],
-            (None, None) if self.items.is_some() => vec![Kind::Array],
-            (None, None) => vec![Kind::String],
+            (None, None) if self.children.is_some() || self.open => &[Kind::Object],
+            (None, None) if self.items.is_some() => &[Kind::Array],
+            (None, None) => &[Kind::String],
         }
     }
 }

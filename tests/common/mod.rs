@@ -449,7 +449,9 @@ pub struct Binary {
     pub port: u16,
     pub banner: Vec<String>,
     stdout: Option<std::thread::JoinHandle<Vec<String>>>,
-    stderr: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<()>>,
+    /// Everything the process has written to stderr so far.
+    stderr_text: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 /// What a stopped binary left behind.
@@ -472,10 +474,14 @@ impl Binary {
             .spawn()
             .expect("spawn stripe-vcr");
         let stderr_pipe = child.stderr.take().expect("stderr");
+        let stderr_text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr_text.clone();
         let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr_pipe), &mut text);
-            text
+            for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
+                let mut text = sink.lock().expect("stderr text");
+                text.push_str(&line);
+                text.push('\n');
+            }
         });
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut banner = Vec::new();
@@ -503,6 +509,20 @@ impl Binary {
             banner,
             stdout: Some(stdout),
             stderr: Some(stderr),
+            stderr_text,
+        }
+    }
+
+    /// Waits up to `within` for the running process's stderr to contain
+    /// `needle`; returns what it had written by then.
+    pub fn stderr_until(&self, needle: &str, within: Duration) -> String {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let text = self.stderr_text.lock().expect("stderr text").clone();
+            if text.contains(needle) || std::time::Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -555,7 +575,10 @@ impl Binary {
         Exited {
             success: exit.success(),
             stdout: self.stdout.take().expect("stdout").join().expect("join"),
-            stderr: self.stderr.take().expect("stderr").join().expect("join"),
+            stderr: {
+                self.stderr.take().expect("stderr").join().expect("join");
+                self.stderr_text.lock().expect("stderr text").clone()
+            },
         }
     }
 }

@@ -1,0 +1,270 @@
+//! Where log lines go: stderr, through one buffer that is written out every
+//! [`FLUSH_EVERY`], at once for warnings and errors, and when the process
+//! ends.
+//!
+//! Replay logs one access line per request. Written straight to stderr that
+//! is one `write` system call per request, which cost about a fifth of replay
+//! throughput in `bench/` (stderr is unbuffered in Rust). Buffering them as
+//! nginx's `access_log ... buffer= flush=` does removes the system call from
+//! the request path; a line reaches the terminal at most [`FLUSH_EVERY`]
+//! later. Anything at `WARN` or above (misses, upstream faults, lost
+//! cassettes) is never held back. `tracing-appender`'s non-blocking writer was
+//! measured too: its hand-off to a writer thread cost as much as the write it
+//! saved when the proxy is pinned to one core.
+//!
+//! The access line itself ([`access`]) is written here, straight into the
+//! buffer, in the same layout as `tracing`'s lines: `tracing-subscriber`
+//! formats messages one character at a time through its escaping writer,
+//! which made one access line cost more than decoding and hashing the
+//! request. `RUST_LOG` still decides whether it is written.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::io::{self, BufWriter, Stderr, Write};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use tracing::{Level, Metadata};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// How long an info line may wait in the buffer.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// Room for a few hundred access lines between flushes; a fuller buffer is
+/// written out as soon as it fills.
+const BUFFER_BYTES: usize = 64 * 1024;
+
+/// The target access lines are logged under: `RUST_LOG=stripe_vcr::access=off`
+/// silences them alone.
+pub const ACCESS_TARGET: &str = "stripe_vcr::access";
+
+/// The binary's sink, once [`init`] has run.
+static SINK: OnceLock<BufferedStderr> = OnceLock::new();
+
+/// Logs one access line (`request via=… method=… …`) at INFO under
+/// [`ACCESS_TARGET`]. Callers pass only printable text (see [`printable`]).
+/// Without [`init`] (the library inside tests) it goes through `tracing`.
+pub fn access(line: fmt::Arguments<'_>) {
+    if !tracing::enabled!(target: ACCESS_TARGET, Level::INFO) {
+        return;
+    }
+    match SINK.get() {
+        Some(sink) => {
+            let now = humantime::format_rfc3339_micros(SystemTime::now());
+            let _ = writeln!(lock(&sink.buffer), "{now}  INFO {ACCESS_TARGET}: {line}");
+        }
+        None => tracing::info!(target: ACCESS_TARGET, "{line}"),
+    }
+}
+
+/// `text` with control characters (which could drive a terminal) shown as
+/// escapes; borrowed when there are none, as in every valid request path.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// Sets up `tracing` for the binary: `RUST_LOG` (default `stripe_vcr=info`),
+/// colour on a terminal, the buffered stderr sink. Keep the returned guard
+/// alive for the life of the process; dropping it writes out what is left.
+pub fn init() -> LogGuard {
+    let sink = BufferedStderr::new(io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("stripe_vcr=info")),
+        )
+        .with_writer(sink.clone())
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
+        .init();
+    let _ = SINK.set(sink.clone());
+    let ticker = Arc::downgrade(&sink.buffer);
+    // The flusher lives as long as the sink; it holds only a weak reference.
+    let _ = std::thread::Builder::new()
+        .name("stripe-vcr-log-flush".into())
+        .spawn(move || {
+            while let Some(buffer) = ticker.upgrade() {
+                let _ = lock(&buffer).flush();
+                drop(buffer);
+                std::thread::sleep(FLUSH_EVERY);
+            }
+        });
+    LogGuard { sink }
+}
+
+/// Writes out buffered log lines when dropped (and on [`LogGuard::flush`]).
+#[must_use = "dropping the guard early is harmless but flushes only once"]
+pub struct LogGuard {
+    sink: BufferedStderr,
+}
+
+impl LogGuard {
+    /// Writes out every buffered line now, e.g. before printing a final
+    /// message straight to stderr so the order on screen stays right.
+    pub fn flush(&self) {
+        self.sink.flush();
+    }
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// A writer behind a shared buffer; a [`MakeWriter`] for
+/// `tracing-subscriber`. Generic so tests can look at what reached the writer.
+pub struct Buffered<W: Write> {
+    buffer: Arc<Mutex<BufWriter<W>>>,
+}
+
+/// The binary's sink.
+pub type BufferedStderr = Buffered<Stderr>;
+
+impl<W: Write> Clone for Buffered<W> {
+    fn clone(&self) -> Self {
+        Buffered {
+            buffer: Arc::clone(&self.buffer),
+        }
+    }
+}
+
+impl<W: Write> Buffered<W> {
+    /// Buffers up to [`BUFFER_BYTES`] in front of `inner`.
+    pub fn new(inner: W) -> Self {
+        Buffered {
+            buffer: Arc::new(Mutex::new(BufWriter::with_capacity(BUFFER_BYTES, inner))),
+        }
+    }
+
+    /// Writes out everything buffered.
+    pub fn flush(&self) {
+        let _ = lock(&self.buffer).flush();
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-write; the buffer
+/// itself is still usable.
+fn lock<W: Write>(buffer: &Mutex<BufWriter<W>>) -> MutexGuard<'_, BufWriter<W>> {
+    buffer.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// True for events that must not wait in the buffer: warnings and errors.
+/// (`Level` orders by verbosity, so WARN and ERROR compare below INFO.)
+fn urgent(level: &Level) -> bool {
+    *level <= Level::WARN
+}
+
+/// One log event's writer: appends to the buffer, and writes everything out
+/// when the event is urgent.
+pub struct EventWriter<'a, W: Write> {
+    sink: &'a Buffered<W>,
+    urgent: bool,
+}
+
+impl<W: Write> Write for EventWriter<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        lock(&self.sink.buffer).write(bytes)
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        lock(&self.sink.buffer).write_all(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        lock(&self.sink.buffer).flush()
+    }
+}
+
+impl<W: Write> Drop for EventWriter<'_, W> {
+    fn drop(&mut self) {
+        if self.urgent {
+            let _ = self.flush();
+        }
+    }
+}
+
+impl<'a, W: Write + 'a> MakeWriter<'a> for Buffered<W> {
+    type Writer = EventWriter<'a, W>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        EventWriter {
+            sink: self,
+            urgent: true,
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> Self::Writer {
+        EventWriter {
+            sink: self,
+            urgent: urgent(meta.level()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_for_the_terminal() {
+        assert!(matches!(printable("/v1/payment_intents/pi_1"), Cow::Borrowed(_)));
+        assert_eq!(printable("/a\u{1b}[31mred"), "/a\\u{1b}[31mred");
+        assert_eq!(printable("x\u{9b}y"), "x\\u{9b}y");
+    }
+
+    /// What reached the "terminal".
+    #[derive(Clone, Default)]
+    struct Screen(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Screen {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().expect("screen").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Screen {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().expect("screen")).into_owned()
+        }
+    }
+
+    #[test]
+    fn info_lines_wait_in_the_buffer_and_warnings_write_everything_out() {
+        let screen = Screen::default();
+        let sink = Buffered::new(screen.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(sink.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!("first access line");
+            tracing::info!("second access line");
+            assert_eq!(screen.text(), "", "info lines are buffered");
+            tracing::warn!("a miss");
+            let text = screen.text();
+            let (first, miss) = (text.find("first access line"), text.find("a miss"));
+            assert!(first.is_some() && miss.is_some() && first < miss, "in order: {text}");
+            tracing::info!("third");
+        });
+        assert!(!screen.text().contains("third"));
+        sink.flush();
+        assert!(screen.text().contains("third"));
+    }
+}

@@ -60,7 +60,8 @@ pub fn access(line: fmt::Arguments<'_>) {
 /// `text` with control characters (which could drive a terminal) shown as
 /// escapes; borrowed when there are none, as in every valid request path.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    let plain_ascii = text.bytes().all(|b| (0x20..0x7f).contains(&b));
+    if plain_ascii || !text.chars().any(char::is_control) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(

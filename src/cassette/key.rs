@@ -54,20 +54,6 @@ struct HashedForm<'a> {
     headers: &'a BTreeMap<String, String>,
 }
 
-/// Feeds serialised bytes straight into the hash.
-struct HashingWriter(Sha256);
-
-impl std::io::Write for HashingWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// SHA-256 of a [`CanonicalRequest`]'s canonical bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestKey([u8; 32]);
@@ -115,12 +101,18 @@ impl CanonicalRequest {
     }
 
     /// The request's key: SHA-256 of [`CanonicalRequest::canonical_bytes`],
-    /// computed as they are serialised, without collecting them first.
+    /// serialised into a per-thread buffer that is reused (one hash call
+    /// over the whole form, no allocation once the buffer has grown).
     pub fn key(&self) -> RequestKey {
-        let mut hasher = HashingWriter(Sha256::new());
-        // Writing to a hasher cannot fail, nor can serialising these types.
-        let _ = serde_json::to_writer(&mut hasher, &self.hashed_form());
-        RequestKey(hasher.0.finalize().into())
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER.with_borrow_mut(|buffer| {
+            buffer.clear();
+            // Serialising strings and sorted maps into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *buffer, &self.hashed_form());
+            RequestKey(Sha256::digest(&buffer[..]).into())
+        })
     }
 
     fn hashed_form(&self) -> HashedForm<'_> {

@@ -21,7 +21,10 @@ use crate::pipeline::{self, State};
 
 /// How long a client may take to send a request's headers (slowloris guard).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most headers one request may carry; Stripe's SDKs send about a dozen.
+/// Most headers one request may carry (more get 431); Stripe's SDKs send
+/// about a dozen. This is hyper's default, deliberately not set explicitly:
+/// an explicit limit makes hyper initialise a header array of that size for
+/// every request (`tests/reliability.rs` checks the limit holds).
 pub const MAX_HEADERS: usize = 100;
 /// Largest header block accepted, in bytes.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;
@@ -46,7 +49,6 @@ where
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEADER_BYTES);
     builder
         .http2()
@@ -72,7 +74,9 @@ where
 
 async fn dispatch<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> ProxyResponse {
     if request.method() == Method::CONNECT {
-        connect::handle(state, request).await
+        // Boxed: a tunnel's future is large and rare; inline, every plain
+        // request's future would carry (and copy) its size.
+        Box::pin(connect::handle(state, request)).await
     } else {
         pipeline::handle(state, request, via).await
     }

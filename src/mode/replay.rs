@@ -105,38 +105,19 @@ impl Replayer {
     }
 
     /// A miss: recorded by the fallback with `--record-missing`, else Stripe-shaped 404.
-    async fn miss(&self, request: ApiRequest, error: CassetteError) -> Handled {
-        match &self.fallback {
-            Some(recorder) => recorder.handle(request).await,
-            None => Handled::error(error.into()),
-        }
-    }
-}
-
-/// Stripe saves an idempotent result only once the request really ran:
-/// a retryable failure is not remembered, so the SDK's retry moves on to the
-/// next recorded occurrence, as it did against the real API.
-fn remembered_by_stripe(response: &PreparedResponse) -> bool {
-    let status = response.status.as_u16();
-    !(status == 409 || status == 429 || status >= 500)
-}
-
-impl Mode for Replayer {
-    fn name(&self) -> &'static str {
-        "replay"
-    }
-
-    async fn handle(&self, request: ApiRequest) -> Handled {
+    /// Answers `request` from the cassettes, or says why it is a miss (for
+    /// [`Replayer::miss`]: record it with `--record-missing`, else a 404).
+    fn respond(&self, request: &ApiRequest) -> Result<Handled, CassetteError> {
         if ApiKey::from_headers(&request.headers).is_none() {
-            return Handled::error(ClientError::NoApiKey.into());
+            return Ok(Handled::error(ClientError::NoApiKey.into()));
         }
         if request.route == Route::Other {
-            return Handled::error(
+            return Ok(Handled::error(
                 CassetteError::OutsideApi {
                     request: request.canonical.summary(),
                 }
                 .into(),
-            );
+            ));
         }
         let Some(state) = self.sets.get(&request.set) else {
             let known: Vec<String> = self.sets.keys().map(ToString::to_string).collect();
@@ -145,7 +126,7 @@ impl Mode for Replayer {
                 dir: self.root.display().to_string(),
                 known: known.join(", "),
             };
-            return self.miss(request, error).await;
+            return Err(error);
         };
         let idempotency_key = (request.method == Method::POST)
             .then(|| request.header("idempotency-key").map(str::to_owned))
@@ -157,7 +138,9 @@ impl Mode for Replayer {
                 .and_then(|k| memory.get(k).map(|seen| (k, seen)))
             {
                 Some((k, seen)) if seen.key != request.key => {
-                    return Handled::error(ClientError::IdempotencyKeyReused { key: k.clone() }.into());
+                    return Ok(Handled::error(
+                        ClientError::IdempotencyKeyReused { key: k.clone() }.into(),
+                    ));
                 }
                 Some((k, seen)) => Err((
                     Self::serve(&seen.response, &seen.cassette, true, Some(k)),
@@ -184,16 +167,16 @@ impl Mode for Replayer {
         match found {
             Err((response, cassette)) => {
                 state.hits.fetch_add(1, Ordering::Relaxed);
-                Handled::ok(response, Outcome::Hit, Some(cassette))
+                Ok(Handled::ok(response, Outcome::Hit, Some(cassette)))
             }
             Ok(Some(recording)) => {
                 state.hits.fetch_add(1, Ordering::Relaxed);
                 let cassette = request.set.qualify(&recording.file_name);
-                Handled::ok(
+                Ok(Handled::ok(
                     Self::serve(&recording.response, &cassette, false, idempotency_key.as_deref()),
                     Outcome::Hit,
                     Some(cassette),
-                )
+                ))
             }
             Ok(None) => {
                 state.misses.fetch_add(1, Ordering::Relaxed);
@@ -201,12 +184,43 @@ impl Mode for Replayer {
                     near.file_name = request.set.qualify(&near.file_name);
                     near
                 });
-                let error = CassetteError::NotRecorded {
+                Err(CassetteError::NotRecorded {
                     request: request.canonical.summary(),
                     closest,
-                };
-                self.miss(request, error).await
+                })
             }
+        }
+    }
+
+    async fn miss(&self, request: ApiRequest, error: CassetteError) -> Handled {
+        match &self.fallback {
+            // Boxed: recording is rare in replay and its future is large.
+            Some(recorder) => Box::pin(recorder.handle(request)).await,
+            None => Handled::error(error.into()),
+        }
+    }
+}
+
+/// Stripe saves an idempotent result only once the request really ran:
+/// a retryable failure is not remembered, so the SDK's retry moves on to the
+/// next recorded occurrence, as it did against the real API.
+fn remembered_by_stripe(response: &PreparedResponse) -> bool {
+    let status = response.status.as_u16();
+    !(status == 409 || status == 429 || status >= 500)
+}
+
+impl Mode for Replayer {
+    fn name(&self) -> &'static str {
+        "replay"
+    }
+
+    async fn handle(&self, request: ApiRequest) -> Handled {
+        // Worked out synchronously so that this future stays small: hyper
+        // moves it into place for every request. Only a miss (which may
+        // record) awaits anything.
+        match self.respond(&request) {
+            Ok(handled) => handled,
+            Err(miss) => self.miss(request, miss).await,
         }
     }
 

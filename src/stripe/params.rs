@@ -68,7 +68,10 @@ impl Params {
             };
             let key = form_decode(raw_key, location)?;
             let value = form_decode(raw_value, location)?;
-            if Segments::of(&key).count() > MAX_DEPTH {
+            // A key has at most one segment more than it has `[`s: only a
+            // key with that many needs counting.
+            let brackets = key.bytes().filter(|b| *b == b'[').count();
+            if brackets >= MAX_DEPTH && Segments::of(&key).count() > MAX_DEPTH {
                 return Err(DecodeError::TooDeep { key: key.into_owned() });
             }
             insert(&mut root, Segments::of(&key), value.into_owned());

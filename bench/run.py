@@ -182,10 +182,18 @@ def start_nginx(cas):
     request by default), keep-alive without a request cap. Returns (proc, port, worker pid)."""
     ngx = WORK / "nginx"
     ngx.mkdir(exist_ok=True)
-    # A P-256 leaf for 127.0.0.1, like the ones stripe-vcr mints; oha is told to trust it.
-    sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-       "-keyout", str(ngx / "key.pem"), "-out", str(ngx / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1",
-       "-addext", "subjectAltName=IP:127.0.0.1", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A P-256 leaf for 127.0.0.1 signed by the same local CA stripe-vcr and the hyper baseline
+    # use, like the leaves stripe-vcr mints; oha trusts that CA for every server.
+    certs = WORK / "certs"
+    sh("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+       "-keyout", str(ngx / "key.pem"), "-out", str(ngx / "leaf.csr"), "-subj", "/CN=127.0.0.1",
+       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (ngx / "leaf.ext").write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                  "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n")
+    sh("openssl", "x509", "-req", "-in", str(ngx / "leaf.csr"), "-CA", str(certs / "ca.pem"), "-CAkey",
+       str(certs / "ca-key.pem"), "-CAcreateserial", "-days", "2", "-extfile", str(ngx / "leaf.ext"),
+       "-out", str(ngx / "leaf.pem"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (ngx / "cert.pem").write_text((ngx / "leaf.pem").read_text() + (certs / "ca.pem").read_text())
     # Each body goes in a file (nginx caps a config token at 4 KB); a location per request
     # rewrites to it, and the file's location adds the recorded headers. nginx's static
     # handler refuses POST with 405, so POSTs are turned into the file's 200 by error_page.
@@ -264,7 +272,7 @@ def throughput(pid):
     for kind in KINDS:
         if kind == "nginx":
             proc, port, rss_pid = start_nginx(cas)
-            ca = WORK / "nginx" / "cert.pem"
+            ca = certs / "ca.pem"
         else:
             cmd, ready = server_cmd(kind, cas, certs)
             proc, m = start(cmd, ready, cpu=SERVER_CPU)

@@ -47,26 +47,68 @@ pub struct State<M> {
 
 /// Handles one (non-CONNECT) request end to end. Never fails: every error
 /// becomes a Stripe-shaped response here or in the mode.
+///
+/// Only reading the body and the mode's answer await; everything else is a
+/// plain function, which keeps this future small (hyper moves one into
+/// place for every request, and spawns one per HTTP/2 stream).
 pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> ProxyResponse {
     let started = Instant::now();
     if request.uri().path().starts_with(admin::PREFIX) && !matches!(via, Via::Tunnel(_)) {
         return admin::handle(&state, request.method(), request.uri());
     }
     let (parts, body) = request.into_parts();
+    let body = read_body(body, state.body_limit).await;
     // For the access line; the head itself moves into the decoded request.
     let (method, uri) = (parts.method.clone(), parts.uri.clone());
     let via_name = via.as_str();
-    let (handled, audit) = match read_body(body, state.body_limit).await {
-        Err(e) => (Handled::error(e), None),
-        Ok(bytes) => match ApiRequest::decode(parts, bytes, via, &state.redactor) {
-            Err(e) => (Handled::error(e), None),
-            Ok(api) => {
-                let violations = state.validator.check(api.route, &api.canonical.params);
-                let audit = state.audit.as_ref().map(|_| audit_entry(&state, &api, &violations));
-                (answer(&state, api, &violations).await, audit)
+    let mut audit = None;
+    let handled = match body.and_then(|bytes| ApiRequest::decode(parts, bytes, via, &state.redactor)) {
+        Err(e) => Handled::error(e),
+        Ok(api) => {
+            let violations = state.validator.check(api.route, &api.canonical.params);
+            if state.audit.is_some() {
+                audit = Some(Box::new(audit_entry(&state, &api, &violations)));
             }
-        },
+            match verdict(&state, &api, &violations) {
+                Verdict::Refuse(handled) => handled,
+                Verdict::Serve(finding) => {
+                    let mut handled = state.mode.handle(api).await;
+                    if let Some(line) = finding {
+                        note_violations(&mut handled, &violations, line);
+                    }
+                    handled
+                }
+            }
+        }
     };
+    finish(
+        &state,
+        handled,
+        audit,
+        AccessLine {
+            via: via_name,
+            method: &method,
+            uri: &uri,
+            started,
+        },
+    )
+}
+
+/// What the access line says besides the outcome.
+struct AccessLine<'a> {
+    via: &'static str,
+    method: &'a hyper::Method,
+    uri: &'a hyper::Uri,
+    started: Instant,
+}
+
+/// Counts, audits and logs a handled request; returns its response.
+fn finish<M: Mode>(
+    state: &State<M>,
+    handled: Handled,
+    audit: Option<Box<Entry>>,
+    line: AccessLine<'_>,
+) -> ProxyResponse {
     state.stats.count(handled.outcome);
     if let (Some(log), Some(mut entry)) = (&state.audit, audit) {
         entry.outcome = handled.outcome.as_str().to_owned();
@@ -83,10 +125,12 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
         }
     }
     // Integer arithmetic: `{:.2}` on a float costs more than the rest of the line.
-    let micros = started.elapsed().as_micros();
+    let micros = line.started.elapsed().as_micros();
     logging::access(format_args!(
-        "request via={via_name} method={method} path={path} outcome={outcome} status={status} cassette={cassette} latency_ms={ms}.{hundredths:02}",
-        path = logging::printable(&state.redactor.redact(uri.path())),
+        "request via={via} method={method} path={path} outcome={outcome} status={status} cassette={cassette} latency_ms={ms}.{hundredths:02}",
+        via = line.via,
+        method = line.method,
+        path = logging::printable(&state.redactor.redact(line.uri.path())),
         outcome = handled.outcome.as_str(),
         status = handled.response.status().as_u16(),
         cassette = logging::printable(handled.cassette.as_deref().unwrap_or("-")),
@@ -120,11 +164,19 @@ fn audit_entry<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violat
     }
 }
 
-/// Lets the mode answer the request — unless `--validate strict` answers it
-/// first with Stripe's own error. In `warn` mode the findings ride along.
-async fn answer<M: Mode>(state: &State<M>, api: ApiRequest, violations: &[Violation]) -> Handled {
+/// What validation decided about a request.
+enum Verdict {
+    /// `--validate strict` answers it with Stripe's own error.
+    Refuse(Handled),
+    /// The mode answers it; with a finding line in `warn` mode.
+    Serve(Option<String>),
+}
+
+/// Refuses a request that breaks the documented shape in `--validate
+/// strict` mode; otherwise lets it through, with the findings to note.
+fn verdict<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violation]) -> Verdict {
     let Some(first) = violations.first() else {
-        return state.mode.handle(api).await;
+        return Verdict::Serve(None);
     };
     let summary = violations
         .iter()
@@ -135,9 +187,14 @@ async fn answer<M: Mode>(state: &State<M>, api: ApiRequest, violations: &[Violat
     if state.validator.mode == ValidationMode::Strict {
         let mut handled = Handled::error(ClientError::Invalid(first.clone()).into());
         handled.detail = Some((Severity::Warn, format!("{line} (answered locally, --validate strict)")));
-        return handled;
+        return Verdict::Refuse(handled);
     }
-    let mut handled = state.mode.handle(api).await;
+    Verdict::Serve(Some(line))
+}
+
+/// In `--validate warn` mode the findings ride along on the mode's answer:
+/// one response header each, and a warning line.
+fn note_violations(handled: &mut Handled, violations: &[Violation], line: String) {
     for v in violations {
         let text = format!("{}: {}", v.code.unwrap_or("invalid"), v.message);
         if let Ok(value) = HeaderValue::from_str(&text.replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "?")) {
@@ -146,7 +203,6 @@ async fn answer<M: Mode>(state: &State<M>, api: ApiRequest, violations: &[Violat
     }
     let previous = handled.detail.take().map(|(_, d)| format!("; {d}")).unwrap_or_default();
     handled.detail = Some((Severity::Warn, format!("{line}{previous}")));
-    handled
 }
 
 async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ProxyError> {

@@ -194,8 +194,7 @@ impl Replayer {
 
     async fn miss(&self, request: ApiRequest, error: CassetteError) -> Handled {
         match &self.fallback {
-            // Boxed: recording is rare in replay and its future is large.
-            Some(recorder) => Box::pin(recorder.handle(request)).await,
+            Some(recorder) => recorder.handle(request).await,
             None => Handled::error(error.into()),
         }
     }
@@ -217,10 +216,10 @@ impl Mode for Replayer {
     async fn handle(&self, request: ApiRequest) -> Handled {
         // Worked out synchronously so that this future stays small: hyper
         // moves it into place for every request. Only a miss (which may
-        // record) awaits anything.
+        // record) awaits anything, in a boxed future of its own.
         match self.respond(&request) {
             Ok(handled) => handled,
-            Err(miss) => self.miss(request, miss).await,
+            Err(miss) => Box::pin(self.miss(request, miss)).await,
         }
     }
 

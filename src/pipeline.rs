@@ -2,6 +2,7 @@
 //! decode the parameters, canonicalise, hand the request to the mode, then
 //! count and log what happened.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,6 +11,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::Request;
+use tokio_util::either::Either;
 
 use crate::admin;
 use crate::audit::log::{AuditLog, Entry, Finding};
@@ -56,50 +58,79 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
     if request.uri().path().starts_with(admin::PREFIX) && !matches!(via, Via::Tunnel(_)) {
         return admin::handle(&state, request.method(), request.uri());
     }
-    let (parts, body) = request.into_parts();
-    let body = read_body(body, state.body_limit).await;
-    // For the access line; the head itself moves into the decoded request.
-    let (method, uri) = (parts.method.clone(), parts.uri.clone());
-    let via_name = via.as_str();
-    let mut audit = None;
-    let handled = match body.and_then(|bytes| ApiRequest::decode(parts, bytes, via, &state.redactor)) {
-        Err(e) => Handled::error(e),
-        Ok(api) => {
-            let violations = state.validator.check(api.route, &api.canonical.params);
-            if state.audit.is_some() {
-                audit = Some(Box::new(audit_entry(&state, &api, &violations)));
-            }
-            match verdict(&state, &api, &violations) {
-                Verdict::Refuse(handled) => handled,
-                Verdict::Serve(finding) => {
-                    let mut handled = state.mode.handle(api).await;
-                    if let Some(line) = finding {
-                        note_violations(&mut handled, &violations, line);
-                    }
-                    handled
-                }
+    // A block, so the request head is gone before the mode's answer is awaited.
+    let prepared = {
+        let (parts, body) = request.into_parts();
+        let body = read_body(body, state.body_limit).await;
+        prepare(&state, parts, body, via)
+    };
+    let mut handled = prepared.answer.await;
+    if let Some(line) = prepared.finding {
+        note_violations(&mut handled, &prepared.violations, line);
+    }
+    finish(&state, handled, prepared.audit, prepared.access, started)
+}
+
+/// A request decoded and validated, with the answer under way.
+struct Prepared<F> {
+    answer: F,
+    violations: Vec<Violation>,
+    /// The `--validate warn` line, when there are findings to note.
+    finding: Option<String>,
+    audit: Option<Box<Entry>>,
+    access: AccessLine,
+}
+
+/// Decodes and validates a request and asks the mode (unless validation
+/// refuses it first): everything between reading the body and awaiting the
+/// answer, as a plain function.
+fn prepare<M: Mode>(
+    state: &State<M>,
+    parts: hyper::http::request::Parts,
+    body: Result<Bytes, ProxyError>,
+    via: Via,
+) -> Prepared<impl Future<Output = Handled> + Send + '_> {
+    let access = AccessLine {
+        via: via.as_str(),
+        method: parts.method.clone(),
+        uri: parts.uri.clone(),
+    };
+    let answered = |handled| Either::Left(std::future::ready(handled));
+    let api = match body.and_then(|bytes| ApiRequest::decode(parts, bytes, via, &state.redactor)) {
+        Ok(api) => api,
+        Err(e) => {
+            return Prepared {
+                answer: answered(Handled::error(e)),
+                violations: Vec::new(),
+                finding: None,
+                audit: None,
+                access,
             }
         }
     };
-    finish(
-        &state,
-        handled,
+    let violations = state.validator.check(api.route, &api.canonical.params);
+    let audit = state
+        .audit
+        .as_ref()
+        .map(|_| Box::new(audit_entry(state, &api, &violations)));
+    let (answer, finding) = match verdict(state, &api, &violations) {
+        Verdict::Refuse(handled) => (answered(handled), None),
+        Verdict::Serve(finding) => (Either::Right(state.mode.handle(api)), finding),
+    };
+    Prepared {
+        answer,
+        violations,
+        finding,
         audit,
-        AccessLine {
-            via: via_name,
-            method: &method,
-            uri: &uri,
-            started,
-        },
-    )
+        access,
+    }
 }
 
 /// What the access line says besides the outcome.
-struct AccessLine<'a> {
+struct AccessLine {
     via: &'static str,
-    method: &'a hyper::Method,
-    uri: &'a hyper::Uri,
-    started: Instant,
+    method: hyper::Method,
+    uri: hyper::Uri,
 }
 
 /// Counts, audits and logs a handled request; returns its response.
@@ -107,7 +138,8 @@ fn finish<M: Mode>(
     state: &State<M>,
     handled: Handled,
     audit: Option<Box<Entry>>,
-    line: AccessLine<'_>,
+    line: AccessLine,
+    started: Instant,
 ) -> ProxyResponse {
     state.stats.count(handled.outcome);
     if let (Some(log), Some(mut entry)) = (&state.audit, audit) {
@@ -125,11 +157,11 @@ fn finish<M: Mode>(
         }
     }
     // Integer arithmetic: `{:.2}` on a float costs more than the rest of the line.
-    let micros = line.started.elapsed().as_micros();
+    let micros = started.elapsed().as_micros();
     logging::access(format_args!(
         "request via={via} method={method} path={path} outcome={outcome} status={status} cassette={cassette} latency_ms={ms}.{hundredths:02}",
         via = line.via,
-        method = line.method,
+        method = &line.method,
         path = logging::printable(&state.redactor.redact(line.uri.path())),
         outcome = handled.outcome.as_str(),
         status = handled.response.status().as_u16(),

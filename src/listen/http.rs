@@ -3,6 +3,7 @@
 //! everything else to the request pipeline.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::either::Either;
 
 use crate::error::ProxyResponse;
 use crate::listen::connect;
@@ -40,9 +42,8 @@ where
 {
     let shutdown = state.shutdown.clone();
     let service = service_fn(move |request: Request<Incoming>| {
-        let state = state.clone();
-        let via = via.clone();
-        async move { Ok::<ProxyResponse, Infallible>(dispatch(state, request, via).await) }
+        let response = dispatch(state.clone(), request, via.clone());
+        async move { Ok::<ProxyResponse, Infallible>(response.await) }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -72,12 +73,17 @@ where
     }
 }
 
-async fn dispatch<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> ProxyResponse {
+/// CONNECT to the tunnel handler, everything else to the pipeline. Not an
+/// `async fn`: that would keep a second copy of the request in every
+/// request's future. The tunnel's future is boxed: it is large and rare.
+fn dispatch<M: Mode>(
+    state: Arc<State<M>>,
+    request: Request<Incoming>,
+    via: Via,
+) -> impl Future<Output = ProxyResponse> + Send {
     if request.method() == Method::CONNECT {
-        // Boxed: a tunnel's future is large and rare; inline, every plain
-        // request's future would carry (and copy) its size.
-        Box::pin(connect::handle(state, request)).await
+        Either::Left(Box::pin(connect::handle(state, request)))
     } else {
-        pipeline::handle(state, request, via).await
+        Either::Right(pipeline::handle(state, request, via))
     }
 }

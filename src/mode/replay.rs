@@ -3,6 +3,7 @@
 //! except, with `--record-missing`, the recorder it hands misses to.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -10,6 +11,7 @@ use std::sync::Mutex;
 use http_body_util::Full;
 use hyper::header::HeaderValue;
 use hyper::{Method, Response};
+use tokio_util::either::Either;
 
 use crate::cassette::index::{PreparedResponse, ReplayIndex};
 use crate::cassette::key::RequestKey;
@@ -213,13 +215,13 @@ impl Mode for Replayer {
         "replay"
     }
 
-    async fn handle(&self, request: ApiRequest) -> Handled {
-        // Worked out synchronously so that this future stays small: hyper
-        // moves it into place for every request. Only a miss (which may
-        // record) awaits anything, in a boxed future of its own.
+    fn handle(&self, request: ApiRequest) -> impl Future<Output = Handled> + Send {
+        // Answered before any future exists, so the one returned is tiny
+        // (hyper moves the request's future into place, and spawns one per
+        // HTTP/2 stream). Only a miss, which may record, has real work left.
         match self.respond(&request) {
-            Ok(handled) => handled,
-            Err(miss) => Box::pin(self.miss(request, miss)).await,
+            Ok(handled) => Either::Left(std::future::ready(handled)),
+            Err(miss) => Either::Right(Box::pin(self.miss(request, miss))),
         }
     }
 

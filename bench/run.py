@@ -259,6 +259,7 @@ def server_cmd(kind, cas, certs):
 
 
 KINDS = ["baseline", "nginx", "stripe-vcr"]
+NOTES_MARKER = "<!-- Hand-written notes: bench/run.py keeps everything below this line. -->"
 
 
 def throughput(pid):
@@ -486,7 +487,11 @@ def main():
              f"{change:+.0%} |")
     added = via["p50"] - direct["p50"]
     L.append(f"| record adds ≤ 1 ms p50 | {verdict(added <= 1)}: +{added:.2f} ms |")
-    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(L) + "\n")
+    # Hand-written notes below the marker (what changed, profiles) survive a re-run.
+    results = ROOT / "bench" / "RESULTS.md"
+    previous = results.read_text() if results.exists() else ""
+    notes = previous[previous.index(NOTES_MARKER):] if NOTES_MARKER in previous else NOTES_MARKER + "\n"
+    results.write_text("\n".join(L) + "\n\n" + notes)
     log("wrote bench/RESULTS.md")
 
 

@@ -2,7 +2,7 @@
 //! `ApiRequest::decode` (read the parameters from the query string and body,
 //! redact, canonicalise, hash) on a real request head, then the look-up in
 //! an index of 10,000 cassettes. Validation is measured on its own.
-//! Target: ≤ 5 µs per request (issue #9, bench/README.md).
+//! Target: ≤ 5 µs per request (issue #9; see bench/README.md).
 //!
 //! Run with `cargo bench --bench hot_path`.
 

@@ -293,3 +293,34 @@ fn listening_beyond_loopback_warns_that_anyone_can_use_the_proxy() {
         exited.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_log_can_silence_access_lines_but_keeps_warnings() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.cassettes()).expect("dir");
+    let proxy = Binary::replay(&ws, &[], "stripe_vcr=info,stripe_vcr::access=off");
+    let client = trusting(&ws.ca()).no_proxy().build().expect("client");
+    for _ in 0..3 {
+        let miss = client
+            .get(format!(
+                "https://127.0.0.1:{}/v1/payment_intents/pi_unrecorded",
+                proxy.port
+            ))
+            .bearer_auth(REPLAY_KEY)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(miss.status(), 404);
+    }
+    let exited = proxy.interrupt();
+    assert!(
+        exited.stderr.contains("WARN"),
+        "misses are still warned about:\n{}",
+        exited.stderr
+    );
+    assert!(
+        !exited.stderr.contains("stripe_vcr::access"),
+        "access lines were switched off:\n{}",
+        exited.stderr
+    );
+}

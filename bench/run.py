@@ -396,7 +396,9 @@ def main():
                 if l.startswith("model name")), platform.processor())
     L = []
     L.append("# stripe-vcr benchmark results\n")
-    L.append(f"Measured {date.today()} with `python3 bench/run.py` (BENCH_SECS={SECS}, BENCH_RUNS={RUNS}) on "
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    L.append(f"Measured {date.today()} at commit {commit} with `python3 bench/run.py` (BENCH_SECS={SECS}, BENCH_RUNS={RUNS}) on "
              f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}. Server pinned to CPU "
              f"{SERVER_CPU} with `taskset`, `oha` to CPU {LOAD_CPU}; TLS 1.3, keep-alive; median of {RUNS} runs of "
              f"{SECS} s per cell. stripe-vcr runs with its defaults (`--validate warn`, one info log line per "

@@ -45,7 +45,7 @@ static SINK: OnceLock<BufferedStderr> = OnceLock::new();
 /// [`ACCESS_TARGET`]. Callers pass only printable text (see [`printable`]).
 /// Without [`init`] (the library inside tests) it goes through `tracing`.
 pub fn access(line: fmt::Arguments<'_>) {
-    if !tracing::enabled!(target: ACCESS_TARGET, Level::INFO) {
+    if !access_enabled() {
         return;
     }
     match SINK.get() {
@@ -55,6 +55,12 @@ pub fn access(line: fmt::Arguments<'_>) {
         }
         None => tracing::info!(target: ACCESS_TARGET, "{line}"),
     }
+}
+
+/// Whether `RUST_LOG` lets access lines through: callers check first so a
+/// silenced line costs nothing to prepare.
+pub fn access_enabled() -> bool {
+    tracing::enabled!(target: ACCESS_TARGET, Level::INFO)
 }
 
 /// `text` with control characters (which could drive a terminal) shown as

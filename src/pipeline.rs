@@ -156,19 +156,21 @@ fn finish<M: Mode>(
             Severity::Error => tracing::error!("{detail}"),
         }
     }
-    // Integer arithmetic: `{:.2}` on a float costs more than the rest of the line.
-    let micros = started.elapsed().as_micros();
-    logging::access(format_args!(
-        "request via={via} method={method} path={path} outcome={outcome} status={status} cassette={cassette} latency_ms={ms}.{hundredths:02}",
-        via = line.via,
-        method = &line.method,
-        path = logging::printable(&state.redactor.redact(line.uri.path())),
-        outcome = handled.outcome.as_str(),
-        status = handled.response.status().as_u16(),
-        cassette = logging::printable(handled.cassette.as_deref().unwrap_or("-")),
-        ms = micros / 1000,
-        hundredths = micros % 1000 / 10,
-    ));
+    if logging::access_enabled() {
+        // Integer arithmetic: `{:.2}` on a float costs more than the rest of the line.
+        let micros = started.elapsed().as_micros();
+        logging::access(format_args!(
+            "request via={via} method={method} path={path} outcome={outcome} status={status} cassette={cassette} latency_ms={ms}.{hundredths:02}",
+            via = line.via,
+            method = &line.method,
+            path = logging::printable(&state.redactor.redact(line.uri.path())),
+            outcome = handled.outcome.as_str(),
+            status = handled.response.status().as_u16(),
+            cassette = logging::printable(handled.cassette.as_deref().unwrap_or("-")),
+            ms = micros / 1000,
+            hundredths = micros % 1000 / 10,
+        ));
+    }
     handled.response
 }
 

@@ -289,6 +289,11 @@ def throughput(pid):
                     log(f"  {kind:10} {name:20} {'h2' if http2 else 'h1'} c={conns}: {r['rps']:.0f} req/s p99 {r['p99']:.2f} ms")
         results[(kind, "peak_rss")] = peak_rss_mib(rss_pid)
         stop(proc)
+        if rss_pid != proc.pid:  # nginx's worker, should it outlive its master
+            try:
+                os.kill(rss_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     return results
 
 

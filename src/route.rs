@@ -46,16 +46,18 @@ impl Route {
             // `/v1/payment_intentsX` is not ours.
             return Route::Other;
         }
-        let segments: Vec<&str> = rest.split('/').skip(1).collect();
+        // Up to three segments after the prefix, without collecting them.
+        let mut segments = rest.split('/').skip(1);
+        let segments = (segments.next(), segments.next(), segments.next());
         let get = method == Method::GET;
         let post = method == Method::POST;
-        let endpoint = match segments.as_slice() {
-            [] if get => Endpoint::List,
-            [] if post => Endpoint::Create,
-            ["search"] if get => Endpoint::Search,
-            [id] if get && !id.is_empty() => Endpoint::Retrieve,
-            [id] if post && !id.is_empty() && *id != "search" => Endpoint::Update,
-            [id, action] if !id.is_empty() => match (*action, post, get) {
+        let endpoint = match segments {
+            (None, _, _) if get => Endpoint::List,
+            (None, _, _) if post => Endpoint::Create,
+            (Some("search"), None, _) if get => Endpoint::Search,
+            (Some(id), None, _) if get && !id.is_empty() => Endpoint::Retrieve,
+            (Some(id), None, _) if post && !id.is_empty() && id != "search" => Endpoint::Update,
+            (Some(id), Some(action), None) if !id.is_empty() => match (action, post, get) {
                 ("confirm", true, _) => Endpoint::Confirm,
                 ("capture", true, _) => Endpoint::Capture,
                 ("cancel", true, _) => Endpoint::Cancel,

@@ -18,7 +18,7 @@ pub fn check(schema: &Schema, endpoint_name: &str, endpoint: &EndpointSchema, pa
     };
     let mut path = String::new();
     checker.children(&mut path, &endpoint.params, &params.0, false);
-    checker.missing(&mut path, &endpoint.params, &params.0);
+    checker.missing(&mut path, &endpoint.required, &params.0);
     checker.rules(endpoint_name, endpoint, params);
     checker.out
 }
@@ -31,18 +31,27 @@ struct Checker<'a> {
 /// No documented children (a hash whose schema lists none).
 static NO_CHILDREN: BTreeMap<String, ParamSchema> = BTreeMap::new();
 
-/// Appends `name` to the bracket path (`shipping` → `shipping[address]`);
-/// the caller truncates back to `parent_len` afterwards. One buffer serves
-/// the whole check, so valid requests allocate no paths.
-fn push_child(path: &mut String, name: impl std::fmt::Display) -> usize {
+/// Appends `name` to the bracket path (`shipping` → `shipping[address]`)
+/// and returns the parent's length, to truncate back to afterwards. One
+/// buffer serves the whole check, so valid requests allocate no paths.
+fn push_child(path: &mut String, name: &str) -> usize {
+    let parent_len = path.len();
+    if parent_len == 0 {
+        path.push_str(name);
+    } else {
+        path.push('[');
+        path.push_str(name);
+        path.push(']');
+    }
+    parent_len
+}
+
+/// Appends an array index (`[0]`), like [`push_child`].
+fn push_index(path: &mut String, index: usize) -> usize {
     use std::fmt::Write;
     let parent_len = path.len();
     // Writing to a String cannot fail.
-    let _ = if parent_len == 0 {
-        write!(path, "{name}")
-    } else {
-        write!(path, "[{name}]")
-    };
+    let _ = write!(path, "[{index}]");
     parent_len
 }
 
@@ -97,14 +106,9 @@ impl Checker<'_> {
     }
 
     /// Required children that were not sent.
-    fn missing(
-        &mut self,
-        path: &mut String,
-        documented: &BTreeMap<String, ParamSchema>,
-        sent: &BTreeMap<String, Param>,
-    ) {
-        for (name, node) in documented {
-            if node.required && !sent.contains_key(name) {
+    fn missing(&mut self, path: &mut String, required: &[String], sent: &BTreeMap<String, Param>) {
+        for name in required {
+            if !sent.contains_key(name) {
                 let parent_len = push_child(path, name);
                 self.push(Violation::missing(path));
                 path.truncate(parent_len);
@@ -125,7 +129,7 @@ impl Checker<'_> {
                 if kinds.contains(&Kind::Object) {
                     let children = node.children.as_ref().unwrap_or(&NO_CHILDREN);
                     self.children(path, children, map, node.open);
-                    self.missing(path, children, map);
+                    self.missing(path, &node.required_children, map);
                 } else if kinds.contains(&Kind::Hash) {
                     self.hash(path, map);
                 } else if kinds.contains(&Kind::Array) {
@@ -137,7 +141,7 @@ impl Checker<'_> {
             Param::List(items) => {
                 if let (true, Some(item)) = (kinds.contains(&Kind::Array), &node.items) {
                     for (i, v) in items.iter().enumerate() {
-                        let parent_len = push_child(path, i);
+                        let parent_len = push_index(path, i);
                         self.value(path, item, v);
                         path.truncate(parent_len);
                     }
@@ -186,7 +190,8 @@ impl Checker<'_> {
             }
         }
         if let Some(max) = node.max_length {
-            if s.chars().count() > max {
+            // A string is never longer in characters than in bytes.
+            if s.len() > max && s.chars().count() > max {
                 return Err(Violation::too_long(path, s, max));
             }
         }
@@ -205,7 +210,7 @@ impl Checker<'_> {
         };
         let known = s.len() == 3
             && s.chars().all(|c| c.is_ascii_alphabetic())
-            && (currencies.supported.is_empty() || currencies.supported.iter().any(|c| c.eq_ignore_ascii_case(s)));
+            && (currencies.supported.is_empty() || currencies.supports(s));
         if case_ok && known {
             return Ok(());
         }
@@ -240,18 +245,18 @@ impl Checker<'_> {
         for rule in &endpoint.rules {
             match rule {
                 Rule::Exclusive(names) => {
-                    let present: Vec<String> = names.iter().filter(|n| sent(n)).cloned().collect();
-                    if present.len() > 1 {
+                    let mut present = names.iter().filter(|n| sent(n));
+                    if let (Some(first), Some(_)) = (present.next(), present.next()) {
                         let mut all = names.clone();
                         all.sort();
-                        self.push(Violation::exclusive(&present[0], &all));
+                        self.push(Violation::exclusive(first, &all));
                     }
                 }
             }
         }
         if endpoint_name == "create" && params.get_str("confirm") != Some("true") {
-            for (name, node) in &endpoint.params {
-                if node.only_with_confirm && sent(name) {
+            for name in &endpoint.confirm_only {
+                if sent(name) {
                     self.push(Violation::only_with_confirm(name));
                 }
             }

@@ -41,6 +41,23 @@ pub struct Currencies {
     /// Lower-case ISO 4217 codes; empty means any three letters.
     #[serde(default)]
     pub supported: Vec<String>,
+    /// `supported` lower-cased and sorted, for [`Currencies::supports`].
+    #[serde(skip)]
+    sorted: Vec<String>,
+}
+
+impl Currencies {
+    /// Whether `code` (any case) is a supported currency; a binary search
+    /// rather than a scan of ~140 codes per request.
+    pub fn supports(&self, code: &str) -> bool {
+        let mut lower = [0u8; 8];
+        let Some(buffer) = lower.get_mut(..code.len()) else {
+            return false;
+        };
+        buffer.copy_from_slice(code.as_bytes());
+        buffer.make_ascii_lowercase();
+        self.sorted.binary_search_by(|c| c.as_bytes().cmp(buffer)).is_ok()
+    }
 }
 
 /// How currency codes must be written.
@@ -64,6 +81,13 @@ pub struct EndpointSchema {
     pub params: BTreeMap<String, ParamSchema>,
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Names of the required parameters, sorted (filled in after parsing so
+    /// a check need not walk every documented parameter).
+    #[serde(skip)]
+    pub required: Vec<String>,
+    /// Names of the parameters only allowed with `confirm=true`, sorted.
+    #[serde(skip)]
+    pub confirm_only: Vec<String>,
 }
 
 /// A rule that involves several parameters.
@@ -119,6 +143,9 @@ pub struct ParamSchema {
     /// On create, only allowed together with `confirm=true`.
     #[serde(default)]
     pub only_with_confirm: bool,
+    /// Names of the required `children`, sorted (filled in after parsing).
+    #[serde(skip)]
+    pub required_children: Vec<String>,
     #[serde(default)]
     pub not_in_sdk: bool,
     #[serde(default)]
@@ -165,6 +192,20 @@ impl Schema {
                 schema.schema_version
             ));
         }
+        let mut schema = schema;
+        for endpoint in schema.endpoints.values_mut() {
+            endpoint.params.values_mut().for_each(ParamSchema::index);
+            endpoint.required = required_names(&endpoint.params);
+            endpoint.confirm_only = endpoint
+                .params
+                .iter()
+                .filter(|(_, p)| p.only_with_confirm)
+                .map(|(name, _)| name.clone())
+                .collect();
+        }
+        let currencies = &mut schema.currencies;
+        currencies.sorted = currencies.supported.iter().map(|c| c.to_ascii_lowercase()).collect();
+        currencies.sorted.sort();
         Ok(schema)
     }
 
@@ -174,7 +215,27 @@ impl Schema {
     }
 }
 
+/// The required names among `params`, in their (sorted) order.
+fn required_names(params: &BTreeMap<String, ParamSchema>) -> Vec<String> {
+    params
+        .iter()
+        .filter(|(_, p)| p.required)
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 impl ParamSchema {
+    /// Fills in the derived lists below this parameter.
+    fn index(&mut self) {
+        if let Some(children) = &mut self.children {
+            children.values_mut().for_each(ParamSchema::index);
+            self.required_children = required_names(children);
+        }
+        if let Some(items) = &mut self.items {
+            items.index();
+        }
+    }
+
     /// Every shape this parameter accepts.
     pub fn kinds(&self) -> &[Kind] {
         match (&self.types, &self.kind) {
@@ -191,6 +252,21 @@ impl ParamSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn currency_look_up_ignores_case_and_the_file_order() {
+        let schema = Schema::parse(
+            r#"{"schema_version": 1, "name": "t", "currencies": {"supported": ["USD", "eur", "aud"]}, "endpoints": {}}"#,
+        )
+        .expect("parses");
+        for yes in ["usd", "USD", "Eur", "aud"] {
+            assert!(schema.currencies.supports(yes), "{yes}");
+        }
+        for no in ["gbp", "us", "usdollar", ""] {
+            assert!(!schema.currencies.supports(no), "{no}");
+        }
+        assert!(Schema::builtin().currencies.supports("jpy"));
+    }
 
     #[test]
     fn builtin_schema_parses_and_covers_every_endpoint() {

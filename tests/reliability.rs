@@ -102,11 +102,7 @@ fn plant(
 
 /// A client for the binary on `port` (direct TLS trusting `ca`).
 fn binary_api(port: u16, ca: &Path, http2: bool, key: &str) -> Api {
-    let pem = std::fs::read(ca).expect("read CA");
-    let mut builder = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&pem).expect("CA parses")])
-        .timeout(Duration::from_secs(30))
-        .no_proxy();
+    let mut builder = trusting(ca).timeout(Duration::from_secs(30)).no_proxy();
     if !http2 {
         builder = builder.http1_only();
     }

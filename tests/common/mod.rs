@@ -526,12 +526,12 @@ impl Binary {
         }
     }
 
-    /// `stripe-vcr replay` on an ephemeral port over the workspace's
+    /// `stripe-vcr <mode>` on an ephemeral port over the workspace's
     /// cassettes and CA, plus `extra` flags, logging at `rust_log`.
-    pub fn replay(ws: &Workspace, extra: &[&std::ffi::OsStr], rust_log: &str) -> Binary {
+    fn serving(mode: &str, ws: &Workspace, extra: &[&std::ffi::OsStr], rust_log: &str) -> Binary {
         let (cassettes, certs) = (ws.cassettes(), ws.certs());
         let mut args: Vec<&std::ffi::OsStr> = vec![
-            "replay".as_ref(),
+            mode.as_ref(),
             "--listen".as_ref(),
             "127.0.0.1:0".as_ref(),
             "--cassettes".as_ref(),
@@ -543,25 +543,23 @@ impl Binary {
         Binary::start(&args, rust_log)
     }
 
+    /// `stripe-vcr replay` on an ephemeral port over the workspace's
+    /// cassettes and CA, plus `extra` flags, logging at `rust_log`.
+    pub fn replay(ws: &Workspace, extra: &[&std::ffi::OsStr], rust_log: &str) -> Binary {
+        Binary::serving("replay", ws, extra, rust_log)
+    }
+
     /// `stripe-vcr record` on an ephemeral port into the workspace,
     /// forwarding to `standin`, plus `extra` flags, logging at `rust_log`.
     pub fn record(ws: &Workspace, standin: &Standin, extra: &[&std::ffi::OsStr], rust_log: &str) -> Binary {
-        let (cassettes, certs) = (ws.cassettes(), ws.certs());
         let mut args: Vec<&std::ffi::OsStr> = vec![
-            "record".as_ref(),
-            "--listen".as_ref(),
-            "127.0.0.1:0".as_ref(),
-            "--cassettes".as_ref(),
-            cassettes.as_os_str(),
-            "--certs".as_ref(),
-            certs.as_os_str(),
             "--upstream".as_ref(),
             standin.url.as_ref(),
             "--upstream-ca".as_ref(),
             standin.ca.as_os_str(),
         ];
         args.extend_from_slice(extra);
-        Binary::start(&args, rust_log)
+        Binary::serving("record", ws, &args, rust_log)
     }
 
     /// Ctrl-C, then everything it printed.

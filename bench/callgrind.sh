@@ -34,7 +34,8 @@ for _ in $(seq 600); do
 done
 [ -n "$PORT" ] || { echo "server did not start" >&2; kill "$PID"; exit 1; }
 URL=https://127.0.0.1:$PORT
-BODY="amount=2000&currency=usd&description=Order+6735&metadata[order_id]=6735&metadata[customer_ref]=cr_991&metadata[channel]=web&payment_method_types[0]=card"
+# The same key, Stripe-Version and create body as bench/run.py.
+read -r KEY VERSION BODY < <(python3 -c "import sys; sys.path.insert(0, 'bench'); import run; print(run.KEY, run.VERSION, run.CREATE_BODY)")
 case $REQUEST in
   GET) ARGS=(-m GET "$URL/v1/payment_intents/$ID");;
   LIST) ARGS=(-m GET "$URL/v1/payment_intents?limit=3");;
@@ -42,7 +43,7 @@ case $REQUEST in
   *) echo "request: GET, LIST or POST" >&2; kill "$PID"; exit 2;;
 esac
 OHA=(oha --no-tui --output-format json -c 4 --cacert "$W/certs/ca.pem"
-     -H "Authorization: Bearer sk_test_bench_key_0000000000000000" -H "Stripe-Version: 2026-07-29.dahlia" "${ARGS[@]}")
+     -H "Authorization: Bearer $KEY" -H "Stripe-Version: $VERSION" "${ARGS[@]}")
 "${OHA[@]}" -n 200 >/dev/null
 callgrind_control -i on "$PID" >/dev/null 2>&1
 "${OHA[@]}" -n "$N" >"$OUT/oha.json"

@@ -34,9 +34,11 @@ async fn main() {
     for loaded in CassetteStore::new(cassettes).load_all().expect("cassettes load") {
         let c = loaded.cassette;
         let status = hyper::StatusCode::from_u16(c.response.status).expect("status");
+        let mut body = Vec::new();
+        c.response.body.write_replayed(&mut body);
         table.insert(
             (c.request.canonical.method.clone(), c.request.canonical.path.clone()),
-            (status, c.response.headers.to_header_map(), c.response.body.to_bytes()),
+            (status, c.response.headers.to_header_map(), Bytes::from(body)),
         );
     }
     let table = Arc::new(table);

@@ -4,6 +4,9 @@
 #
 #   bench/callgrind.sh [stripe-vcr|baseline] [GET|LIST|POST] [N]
 #
+# With KEEP=<file> the callgrind profile is kept there, for
+# `callgrind_annotate --inclusive=yes <file>` or kcachegrind.
+#
 # Needs the fixture bench/run.py records (target/bench/cassettes and certs),
 # valgrind, oha and a release build. The server runs under callgrind with
 # instrumentation off; after 200 warm-up requests it is switched on for N
@@ -52,6 +55,7 @@ callgrind_control -d "$PID" >/dev/null 2>&1
 sleep 1
 kill -INT "$PID"; sleep 2; kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true
 PROFILE=$(ls -S "$OUT"/cg.* | head -1)
+if [ -n "${KEEP:-}" ]; then cp "$PROFILE" "$KEEP"; fi
 TOTAL=$(callgrind_annotate "$PROFILE" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",","",$1); print $1; done=1}')
 python3 - "$OUT/oha.json" "$TOTAL" "$N" "$SERVER" "$REQUEST" <<'PY'
 import json, sys

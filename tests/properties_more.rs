@@ -321,9 +321,18 @@ proptest! {
         let bytes = c.to_file_bytes();
         let loaded = Cassette::from_slice(&bytes).map_err(|e| e.to_string());
         prop_assert_eq!(loaded, Ok(c.clone()), "{}", String::from_utf8_lossy(&bytes));
-        // And the loaded one is what an index can serve.
+        // And the loaded one is what an index can serve: the replayed body
+        // is the recorded one, byte for byte as text, or the same JSON.
         let _ = c.response.headers.to_header_map();
-        let _ = c.response.body.to_bytes();
+        let mut served = Vec::new();
+        c.response.body.write_replayed(&mut served);
+        match &c.response.body {
+            ResponseBody::Body(value) => {
+                let back: serde_json::Value = serde_json::from_slice(&served).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(&back, value);
+            }
+            ResponseBody::BodyText(text) => prop_assert_eq!(served, text.as_bytes()),
+        }
     }
 
     #[test]

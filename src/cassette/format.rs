@@ -15,7 +15,6 @@
 //! }
 //! ```
 
-use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
@@ -270,12 +269,15 @@ impl ResponseBody {
         }
     }
 
-    /// The bytes replay sends: JSON pretty-printed with two spaces, which is
-    /// how api.stripe.com formats its bodies.
-    pub fn to_bytes(&self) -> Bytes {
+    /// Appends the bytes replay sends to `out`: JSON pretty-printed with
+    /// two spaces, which is how api.stripe.com formats its bodies.
+    pub fn write_replayed(&self, out: &mut Vec<u8>) {
         match self {
-            ResponseBody::Body(value) => Bytes::from(serde_json::to_vec_pretty(value).unwrap_or_default()),
-            ResponseBody::BodyText(text) => Bytes::from(text.clone()),
+            // A `Value` always serialises into a `Vec`.
+            ResponseBody::Body(value) => {
+                let _ = serde_json::to_writer_pretty(out, value);
+            }
+            ResponseBody::BodyText(text) => out.extend_from_slice(text.as_bytes()),
         }
     }
 }
@@ -400,7 +402,13 @@ mod tests {
     #[test]
     fn json_bodies_replay_pretty_in_their_original_order() {
         let body = ResponseBody::from_upstream(br#"{"z":"first","n":1}"#);
-        assert_eq!(body.to_bytes(), Bytes::from("{\n  \"z\": \"first\",\n  \"n\": 1\n}"));
+        let mut out = b"kept ".to_vec();
+        body.write_replayed(&mut out);
+        assert_eq!(out, b"kept {\n  \"z\": \"first\",\n  \"n\": 1\n}");
+        let text = ResponseBody::from_upstream(b"not json");
+        let mut out = Vec::new();
+        text.write_replayed(&mut out);
+        assert_eq!(out, b"not json");
     }
 
     #[test]

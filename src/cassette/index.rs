@@ -12,6 +12,7 @@ use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::StatusCode;
 
+use crate::cassette::arena::Arena;
 use crate::cassette::format::{Cassette, ResponseHeaders};
 use crate::cassette::key::{CanonicalRequest, RequestKey};
 use crate::cassette::store::LoadedCassette;
@@ -38,6 +39,11 @@ impl PreparedResponse {
     }
 }
 
+/// Keys are SHA-256 digests, already uniform: hashing them again with
+/// SipHash only costs time on every look-up. (The index never grows after
+/// loading, so keys an attacker picks cannot crowd its buckets.)
+type KeyHasher = rustc_hash::FxBuildHasher;
+
 /// One loaded cassette.
 #[derive(Debug)]
 pub struct Recording {
@@ -45,7 +51,7 @@ pub struct Recording {
     /// The canonical request as compact JSON: kept small (a parsed
     /// request with its maps costs several times more), parsed again only
     /// to explain a miss.
-    canonical: Box<str>,
+    canonical: Bytes,
     pub occurrence: u32,
     pub response: PreparedResponse,
     /// When it was recorded (`None` if the file's timestamp is unreadable).
@@ -57,7 +63,7 @@ pub struct Recording {
 impl Recording {
     /// The recorded canonical request.
     pub fn canonical(&self) -> Option<CanonicalRequest> {
-        serde_json::from_str(&self.canonical).ok()
+        serde_json::from_slice(&self.canonical).ok()
     }
 }
 
@@ -72,7 +78,7 @@ struct Sequence {
 /// Cassettes indexed for replay.
 #[derive(Debug, Default)]
 pub struct ReplayIndex {
-    by_key: HashMap<RequestKey, Sequence>,
+    by_key: HashMap<RequestKey, Sequence, KeyHasher>,
     count: usize,
 }
 
@@ -81,11 +87,15 @@ pub struct ReplayIndex {
 /// parsed cassette right away, so loading a large library never holds it twice.
 #[derive(Debug, Default)]
 pub struct IndexBuilder {
-    grouped: HashMap<RequestKey, Vec<Arc<Recording>>>,
+    grouped: HashMap<RequestKey, Vec<Arc<Recording>>, KeyHasher>,
     count: usize,
     /// Header names and values seen so far, shared by every response.
     names: HashMap<String, HeaderName>,
     values: HashMap<String, HeaderValue>,
+    /// Where bodies and canonical requests are kept.
+    arena: Arena,
+    /// Reused to serialise each one before it is packed.
+    scratch: Vec<u8>,
 }
 
 impl IndexBuilder {
@@ -96,22 +106,22 @@ impl IndexBuilder {
             status: cassette.response.status,
         })?;
         let headers = self.intern(&cassette.response.headers);
+        self.scratch.clear();
+        cassette.request.canonical.write_canonical_bytes(&mut self.scratch);
+        let key = RequestKey::of_canonical_bytes(&self.scratch);
+        let canonical = self.arena.pack(&self.scratch);
+        self.scratch.clear();
+        cassette.response.body.write_replayed(&mut self.scratch);
+        let body = self.arena.pack(&self.scratch);
         let recording = Recording {
-            response: PreparedResponse {
-                status,
-                headers,
-                body: cassette.response.body.to_bytes(),
-            },
+            response: PreparedResponse { status, headers, body },
             recorded_at: humantime::parse_rfc3339_weak(&cassette.recorded_at).ok(),
             served: AtomicBool::new(false),
             occurrence: cassette.occurrence,
-            canonical: String::from_utf8_lossy(&cassette.request.canonical.canonical_bytes()).into(),
+            canonical,
             file_name,
         };
-        self.grouped
-            .entry(cassette.request.canonical.key())
-            .or_default()
-            .push(Arc::new(recording));
+        self.grouped.entry(key).or_default().push(Arc::new(recording));
         self.count += 1;
         Ok(())
     }
@@ -121,17 +131,21 @@ impl IndexBuilder {
         prepared
             .iter()
             .map(|(name, value)| {
-                let name = self
-                    .names
-                    .entry(name.as_str().to_owned())
-                    .or_insert_with(|| name.clone())
-                    .clone();
-                let value = match value.to_str() {
-                    Ok(text) => self
-                        .values
-                        .entry(text.to_owned())
-                        .or_insert_with(|| value.clone())
+                // Look up before inserting: almost every header is already
+                // known, and its text need not be copied to ask.
+                let name = match self.names.get(name.as_str()) {
+                    Some(known) => known.clone(),
+                    None => self
+                        .names
+                        .entry(name.as_str().to_owned())
+                        .or_insert(name.clone())
                         .clone(),
+                };
+                let value = match value.to_str() {
+                    Ok(text) => match self.values.get(text) {
+                        Some(known) => known.clone(),
+                        None => self.values.entry(text.to_owned()).or_insert(value.clone()).clone(),
+                    },
                     Err(_) => value.clone(),
                 };
                 (name, value)
@@ -149,7 +163,7 @@ impl IndexBuilder {
 
     /// The finished index; refuses two files holding the same occurrence.
     pub fn finish(self) -> Result<ReplayIndex, IndexError> {
-        let mut by_key = HashMap::with_capacity(self.grouped.len());
+        let mut by_key = HashMap::with_capacity_and_hasher(self.grouped.len(), KeyHasher::default());
         for (key, mut recordings) in self.grouped {
             recordings.sort_by_key(|r| r.occurrence);
             recordings.shrink_to_fit();

@@ -55,8 +55,18 @@ struct HashedForm<'a> {
 }
 
 /// SHA-256 of a [`CanonicalRequest`]'s canonical bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RequestKey([u8; 32]);
+
+impl std::hash::Hash for RequestKey {
+    /// Eight bytes of a SHA-256 digest are as well spread as any hash of
+    /// all 32, so that is all a hash table is given.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(first));
+    }
+}
 
 impl CanonicalRequest {
     /// Like [`CanonicalRequest::new`], consuming the decoded parameters
@@ -96,8 +106,15 @@ impl CanonicalRequest {
     /// The bytes that are hashed: compact JSON with a fixed field order and
     /// sorted parameter names.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        // Serialising strings and sorted maps cannot fail.
-        serde_json::to_vec(&self.hashed_form()).unwrap_or_default()
+        let mut out = Vec::new();
+        self.write_canonical_bytes(&mut out);
+        out
+    }
+
+    /// Appends [`CanonicalRequest::canonical_bytes`] to `out`.
+    pub fn write_canonical_bytes(&self, out: &mut Vec<u8>) {
+        // Serialising strings and sorted maps into a Vec cannot fail.
+        let _ = serde_json::to_writer(out, &self.hashed_form());
     }
 
     /// The request's key: SHA-256 of [`CanonicalRequest::canonical_bytes`],
@@ -109,9 +126,8 @@ impl CanonicalRequest {
         }
         BUFFER.with_borrow_mut(|buffer| {
             buffer.clear();
-            // Serialising strings and sorted maps into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *buffer, &self.hashed_form());
-            RequestKey(Sha256::digest(&buffer[..]).into())
+            self.write_canonical_bytes(buffer);
+            RequestKey::of_canonical_bytes(buffer)
         })
     }
 
@@ -131,6 +147,11 @@ impl CanonicalRequest {
 }
 
 impl RequestKey {
+    /// The key of bytes already produced by [`CanonicalRequest::canonical_bytes`].
+    pub fn of_canonical_bytes(bytes: &[u8]) -> RequestKey {
+        RequestKey(Sha256::digest(bytes).into())
+    }
+
     /// The full hash in lower-case hex.
     pub fn hex(&self) -> String {
         hex::encode(self.0)

@@ -69,6 +69,17 @@ pub fn read_cassette(path: &Path) -> Result<(String, Cassette), StoreError> {
     Ok((file_name, cassette))
 }
 
+/// Whether a directory entry is a file (or directory, per `kind`). The type
+/// comes from the directory listing itself, so a 100k-cassette library costs
+/// no `stat` per file; only symbolic links are followed to what they name.
+fn entry_is(entry: &fs::DirEntry, kind: fn(&fs::FileType) -> bool) -> bool {
+    match entry.file_type() {
+        Ok(t) if t.is_symlink() => fs::metadata(entry.path()).is_ok_and(|m| kind(&m.file_type())),
+        Ok(t) => kind(&t),
+        Err(_) => false,
+    }
+}
+
 /// The sets directly below `set` (at `dir`): non-hidden subdirectories with valid names.
 fn subsets(set: &CassetteSet, dir: &Path) -> Result<Vec<(CassetteSet, PathBuf)>, StoreError> {
     let entries = fs::read_dir(dir).map_err(|source| StoreError::Io {
@@ -77,7 +88,7 @@ fn subsets(set: &CassetteSet, dir: &Path) -> Result<Vec<(CassetteSet, PathBuf)>,
     })?;
     Ok(entries
         .filter_map(Result::ok)
-        .filter(|e| e.path().is_dir())
+        .filter(|e| entry_is(e, fs::FileType::is_dir))
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') {
@@ -219,13 +230,16 @@ impl CassetteStore {
         })?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-                p.is_file() && name.ends_with(".json") && !name.starts_with('.')
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.as_encoded_bytes();
+                name.ends_with(b".json") && !name.starts_with(b".") && entry_is(e, fs::FileType::is_file)
             })
+            .map(|e| e.path())
             .collect();
-        paths.sort();
+        // All in one directory: ordering by file name is ordering by path,
+        // without comparing the shared leading components again.
+        paths.sort_unstable_by(|a, b| a.file_name().cmp(&b.file_name()));
         Ok(paths)
     }
 
@@ -315,6 +329,48 @@ mod tests {
         assert_eq!(loaded[0].cassette.occurrence, 3);
         assert_eq!(store.clean_temp_files(), 1);
         assert_eq!(fs::read_dir(store.dir()).expect("dir").count(), 2);
+    }
+
+    #[test]
+    fn file_types_come_from_the_listing_and_links_are_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        let root = CassetteStore::new(dir.path());
+        root.write("a.json", &cassette(1)).expect("write a");
+        CassetteStore::new(elsewhere.path())
+            .write("linked.json", &cassette(2))
+            .expect("write linked");
+        CassetteStore::new(elsewhere.path().join("shared"))
+            .write("s.json", &cassette(3))
+            .expect("write s");
+        std::os::unix::fs::symlink(elsewhere.path().join("linked.json"), dir.path().join("b.json")).expect("link");
+        std::os::unix::fs::symlink(elsewhere.path().join("shared"), dir.path().join("team")).expect("link");
+        std::os::unix::fs::symlink(elsewhere.path().join("gone.json"), dir.path().join("c.json")).expect("link");
+        fs::create_dir(dir.path().join("dir.json")).expect("a directory named like a cassette");
+        let names = |paths: Vec<PathBuf>| -> Vec<String> {
+            paths
+                .iter()
+                .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+                .collect()
+        };
+        assert_eq!(names(root.cassette_paths().expect("paths")), ["a.json", "b.json"]);
+        let mut all: Vec<(String, String)> = root
+            .all_cassette_paths()
+            .expect("all")
+            .into_iter()
+            .map(|(set, p)| {
+                (
+                    set.name().to_owned(),
+                    p.file_name().expect("name").to_string_lossy().into_owned(),
+                )
+            })
+            .collect();
+        all.sort();
+        let expected: Vec<(String, String)> = [("", "a.json"), ("", "b.json"), ("team", "s.json")]
+            .iter()
+            .map(|(s, f)| ((*s).to_owned(), (*f).to_owned()))
+            .collect();
+        assert_eq!(all, expected);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use regex::{Captures, Regex};
 use serde_json::Value;
 
 use crate::cassette::format::Cassette;
-use crate::stripe::params::{Param, Params};
+use crate::stripe::params::{Param, Params, Text};
 
 /// The fixed text that stands in for a secret's random part.
 pub const PLACEHOLDER: &str = "REDACTED";
@@ -232,18 +232,15 @@ impl Redactor {
         params
     }
 
-    fn redact_map_in_place(&self, map: &mut BTreeMap<String, Param>) {
+    fn redact_map_in_place(&self, map: &mut BTreeMap<Text, Param>) {
         map.retain(|k, v| !(is_card_secret_key(k) && matches!(v, Param::Str(_))));
         if map.keys().any(|k| self.might_redact(k)) {
             let old = std::mem::take(map);
-            *map = old
-                .into_iter()
-                .map(|(k, v)| (self.redact(&k).into_owned(), v))
-                .collect();
+            *map = old.into_iter().map(|(k, v)| (Text::from(self.redact(&k)), v)).collect();
         }
         for (k, v) in map.iter_mut() {
             match v {
-                Param::Str(s) if is_card_number_key(k) && is_card_number(s) => *s = mask_card_number(s),
+                Param::Str(s) if is_card_number_key(k) && is_card_number(s) => *s = mask_card_number(s).into(),
                 other => self.redact_param_in_place(other),
             }
         }
@@ -253,7 +250,7 @@ impl Redactor {
         match param {
             Param::Str(s) => {
                 if let Cow::Owned(redacted) = self.redact(s) {
-                    *s = redacted;
+                    *s = redacted.into();
                 }
             }
             Param::List(items) => items.iter_mut().for_each(|p| self.redact_param_in_place(p)),
@@ -266,24 +263,26 @@ impl Redactor {
         Params(self.redact_param_map(&params.0))
     }
 
-    fn redact_param_map(&self, map: &BTreeMap<String, Param>) -> BTreeMap<String, Param> {
+    fn redact_param_map(&self, map: &BTreeMap<Text, Param>) -> BTreeMap<Text, Param> {
         map.iter()
             .filter(|(k, v)| !(is_card_secret_key(k) && matches!(v, Param::Str(_))))
             .map(|(k, v)| {
                 let v = match v {
-                    Param::Str(s) if is_card_number_key(k) && is_card_number(s) => Param::Str(mask_card_number(s)),
-                    Param::Str(s) => Param::Str(self.redact(s).into_owned()),
+                    Param::Str(s) if is_card_number_key(k) && is_card_number(s) => {
+                        Param::Str(mask_card_number(s).into())
+                    }
+                    Param::Str(s) => Param::Str(self.redact(s).into()),
                     Param::List(items) => Param::List(items.iter().map(|p| self.redact_param(p)).collect()),
                     Param::Map(m) => Param::Map(self.redact_param_map(m)),
                 };
-                (self.redact(k).into_owned(), v)
+                (Text::from(self.redact(k)), v)
             })
             .collect()
     }
 
     fn redact_param(&self, param: &Param) -> Param {
         match param {
-            Param::Str(s) => Param::Str(self.redact(s).into_owned()),
+            Param::Str(s) => Param::Str(self.redact(s).into()),
             Param::List(items) => Param::List(items.iter().map(|p| self.redact_param(p)).collect()),
             Param::Map(m) => Param::Map(self.redact_param_map(m)),
         }

@@ -17,6 +17,11 @@ use serde::{Deserialize, Serialize};
 /// keeping recursion bounded on hostile input.
 pub const MAX_DEPTH: usize = 32;
 
+/// A parameter name or scalar value. Most are short (`amount`, `usd`,
+/// `order_id`, `6735`): up to 24 bytes live inline, with no allocation to
+/// make or free per parameter on the replay hot path.
+pub type Text = compact_str::CompactString;
+
 /// One decoded parameter value.
 ///
 /// Every scalar is a string because that is what the form encoding carries;
@@ -26,18 +31,18 @@ pub const MAX_DEPTH: usize = 32;
 #[serde(untagged)]
 pub enum Param {
     /// A scalar (`amount=2000`); the empty string means "unset" to Stripe.
-    Str(String),
+    Str(Text),
     /// An array: `expand[]=a`, `expand[0]=a`, or a JSON array.
     List(Vec<Param>),
     /// A hash: `metadata[order_id]=6735`, or a JSON object. Sorted by key.
-    Map(BTreeMap<String, Param>),
+    Map(BTreeMap<Text, Param>),
 }
 
 /// All parameters of one request, query string and body merged (Stripe mixes
 /// both into one bucket), keyed and sorted by top-level name.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Params(pub BTreeMap<String, Param>);
+pub struct Params(pub BTreeMap<Text, Param>);
 
 /// Why a request's parameters could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,7 +79,7 @@ impl Params {
             if brackets >= MAX_DEPTH && Segments::of(&key).count() > MAX_DEPTH {
                 return Err(DecodeError::TooDeep { key: key.into_owned() });
             }
-            insert(&mut root, Segments::of(&key), value.into_owned());
+            insert(&mut root, Segments::of(&key), value);
         }
         let Param::Map(mut map) = root else {
             // Only names are ever inserted at the root.
@@ -92,7 +97,7 @@ impl Params {
             serde_json::Value::Object(map) => {
                 let mut out = BTreeMap::new();
                 for (k, v) in map {
-                    out.insert(k, Param::from_json(v, 1)?);
+                    out.insert(k.into(), Param::from_json(v, 1)?);
                 }
                 Ok(Params(out))
             }
@@ -125,7 +130,7 @@ impl Params {
     pub fn flatten(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for (name, value) in &self.0 {
-            value.flatten_into(name.clone(), &mut out);
+            value.flatten_into(name.to_string(), &mut out);
         }
         out
     }
@@ -133,7 +138,7 @@ impl Params {
     /// Applies `f` to every scalar value and every hash key (redaction uses
     /// this), rebuilding the sorted tree.
     pub fn map_strings(&self, f: &impl Fn(&str) -> String) -> Params {
-        Params(self.0.iter().map(|(k, v)| (f(k), v.map_strings(f))).collect())
+        Params(self.0.iter().map(|(k, v)| (f(k).into(), v.map_strings(f))).collect())
     }
 
     /// The value at a top-level name, if it is a scalar.
@@ -153,10 +158,10 @@ impl Param {
             });
         }
         Ok(match value {
-            serde_json::Value::Null => Param::Str(String::new()),
-            serde_json::Value::Bool(b) => Param::Str(b.to_string()),
-            serde_json::Value::Number(n) => Param::Str(n.to_string()),
-            serde_json::Value::String(s) => Param::Str(s),
+            serde_json::Value::Null => Param::Str(Text::default()),
+            serde_json::Value::Bool(b) => Param::Str(if b { "true" } else { "false" }.into()),
+            serde_json::Value::Number(n) => Param::Str(n.to_string().into()),
+            serde_json::Value::String(s) => Param::Str(s.into()),
             serde_json::Value::Array(items) => Param::List(
                 items
                     .into_iter()
@@ -165,7 +170,7 @@ impl Param {
             ),
             serde_json::Value::Object(map) => Param::Map(
                 map.into_iter()
-                    .map(|(k, v)| Ok((k, Param::from_json(v, depth + 1)?)))
+                    .map(|(k, v)| Ok((k.into(), Param::from_json(v, depth + 1)?)))
                     .collect::<Result<_, DecodeError>>()?,
             ),
         })
@@ -173,7 +178,7 @@ impl Param {
 
     fn flatten_into(&self, path: String, out: &mut Vec<(String, String)>) {
         match self {
-            Param::Str(s) => out.push((path, s.clone())),
+            Param::Str(s) => out.push((path, s.to_string())),
             Param::List(items) if items.is_empty() => out.push((path, String::new())),
             Param::Map(map) if map.is_empty() => out.push((path, String::new())),
             Param::List(items) => {
@@ -191,9 +196,9 @@ impl Param {
 
     fn map_strings(&self, f: &impl Fn(&str) -> String) -> Param {
         match self {
-            Param::Str(s) => Param::Str(f(s)),
+            Param::Str(s) => Param::Str(f(s).into()),
             Param::List(items) => Param::List(items.iter().map(|p| p.map_strings(f)).collect()),
-            Param::Map(map) => Param::Map(map.iter().map(|(k, v)| (f(k), v.map_strings(f))).collect()),
+            Param::Map(map) => Param::Map(map.iter().map(|(k, v)| (f(k).into(), v.map_strings(f))).collect()),
         }
     }
 }
@@ -330,7 +335,7 @@ impl<'k> Iterator for Segments<'k> {
 
 /// Turns `node` into a hash if it is not one (a later key wins over an
 /// earlier scalar or array at the same place), and returns it.
-fn as_map(node: &mut Param) -> &mut BTreeMap<String, Param> {
+fn as_map(node: &mut Param) -> &mut BTreeMap<Text, Param> {
     if !matches!(node, Param::Map(_)) {
         *node = Param::Map(BTreeMap::new());
     }
@@ -353,23 +358,22 @@ fn as_list(node: &mut Param) -> &mut Vec<Param> {
 
 /// Puts `value` at the place `segments` names below `root`, building the
 /// hashes and arrays on the way. Names are copied only when new.
-fn insert<'k>(root: &mut Param, segments: Segments<'k>, value: String) {
+fn insert<'k>(root: &mut Param, segments: Segments<'k>, value: Cow<'_, str>) {
     let mut segments = segments.peekable();
     let mut node = root;
     while let Some(segment) = segments.next() {
         node = match segment {
             Segment::Name(name) => {
                 let last = segments.peek().is_none();
-                let map = as_map(node);
-                if !map.contains_key(name.as_ref()) {
-                    let placeholder = if last {
-                        Param::Str(String::new())
+                // A name of up to 24 bytes is kept inline: making the key
+                // to look up with costs no allocation.
+                as_map(node).entry(Text::from(name.as_ref())).or_insert_with(|| {
+                    if last {
+                        Param::Str(Text::default())
                     } else {
                         Param::Map(BTreeMap::new())
-                    };
-                    map.insert(name.clone().into_owned(), placeholder);
-                }
-                map.get_mut(name.as_ref()).expect("present or just inserted")
+                    }
+                })
             }
             Segment::Append => {
                 let items = as_list(node);
@@ -385,7 +389,7 @@ fn insert<'k>(root: &mut Param, segments: Segments<'k>, value: String) {
             }
         };
     }
-    *node = Param::Str(value);
+    *node = Param::Str(Text::from(value));
 }
 
 /// Below a decoded value, turns every hash that is really an indexed array
@@ -411,7 +415,7 @@ fn indexed_hashes_to_lists(node: &mut Param) {
 /// True if every key is a canonical decimal index and together they are
 /// exactly `0..n`. Anything else (gaps, `01`, names) stays a hash, for the
 /// validator to judge.
-fn sequential_indices(map: &BTreeMap<String, Param>) -> bool {
+fn sequential_indices(map: &BTreeMap<Text, Param>) -> bool {
     !map.is_empty()
         && map.keys().all(|k| {
             let canonical = !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) && (k == "0" || !k.starts_with('0'));

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::stripe::params::{Param, Params};
+use crate::stripe::params::{Param, Params, Text};
 use crate::validate::schema::{CurrencyCase, EndpointSchema, Kind, ParamSchema, Rule, Schema};
 use crate::validate::search;
 use crate::validate::Violation;
@@ -88,12 +88,12 @@ impl Checker<'_> {
         &mut self,
         path: &mut String,
         documented: &BTreeMap<String, ParamSchema>,
-        sent: &BTreeMap<String, Param>,
+        sent: &BTreeMap<Text, Param>,
         open: bool,
     ) {
         for (name, value) in sent {
             let parent_len = push_child(path, name);
-            match documented.get(name) {
+            match documented.get(name.as_str()) {
                 Some(node) => self.value(path, node, value),
                 None if open => {}
                 None => {
@@ -106,9 +106,9 @@ impl Checker<'_> {
     }
 
     /// Required children that were not sent.
-    fn missing(&mut self, path: &mut String, required: &[String], sent: &BTreeMap<String, Param>) {
+    fn missing(&mut self, path: &mut String, required: &[String], sent: &BTreeMap<Text, Param>) {
         for name in required {
-            if !sent.contains_key(name) {
+            if !sent.contains_key(name.as_str()) {
                 let parent_len = push_child(path, name);
                 self.push(Violation::missing(path));
                 path.truncate(parent_len);
@@ -225,14 +225,14 @@ impl Checker<'_> {
         Err(Violation::invalid_currency(path, s, &listed.join(", ")))
     }
 
-    fn hash(&mut self, path: &str, map: &BTreeMap<String, Param>) {
+    fn hash(&mut self, path: &str, map: &BTreeMap<Text, Param>) {
         for (key, value) in map {
             match value {
                 Param::Str(v) => {
                     if key.chars().count() > 40 {
                         self.push(Violation::metadata_key(path, key));
                     } else if v.chars().count() > 500 {
-                        self.push(Violation::metadata_value(path, v));
+                        self.push(Violation::metadata_value(path, v.as_str()));
                     }
                 }
                 _ => self.push(Violation::metadata_type(path, key)),
@@ -241,7 +241,7 @@ impl Checker<'_> {
     }
 
     fn rules(&mut self, endpoint_name: &str, endpoint: &EndpointSchema, params: &Params) {
-        let sent = |name: &str| params.0.get(name).is_some_and(|p| p != &Param::Str(String::new()));
+        let sent = |name: &str| params.0.get(name).is_some_and(|p| p != &Param::Str(Text::default()));
         for rule in &endpoint.rules {
             match rule {
                 Rule::Exclusive(names) => {

@@ -214,7 +214,7 @@ impl Violation {
     }
 
     /// Stripe's exact message for `expand[1]=x` (from the seed pages).
-    pub(crate) fn array_keys<'a>(path: &str, keys: impl Iterator<Item = &'a String>) -> Violation {
+    pub(crate) fn array_keys<'a>(path: &str, keys: impl Iterator<Item = &'a crate::stripe::params::Text>) -> Violation {
         let keys: Vec<String> = keys.map(|k| format!("`{k}`")).collect();
         let expected = (0..)
             .find(|i: &usize| !keys.contains(&format!("`{i}`")))

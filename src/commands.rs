@@ -36,6 +36,13 @@ pub async fn serve(config: Config) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    if summary.unsynced > 0 {
+        eprintln!(
+            "stripe-vcr: {} cassettes were saved but not synced to disk; a power cut could still lose them",
+            summary.unsynced
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,8 +2,10 @@
 //! cassettes or building the upstream client), the listener and its tasks;
 //! and shuts it down gracefully.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,11 +77,16 @@ pub struct StartInfo {
     pub ca_fingerprint: String,
 }
 
+/// [`Mode::settle`], whatever the mode's type.
+type Settle = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = u64> + Send>> + Send + Sync>;
+
 /// A proxy that is accepting connections.
 pub struct RunningProxy {
     pub info: StartInfo,
     /// The mode's list of cassettes not served so far.
     unused: Box<dyn Fn() -> Vec<String> + Send + Sync>,
+    /// The mode's wait for its cassettes to reach the disk.
+    settle: Settle,
     stats: Arc<Stats>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -240,10 +247,15 @@ async fn launch<M: Mode>(
         let state = state.clone();
         Box::new(move || state.mode.unused())
     };
+    let settle: Settle = {
+        let state = state.clone();
+        Box::new(move || Box::pin(async move { state.mode.settle().await }))
+    };
     let accept = tokio::spawn(listen::accept_loop(listener, state, direct));
     Ok(RunningProxy {
         info,
         unused,
+        settle,
         stats,
         shutdown,
         tasks,
@@ -271,20 +283,21 @@ impl RunningProxy {
     /// never served.
     pub async fn shutdown_with_unused(self) -> (Summary, Vec<String>) {
         let unused = self.unused;
-        let summary = RunningProxy::drain(self.shutdown, self.accept, self.tasks, self.stats).await;
+        let summary = RunningProxy::drain(self.shutdown, self.accept, self.tasks, self.settle, self.stats).await;
         (summary, unused())
     }
 
-    /// Stops accepting, lets in-flight requests finish (up to a limit), and
-    /// returns the final counters.
+    /// Stops accepting, lets in-flight requests finish (up to a limit), waits
+    /// for recorded cassettes to reach the disk, and returns the final counters.
     pub async fn shutdown(self) -> Summary {
-        RunningProxy::drain(self.shutdown, self.accept, self.tasks, self.stats).await
+        RunningProxy::drain(self.shutdown, self.accept, self.tasks, self.settle, self.stats).await
     }
 
     async fn drain(
         shutdown: CancellationToken,
         accept: tokio::task::JoinHandle<()>,
         tasks: TaskTracker,
+        settle: Settle,
         stats: Arc<Stats>,
     ) -> Summary {
         shutdown.cancel();
@@ -296,6 +309,10 @@ impl RunningProxy {
                 DRAIN_TIMEOUT.as_secs()
             );
         }
-        stats.summary()
+        let unsynced = settle().await;
+        Summary {
+            unsynced,
+            ..stats.summary()
+        }
     }
 }

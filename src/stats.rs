@@ -57,6 +57,10 @@ pub struct Summary {
     pub forwarded: u64,
     pub errors: u64,
     pub write_failures: u64,
+    /// Recorded cassettes that could not be synced to disk. Known only at
+    /// shutdown; while running, `/__stripe-vcr/stats` reports the sync queue.
+    #[serde(skip)]
+    pub unsynced: u64,
 }
 
 impl Stats {
@@ -85,6 +89,7 @@ impl Stats {
             forwarded: get(&self.forwarded),
             errors: get(&self.errors),
             write_failures: get(&self.write_failures),
+            unsynced: 0,
         }
     }
 }
@@ -98,6 +103,9 @@ impl fmt::Display for Summary {
         )?;
         if self.write_failures > 0 {
             write!(f, ", {} cassettes NOT saved (see the log)", self.write_failures)?;
+        }
+        if self.unsynced > 0 {
+            write!(f, ", {} cassettes NOT synced to disk (see the log)", self.unsynced)?;
         }
         Ok(())
     }
@@ -135,6 +143,13 @@ mod tests {
         assert_eq!(
             sum.to_string(),
             "6 requests: 2 hits, 1 misses, 1 recorded, 0 forwarded unrecorded, 1 errors, 1 cassettes NOT saved (see the log)"
+        );
+        let unsynced = Summary { unsynced: 2, ..sum };
+        assert!(
+            unsynced
+                .to_string()
+                .ends_with(", 2 cassettes NOT synced to disk (see the log)"),
+            "{unsynced}"
         );
     }
 }

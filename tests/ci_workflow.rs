@@ -117,15 +117,7 @@ async fn parallel_tests_with_their_own_sets_get_their_own_sequences() {
         first_amount(&b1)
     );
     assert_eq!(first_amount(&list_in_set(&rep, "checkout/happy-path").await), 111);
-    let stats: serde_json::Value = rep
-        .client
-        .get(format!("{}/__stripe-vcr/stats", rep.base))
-        .send()
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("json");
+    let stats = rep.stats().await;
     assert_eq!(stats["sets"]["sets"]["refunds"]["hits"], 4, "{stats}");
     assert_eq!(stats["sets"]["sets"]["checkout/happy-path"]["misses"], 0, "{stats}");
     let unknown = rep

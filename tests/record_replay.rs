@@ -10,8 +10,19 @@ async fn recorded_flow_replays_offline_identically_and_leaks_no_secret() {
     let ws = Workspace::new();
     let standin = Standin::start();
     let recorder = start_record(&ws, &standin).await;
-    let recorded = payment_flow(&api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY)).await;
+    let app = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
+    let recorded = payment_flow(&app).await;
+    // Each answer came once its cassette was whole under its final name;
+    // syncing them to disk runs behind the answers, and shutdown waits for it.
+    for name in ws.cassette_files() {
+        let text = std::fs::read_to_string(ws.cassettes().join(&name)).expect("read");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap_or_else(|e| panic!("{name} incomplete: {e}"));
+    }
+    let stats = app.stats().await;
+    assert_eq!(stats["sets"]["sync"]["failed"], 0, "{stats}");
+    assert!(stats["sets"]["sync"]["pending"].as_u64().is_some(), "{stats}");
     let record_summary = recorder.shutdown().await;
+    assert_eq!(record_summary.unsynced, 0, "{record_summary}");
     standin.stop();
 
     // Every request of the flow was under /v1/payment_intents: one cassette each.

@@ -32,7 +32,7 @@ use stripe_vcr::cassette::format::{
 };
 use stripe_vcr::cassette::key::{file_name, CanonicalRequest};
 use stripe_vcr::cassette::redact::Redactor;
-use stripe_vcr::cassette::store::CassetteStore;
+use stripe_vcr::cassette::store::{CassetteStore, Written};
 use stripe_vcr::config::{Config, ModeConfig, UpstreamConfig};
 use stripe_vcr::stripe::params::Params;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -96,7 +96,10 @@ fn plant(
         },
     };
     let sealed = Redactor::standard().seal(&cassette).expect("seal");
-    CassetteStore::new(dir).write(&name, &sealed).expect("write cassette");
+    CassetteStore::new(dir)
+        .write(&name, &sealed)
+        .and_then(Written::sync)
+        .expect("write cassette");
     name
 }
 

@@ -24,7 +24,7 @@ use stripe_vcr::cassette::format::{
 };
 use stripe_vcr::cassette::key::{file_name, CanonicalRequest};
 use stripe_vcr::cassette::redact::Redactor;
-use stripe_vcr::cassette::store::CassetteStore;
+use stripe_vcr::cassette::store::{CassetteStore, Written};
 use stripe_vcr::stripe::params::Params;
 use tokio::sync::Mutex;
 
@@ -94,7 +94,10 @@ fn plant(dir: &Path, n: usize) {
         },
     };
     let sealed = Redactor::standard().seal(&cassette).expect("seal");
-    CassetteStore::new(dir).write(&name, &sealed).expect("write cassette");
+    CassetteStore::new(dir)
+        .write(&name, &sealed)
+        .and_then(Written::sync)
+        .expect("write cassette");
 }
 
 fn fd_count(pid: u32) -> usize {

@@ -1,8 +1,9 @@
 //! Cassettes: the canonical request and its key, the file format, secret
-//! redaction, the directory on disk and the in-memory replay index (its bytes
-//! packed by `arena`).
+//! redaction, the directory on disk (made durable off the request path by
+//! `flush`) and the in-memory replay index (its bytes packed by `arena`).
 
 pub mod arena;
+pub mod flush;
 pub mod format;
 pub mod index;
 pub mod key;

@@ -1,13 +1,16 @@
-//! The cassette directory on disk: atomic writes and loading.
+//! The cassette directory on disk: atomic writes, durable syncs and loading.
 //!
-//! A cassette is written to a temporary file in the same directory, fsynced,
-//! renamed over its final name, and the directory is fsynced: a crash leaves
-//! either the old file, the new file, or an ignored temporary — never half a
-//! cassette. Concurrent writers use distinct temporary names, so they never
-//! clobber each other's partial output.
+//! A cassette is written whole to a temporary file in the same directory and
+//! renamed over its final name, so readers, and a proxy that is killed, see
+//! either the old file, the whole new one, or an ignored temporary: never half
+//! a cassette. Concurrent writers use distinct temporary names, so they never
+//! clobber each other's partial output. Putting it on stable storage (the
+//! file's data, then the directory's new name) is a second step, [`sync`],
+//! which record mode runs off the request path (`cassette::flush`).
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -69,6 +72,70 @@ pub fn read_cassette(path: &Path) -> Result<(String, Cassette), StoreError> {
     Ok((file_name, cassette))
 }
 
+/// A cassette complete under its final name whose bytes may still be only
+/// in the page cache: it survives the proxy being killed, not a power cut,
+/// until [`sync`] has run on it.
+#[derive(Debug)]
+#[must_use = "a written cassette is not on stable storage until it is synced"]
+pub struct Written {
+    path: PathBuf,
+}
+
+impl Written {
+    /// Where it was written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Syncs this one cassette (see [`sync`]); returns its path.
+    pub fn sync(self) -> Result<PathBuf, StoreError> {
+        match sync(std::slice::from_ref(&self)).pop() {
+            Some((_, error)) => Err(error),
+            None => Ok(self.path),
+        }
+    }
+}
+
+/// Puts written cassettes on stable storage: each file's data, then each of
+/// their directories once, so their names survive a power cut too. Returns
+/// the cassettes that could not be synced, each with why.
+pub fn sync(batch: &[Written]) -> Vec<(PathBuf, StoreError)> {
+    let mut failed = Vec::new();
+    let mut dirs: BTreeMap<&Path, Vec<&Path>> = BTreeMap::new();
+    for written in batch {
+        let path = written.path.as_path();
+        match File::open(path).and_then(|file| file.sync_data()) {
+            Ok(()) => dirs
+                .entry(path.parent().unwrap_or(Path::new(".")))
+                .or_default()
+                .push(path),
+            Err(source) => failed.push((
+                path.to_path_buf(),
+                StoreError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            )),
+        }
+    }
+    for (dir, files) in dirs {
+        if let Err(source) = File::open(dir).and_then(|d| d.sync_all()) {
+            // Every cassette named in this directory shares the failure.
+            failed.extend(files.into_iter().map(|file| {
+                let source = io::Error::new(source.kind(), source.to_string());
+                (
+                    file.to_path_buf(),
+                    StoreError::Io {
+                        path: dir.to_path_buf(),
+                        source,
+                    },
+                )
+            }));
+        }
+    }
+    failed
+}
+
 /// Whether a directory entry is a file (or directory, per `kind`). The type
 /// comes from the directory listing itself, so a 100k-cassette library costs
 /// no `stat` per file; only symbolic links are followed to what they name.
@@ -116,8 +183,10 @@ impl CassetteStore {
     }
 
     /// Writes one cassette atomically under `file_name`, replacing any file
-    /// of that name. Blocking: call it from `spawn_blocking`.
-    pub fn write(&self, file_name: &str, cassette: &Redacted<Cassette>) -> Result<PathBuf, StoreError> {
+    /// of that name. It is complete and visible when this returns, but on
+    /// stable storage only once [`sync`] has run on it. Blocking: call it
+    /// from `spawn_blocking`.
+    pub fn write(&self, file_name: &str, cassette: &Redacted<Cassette>) -> Result<Written, StoreError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::Io { path, source }
@@ -137,15 +206,12 @@ impl CassetteStore {
                 .map_err(io(&temp_path))?;
             file.write_all(&cassette.get().to_file_bytes())
                 .map_err(io(&temp_path))?;
-            file.sync_data().map_err(io(&temp_path))?;
-            fs::rename(&temp_path, &final_path).map_err(io(&final_path))?;
-            // Make the rename itself durable.
-            File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))
+            fs::rename(&temp_path, &final_path).map_err(io(&final_path))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&temp_path);
         }
-        result.map(|()| final_path)
+        result.map(|()| Written { path: final_path })
     }
 
     /// Loads every `*.json` cassette in the directory, sorted by file name.
@@ -280,7 +346,7 @@ impl CassetteStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cassette::format::{
         BodyEncoding, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
@@ -288,7 +354,9 @@ mod tests {
     use crate::cassette::key::CanonicalRequest;
     use crate::stripe::params::Params;
 
-    fn cassette(n: u32) -> Redacted<Cassette> {
+    /// A sealed list cassette, occurrence `n`: a fixture for the store's tests
+    /// and its neighbours'.
+    pub(crate) fn cassette(n: u32) -> Redacted<Cassette> {
         let c = Cassette {
             format_version: FORMAT_VERSION,
             recorded_at: "2026-11-22T15:04:05Z".into(),
@@ -318,9 +386,12 @@ mod tests {
     fn writes_atomically_and_loads_sorted() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = CassetteStore::new(dir.path().join("sub"));
-        store.write("b.json", &cassette(2)).expect("write b");
-        store.write("a.json", &cassette(1)).expect("write a");
-        store.write("a.json", &cassette(3)).expect("overwrite a");
+        let written = [
+            store.write("b.json", &cassette(2)).expect("write b"),
+            store.write("a.json", &cassette(1)).expect("write a"),
+            store.write("a.json", &cassette(3)).expect("overwrite a"),
+        ];
+        assert!(sync(&written).is_empty(), "all three sync");
         // A leftover temporary from a crash is ignored, then cleaned.
         fs::write(store.dir().join(".c.json.1.1.tmp"), b"{partial").expect("temp");
         let loaded = store.load_all().expect("loads");
@@ -332,16 +403,36 @@ mod tests {
     }
 
     #[test]
+    fn a_written_cassette_is_complete_before_its_sync_and_a_vanished_one_fails_to_sync() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = CassetteStore::new(dir.path());
+        let kept = store.write("kept.json", &cassette(1)).expect("write kept");
+        let gone = store.write("gone.json", &cassette(2)).expect("write gone");
+        // Readable in full before any sync: what a killed proxy leaves.
+        let (_, read) = read_cassette(kept.path()).expect("complete before sync");
+        assert_eq!(read.occurrence, 1);
+        fs::remove_file(gone.path()).expect("remove");
+        let failed = sync(&[kept, gone]);
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].0, dir.path().join("gone.json"));
+        assert!(failed[0].1.to_string().contains("gone.json"), "{}", failed[0].1);
+    }
+
+    #[test]
     fn file_types_come_from_the_listing_and_links_are_followed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let elsewhere = tempfile::tempdir().expect("tempdir");
         let root = CassetteStore::new(dir.path());
-        root.write("a.json", &cassette(1)).expect("write a");
+        root.write("a.json", &cassette(1))
+            .and_then(Written::sync)
+            .expect("write a");
         CassetteStore::new(elsewhere.path())
             .write("linked.json", &cassette(2))
+            .and_then(Written::sync)
             .expect("write linked");
         CassetteStore::new(elsewhere.path().join("shared"))
             .write("s.json", &cassette(3))
+            .and_then(Written::sync)
             .expect("write s");
         std::os::unix::fs::symlink(elsewhere.path().join("linked.json"), dir.path().join("b.json")).expect("link");
         std::os::unix::fs::symlink(elsewhere.path().join("shared"), dir.path().join("team")).expect("link");

@@ -151,6 +151,12 @@ pub trait Mode: Send + Sync + 'static {
     fn unused(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Waits until every cassette this mode saved is synced to disk; returns
+    /// how many could not be. Called once the last request has finished.
+    fn settle(&self) -> impl Future<Output = u64> + Send {
+        std::future::ready(0)
+    }
 }
 
 /// True if a `Content-Type` value names `media` (parameters such as

@@ -1,6 +1,8 @@
 //! Record mode: forward every request upstream, return the answer unchanged,
 //! and save each Payment Intents exchange as a sealed (redacted) cassette in
-//! the request's cassette set.
+//! the request's cassette set. The answer waits until the cassette is whole
+//! under its final name; syncing it to disk happens after (`cassette::flush`),
+//! and shutdown waits for that.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -11,6 +13,7 @@ use http_body_util::Full;
 use hyper::header::HeaderValue;
 use hyper::Response;
 
+use crate::cassette::flush::Flusher;
 use crate::cassette::format::{
     Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
 };
@@ -53,6 +56,8 @@ pub struct Recorder {
     occurrences: Mutex<HashMap<(CassetteSet, RequestKey), u32>>,
     /// Cassettes written, per set.
     written: Mutex<BTreeMap<CassetteSet, u64>>,
+    /// Syncs written cassettes to disk off the request path.
+    flusher: Flusher,
 }
 
 impl Recorder {
@@ -66,6 +71,7 @@ impl Recorder {
             reuse: None,
             occurrences: Mutex::new(HashMap::new()),
             written: Mutex::new(BTreeMap::new()),
+            flusher: Flusher::start(),
         }
     }
 
@@ -78,6 +84,18 @@ impl Recorder {
     /// The upstream's base URL, for the banner.
     pub fn upstream_url(&self) -> String {
         self.upstream.base_url()
+    }
+
+    /// Waits until every cassette written so far is synced to disk; returns
+    /// how many could not be.
+    pub async fn settle(&self) -> u64 {
+        self.flusher.settle().await
+    }
+
+    /// Cassettes written and not yet synced to disk, and those that could not
+    /// be, for `/__stripe-vcr/stats`.
+    pub fn sync_stats(&self) -> serde_json::Value {
+        serde_json::json!({ "pending": self.flusher.pending(), "failed": self.flusher.failed() })
     }
 
     /// Cassettes written per set, for `/__stripe-vcr/stats`.
@@ -155,7 +173,8 @@ impl Recorder {
             tokio::task::spawn_blocking(move || store.write(&name, &sealed)).await
         };
         match written {
-            Ok(Ok(_)) => {
+            Ok(Ok(written)) => {
+                self.flusher.submit(written);
                 let mut counts = self.written.lock().unwrap_or_else(|p| p.into_inner());
                 *counts.entry(request.set.clone()).or_insert(0) += 1;
                 Ok(request.set.qualify(&name))
@@ -239,6 +258,10 @@ impl Mode for Recorder {
     }
 
     fn stats(&self) -> serde_json::Value {
-        serde_json::json!({ "recorded": self.stats() })
+        serde_json::json!({ "recorded": self.stats(), "sync": self.sync_stats() })
+    }
+
+    async fn settle(&self) -> u64 {
+        Recorder::settle(self).await
     }
 }

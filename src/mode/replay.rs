@@ -251,8 +251,16 @@ impl Mode for Replayer {
         let mut stats = serde_json::json!({ "sets": sets });
         if let Some(recorder) = &self.fallback {
             stats["recorded"] = recorder.stats();
+            stats["sync"] = recorder.sync_stats();
         }
         stats
+    }
+
+    async fn settle(&self) -> u64 {
+        match &self.fallback {
+            Some(recorder) => recorder.settle().await,
+            None => 0,
+        }
     }
 
     fn reset(&self, set: Option<&CassetteSet>) -> bool {

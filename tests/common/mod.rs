@@ -240,6 +240,18 @@ impl Seen {
 }
 
 impl Api {
+    /// The proxy's `/__stripe-vcr/stats`.
+    pub async fn stats(&self) -> serde_json::Value {
+        self.client
+            .get(format!("{}/__stripe-vcr/stats", self.base))
+            .send()
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats JSON")
+    }
+
     /// Sends a form-encoded request the way the Stripe SDKs do.
     pub async fn send(
         &self,

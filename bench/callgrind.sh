@@ -4,6 +4,7 @@
 #
 #   bench/callgrind.sh [stripe-vcr|baseline] [GET|LIST|POST] [N]
 #
+# With HTTP2=1 the requests go over HTTP/2 (4 connections, by ALPN).
 # With KEEP=<file> the callgrind profile is kept there, for
 # `callgrind_annotate --inclusive=yes <file>` or kcachegrind.
 #
@@ -45,7 +46,8 @@ case $REQUEST in
   POST) ARGS=(-m POST -d "$BODY" -T application/x-www-form-urlencoded "$URL/v1/payment_intents");;
   *) echo "request: GET, LIST or POST" >&2; kill "$PID"; exit 2;;
 esac
-OHA=(oha --no-tui --output-format json -c 4 --cacert "$W/certs/ca.pem"
+PROTO=(); [ -n "${HTTP2:-}" ] && PROTO=(--http2)
+OHA=(oha --no-tui --output-format json -c 4 "${PROTO[@]}" --cacert "$W/certs/ca.pem"
      -H "Authorization: Bearer $KEY" -H "Stripe-Version: $VERSION" "${ARGS[@]}")
 "${OHA[@]}" -n 200 >/dev/null
 callgrind_control -i on "$PID" >/dev/null 2>&1

@@ -454,7 +454,7 @@ def main():
     L.append("| path | p50 ms | p99 ms |")
     L.append("|---|---:|---:|")
     L.append(f"| straight to the stand-in | {direct['p50']:.3f} | {direct['p99']:.3f} |")
-    L.append(f"| through `stripe-vcr record` (forward + redact + fsync'd cassette) | {via['p50']:.3f} | {via['p99']:.3f} |")
+    L.append(f"| through `stripe-vcr record` (forward + redact + cassette written; synced to disk behind the answer) | {via['p50']:.3f} | {via['p99']:.3f} |")
     L.append(f"\nAdded p50: {via['p50'] - direct['p50']:.3f} ms.\n")
     L.append("## Hot path (criterion, `cargo bench --bench hot_path`)\n")
     L.append("| case | median |")

@@ -19,10 +19,9 @@ use crate::cassette::store::{self, Written};
 /// hold back the waiters queued behind it for long.
 const MAX_BATCH: usize = 256;
 
-/// How long the thread gathers cassettes before syncing them together: one
-/// journal commit for a whole burst instead of two per cassette, which would
-/// otherwise hold up the file creations of the requests still coming. It is
-/// also the longest a cassette waits to be synced (plus the sync itself).
+/// How long the thread gathers cassettes before syncing them together, so a
+/// burst costs one journal commit instead of two per cassette. It is also
+/// the longest a cassette waits before its sync starts.
 const GATHER: Duration = Duration::from_millis(20);
 
 /// How long [`Flusher::settle`] waits for a disk that has stopped answering

@@ -98,6 +98,17 @@ pub struct IndexBuilder {
     scratch: Vec<u8>,
 }
 
+/// The shared copy of the value known as `text`, or `value` itself, which
+/// becomes the shared copy. Looks up before inserting: almost every header is
+/// already known, and its text need not be copied to ask.
+fn interned<V: Clone>(known: &mut HashMap<String, V>, text: &str, value: &V) -> V {
+    if let Some(shared) = known.get(text) {
+        return shared.clone();
+    }
+    known.insert(text.to_owned(), value.clone());
+    value.clone()
+}
+
 impl IndexBuilder {
     /// Adds one cassette.
     pub fn add(&mut self, file_name: String, cassette: Cassette) -> Result<(), IndexError> {
@@ -131,21 +142,9 @@ impl IndexBuilder {
         prepared
             .iter()
             .map(|(name, value)| {
-                // Look up before inserting: almost every header is already
-                // known, and its text need not be copied to ask.
-                let name = match self.names.get(name.as_str()) {
-                    Some(known) => known.clone(),
-                    None => self
-                        .names
-                        .entry(name.as_str().to_owned())
-                        .or_insert(name.clone())
-                        .clone(),
-                };
+                let name = interned(&mut self.names, name.as_str(), name);
                 let value = match value.to_str() {
-                    Ok(text) => match self.values.get(text) {
-                        Some(known) => known.clone(),
-                        None => self.values.entry(text.to_owned()).or_insert(value.clone()).clone(),
-                    },
+                    Ok(text) => interned(&mut self.values, text, value),
                     Err(_) => value.clone(),
                 };
                 (name, value)
@@ -477,6 +476,23 @@ mod tests {
                 },
             },
         }
+    }
+
+    #[test]
+    fn interning_hands_back_the_first_copy_of_a_value() {
+        let mut known = HashMap::new();
+        let value = |text: &'static str| HeaderValue::from_maybe_shared(Bytes::from(text.to_owned())).expect("value");
+        let first = value("application/json");
+        let again = value("application/json");
+        let a = interned(&mut known, "application/json", &first);
+        let b = interned(&mut known, "application/json", &again);
+        assert_eq!(a.as_bytes().as_ptr(), first.as_bytes().as_ptr());
+        assert_eq!(
+            b.as_bytes().as_ptr(),
+            first.as_bytes().as_ptr(),
+            "a second copy was kept"
+        );
+        assert_eq!(known.len(), 1);
     }
 
     #[test]

@@ -70,6 +70,7 @@ fn index(n: usize) -> ReplayIndex {
                     canonical: api.canonical,
                     body_encoding: BodyEncoding::None,
                     user_agent: None,
+                    reuses_idempotency_key_of: None,
                 },
                 response: RecordedResponse {
                     status: 200,

@@ -167,7 +167,7 @@ stop() {
 
 # Requests each flow makes (the SDKs' auto-pagination fetches two pages), not
 # counting the SDK's automatic retry of the create the stand-in fails once.
-declare -A FLOW_REQUESTS=([python]=15 [node]=15 [curl]=12)
+declare -A FLOW_REQUESTS=([python]=18 [node]=18 [curl]=15)
 
 # run_flow CLIENT MODE OUT: runs one flow against 127.0.0.1:$PORT with CA $CA.
 run_flow() {
@@ -253,13 +253,18 @@ run_case() {
   expected=${FLOW_REQUESTS[$client]}
   read -r total hits misses recorded forwarded errors <<<"$rec"
   if [ "$client" != curl ]; then
-    # The SDK retried the create the stand-in failed once: one request more,
-    # and a 500 recorded before the 200.
-    expected=$((expected + 1))
+    # The SDK retried the create the stand-in failed once (a 500 recorded
+    # before the 200) and the one it answered with Stripe-Should-Retry: true:
+    # two requests more.
+    expected=$((expected + 2))
     if ! grep -q 'outcome=recorded status=500' "$dir/record.log"; then
       REASON="record: no recorded 500, so the SDK's retry was not exercised"
       return 1
     fi
+  fi
+  if ! grep -rq '"reuses_idempotency_key_of"' "$dir/cassettes"; then
+    REASON="record: no cassette records a retry with the same Idempotency-Key"
+    return 1
   fi
   if [ "$total" != "$expected" ] || [ "$recorded" != $((expected - 1)) ] || [ "$misses" != 0 ] ||
     [ "$errors" != 1 ] || [ "$forwarded" != 0 ]; then

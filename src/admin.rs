@@ -15,7 +15,7 @@ use hyper::{Method, Response, StatusCode, Uri};
 use serde_json::{json, Value};
 
 use crate::cassette::set::CassetteSet;
-use crate::error::ProxyResponse;
+use crate::error::{synthetic_request_id, ProxyResponse};
 use crate::mode::Mode;
 use crate::pipeline::State;
 
@@ -82,8 +82,11 @@ pub fn handle<M: Mode>(state: &State<M>, method: &Method, uri: &Uri) -> ProxyRes
         serde_json::to_vec_pretty(&body).unwrap_or_default(),
     )));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        "request-id",
+        synthetic_request_id(&[method.as_str().as_bytes(), uri.path().as_bytes()]),
+    );
     response
 }

@@ -19,6 +19,15 @@ pub async fn serve(config: Config) -> Result<ExitCode, String> {
     let replaying = running.info.mode == "replay";
     let (summary, unused) = running.shutdown_with_unused().await;
     println!("stripe-vcr summary: {summary}");
+    if !summary.stale_removed.is_empty() {
+        println!(
+            "stripe-vcr: removed {} occurrences left by an earlier, longer recording of requests this run recorded fewer times (--keep-stale-occurrences keeps them):",
+            summary.stale_removed.len()
+        );
+        for name in &summary.stale_removed {
+            println!("  {name}");
+        }
+    }
     if replaying && !unused.is_empty() {
         println!("stripe-vcr: {} cassettes were never served in this run:", unused.len());
         for name in &unused {
@@ -81,7 +90,7 @@ pub fn certs(dir: &std::path::Path, extra_hosts: &[String]) -> Result<ExitCode, 
 pub fn verify(args: &crate::config::VerifyArgs) -> Result<ExitCode, String> {
     let patterns = args.redact.patterns().map_err(|e| e.to_string())?;
     let redactor = crate::cassette::redact::Redactor::with_patterns(&patterns).map_err(|e| e.to_string())?;
-    let report = crate::verify::verify_dir(&args.cassettes, &redactor).map_err(|e| e.to_string())?;
+    let report = crate::verify::verify_dir(&args.cassettes, &redactor, args.fix_names).map_err(|e| e.to_string())?;
     match args.format {
         crate::config::Format::Text => print!("{}", report.to_text()),
         crate::config::Format::Json => {

@@ -180,6 +180,10 @@ pub struct VerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Rename cassettes named under an earlier canonical form of their
+    /// request (e.g. before `expand` became a set) to today's name.
+    #[arg(long)]
+    pub fix_names: bool,
     #[command(flatten)]
     pub redact: RedactArgs,
 }
@@ -247,6 +251,11 @@ pub struct RecordArgs {
     /// and overwrite older ones. Without it, everything is re-recorded.
     #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
     pub re_record_older_than: Option<Duration>,
+    /// Keep occurrences left by an earlier, longer recording of a request
+    /// this run recorded fewer times. By default they are deleted when the
+    /// run ends (and listed), so replay never mixes two sessions.
+    #[arg(long)]
+    pub keep_stale_occurrences: bool,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -317,6 +326,8 @@ pub enum ModeConfig {
     Record {
         upstream: UpstreamConfig,
         re_record_older_than: Option<Duration>,
+        /// `--keep-stale-occurrences`.
+        keep_stale_occurrences: bool,
     },
     /// Serve cassettes. Never touches the network, unless `record_missing`
     /// says where to record misses from.
@@ -334,6 +345,7 @@ impl ModeConfig {
         ModeConfig::Record {
             upstream,
             re_record_older_than: None,
+            keep_stale_occurrences: false,
         }
     }
 }
@@ -407,6 +419,7 @@ impl Config {
                     allow_live_keys: args.allow_live_keys,
                 },
                 re_record_older_than: args.re_record_older_than,
+                keep_stale_occurrences: args.keep_stale_occurrences,
             },
             args.serve,
         )

@@ -29,6 +29,26 @@ pub const ERROR_HEADER: &str = "stripe-vcr-error";
 /// Header naming the closest recording on a replay miss.
 pub const CLOSEST_HEADER: &str = "stripe-vcr-closest";
 
+/// Prefix of the `Request-Id` on answers stripe-vcr makes itself: shaped
+/// like Stripe's (`req_` + 14 characters after it), never mistaken for one.
+pub const REQUEST_ID_PREFIX: &str = "req_vcr_";
+
+/// A `Request-Id` for an answer stripe-vcr made: `req_vcr_` and 14 hex
+/// digits of SHA-256 over `seed`, so the same request answered the same way
+/// carries the same id run after run (a test that logs it stays stable).
+/// SDKs surface it in exceptions and logs, as they do Stripe's.
+pub fn synthetic_request_id(seed: &[&[u8]]) -> HeaderValue {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in seed {
+        hash.update(part);
+        hash.update([0]);
+    }
+    let digest = hex::encode(hash.finalize());
+    let id = format!("{REQUEST_ID_PREFIX}{}", &digest[..14]);
+    HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("req_vcr_unknown"))
+}
+
 /// Anything that stops a request from getting a relayed or replayed answer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -65,6 +85,8 @@ pub enum ClientError {
     Invalid(crate::validate::Violation),
     #[error("idempotency key `{key}` reused with different parameters")]
     IdempotencyKeyReused { key: String },
+    #[error("idempotency key `{key}` first used for {first}, reused for {sent}")]
+    IdempotencyKeyOtherEndpoint { key: String, sent: String, first: String },
     #[error("stripe-vcr refused to forward a request authenticated with a live-mode key ({key}): recordings are for test mode, and a live key turns a test run into real charges. Use a test key, or restart `stripe-vcr record` with --allow-live-keys.")]
     LiveKeyRefused { key: String },
     #[error("stripe-vcr is replaying offline and does not open tunnels to other hosts: CONNECT {authority} refused. Only the API host is intercepted in replay mode.")]
@@ -118,6 +140,7 @@ impl ProxyError {
             ProxyError::Client(ClientError::UnsupportedContentType(_)) => "unsupported-content-type",
             ProxyError::Client(ClientError::Invalid(_)) => "validation",
             ProxyError::Client(ClientError::IdempotencyKeyReused { .. }) => "idempotency-key-reused",
+            ProxyError::Client(ClientError::IdempotencyKeyOtherEndpoint { .. }) => "idempotency-key-other-endpoint",
             ProxyError::Client(ClientError::TunnelRefused { .. }) => "tunnel-refused",
             ProxyError::Client(ClientError::LiveKeyRefused { .. }) => "live-key-refused",
             ProxyError::Upstream(UpstreamError::Unreachable { .. }) => "upstream-unreachable",
@@ -135,9 +158,11 @@ impl ProxyError {
                 ClientError::BadParams(_) | ClientError::BodyRead(_) | ClientError::BadSet(_) | ClientError::BadPath(_),
             ) => StatusCode::BAD_REQUEST,
             ProxyError::Client(ClientError::UnsupportedContentType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ProxyError::Client(ClientError::IdempotencyKeyReused { .. } | ClientError::Invalid(_)) => {
-                StatusCode::BAD_REQUEST
-            }
+            ProxyError::Client(
+                ClientError::IdempotencyKeyReused { .. }
+                | ClientError::IdempotencyKeyOtherEndpoint { .. }
+                | ClientError::Invalid(_),
+            ) => StatusCode::BAD_REQUEST,
             ProxyError::Client(ClientError::BodyTooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyError::Client(ClientError::NoApiKey) => StatusCode::UNAUTHORIZED,
             ProxyError::Client(ClientError::TunnelRefused { .. } | ClientError::LiveKeyRefused { .. }) => {
@@ -154,6 +179,9 @@ impl ProxyError {
             ProxyError::Client(ClientError::NoApiKey) => StripeError::no_api_key(),
             ProxyError::Client(ClientError::Invalid(violation)) => violation.to_stripe_error(),
             ProxyError::Client(ClientError::IdempotencyKeyReused { key }) => StripeError::idempotency_key_reused(key),
+            ProxyError::Client(ClientError::IdempotencyKeyOtherEndpoint { key, sent, first }) => {
+                StripeError::idempotency_key_other_endpoint(key, sent, first)
+            }
             ProxyError::Upstream(e) => StripeError::new(ErrorType::ApiError, e.to_string()),
             other => StripeError::new(ErrorType::InvalidRequestError, other.to_string()),
         }
@@ -161,9 +189,12 @@ impl ProxyError {
 
     /// The one conversion from an error to what the client receives.
     pub fn into_response(self) -> ProxyResponse {
-        let mut response = Response::new(Full::new(Bytes::from(self.stripe_error().to_body())));
+        let body = self.stripe_error().to_body();
+        let request_id = synthetic_request_id(&[self.kind().as_bytes(), &body]);
+        let mut response = Response::new(Full::new(Bytes::from(body)));
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
+        headers.insert("request-id", request_id);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert("stripe-should-retry", HeaderValue::from_static("false"));
         headers.insert(ERROR_HEADER, HeaderValue::from_static(self.kind()));
@@ -197,6 +228,25 @@ mod tests {
         assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
         assert_eq!(r.headers()["stripe-should-retry"], "false");
         assert_eq!(r.headers()[ERROR_HEADER], "upstream-unreachable");
+    }
+
+    #[test]
+    fn every_error_carries_a_stable_request_id_of_its_own() {
+        let id = |e: ProxyError| {
+            e.into_response().headers()["request-id"]
+                .to_str()
+                .expect("ascii")
+                .to_owned()
+        };
+        let missing = || ProxyError::from(ClientError::BodyTooLarge { limit: 10 });
+        let first = id(missing());
+        assert!(
+            first.starts_with("req_vcr_") && first.len() == "req_vcr_".len() + 14,
+            "{first}"
+        );
+        assert_eq!(id(missing()), first, "the same answer, the same id");
+        assert_ne!(id(ProxyError::from(ClientError::BodyTooLarge { limit: 11 })), first);
+        assert_ne!(id(ProxyError::from(ClientError::NoApiKey)), first);
     }
 
     #[test]

@@ -22,9 +22,8 @@ use crate::cassette::store::{CassetteStore, StoreError};
 use crate::config::{Config, ModeConfig, UpstreamConfig};
 use crate::listen;
 use crate::mode::record::Recorder;
-use crate::mode::record::Reuse;
 use crate::mode::replay::Replayer;
-use crate::mode::Mode;
+use crate::mode::{Mode, Settled};
 use crate::pipeline::State;
 use crate::stats::{Stats, Summary};
 use crate::tls::{CaOrigin, CertificateAuthority, LeafIssuer, TlsError, DEFAULT_PERMITTED_HOSTS};
@@ -78,7 +77,7 @@ pub struct StartInfo {
 }
 
 /// [`Mode::settle`], whatever the mode's type.
-type Settle = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = u64> + Send>> + Send + Sync>;
+type Settle = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = Settled> + Send>> + Send + Sync>;
 
 /// A proxy that is accepting connections.
 pub struct RunningProxy {
@@ -142,17 +141,16 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
         ModeConfig::Record {
             upstream,
             re_record_older_than,
+            keep_stale_occurrences,
         } => {
+            // Creates the cassette directory, so it comes before the index.
             let recorder = recorder(&config, upstream, redactor.clone())?;
             let existing = index_sets(&store)?;
             let count = existing.values().map(ReplayIndex::len).sum();
-            let recorder = match re_record_older_than {
-                Some(max_age) => recorder.with_reuse(Reuse {
-                    sets: existing,
-                    max_age: *max_age,
-                }),
-                None => recorder,
-            };
+            let mut recorder = recorder.with_existing(existing, *keep_stale_occurrences);
+            if let Some(max_age) = re_record_older_than {
+                recorder = recorder.reusing_younger_than(*max_age);
+            }
             let url = recorder.upstream_url();
             launch(config, recorder, common, Some(url), count).await
         }
@@ -309,9 +307,10 @@ impl RunningProxy {
                 DRAIN_TIMEOUT.as_secs()
             );
         }
-        let unsynced = settle().await;
+        let settled = settle().await;
         Summary {
-            unsynced,
+            unsynced: settled.unsynced,
+            stale_removed: settled.stale_removed,
             ..stats.summary()
         }
     }

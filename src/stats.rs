@@ -48,7 +48,7 @@ impl Outcome {
 }
 
 /// A snapshot of the counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Summary {
     pub requests: u64,
     pub hits: u64,
@@ -61,6 +61,11 @@ pub struct Summary {
     /// shutdown; while running, `/__stripe-vcr/stats` reports the sync queue.
     #[serde(skip)]
     pub unsynced: u64,
+    /// Record: occurrences an earlier, longer session of a request left
+    /// beyond what this run recorded, deleted at the end (names relative to
+    /// the cassette directory). Known only at shutdown.
+    #[serde(skip)]
+    pub stale_removed: Vec<String>,
 }
 
 impl Stats {
@@ -90,6 +95,7 @@ impl Stats {
             errors: get(&self.errors),
             write_failures: get(&self.write_failures),
             unsynced: 0,
+            stale_removed: Vec::new(),
         }
     }
 }
@@ -106,6 +112,13 @@ impl fmt::Display for Summary {
         }
         if self.unsynced > 0 {
             write!(f, ", {} cassettes NOT synced to disk (see the log)", self.unsynced)?;
+        }
+        if !self.stale_removed.is_empty() {
+            write!(
+                f,
+                ", {} stale occurrences of an earlier recording removed",
+                self.stale_removed.len()
+            )?;
         }
         Ok(())
     }
@@ -144,11 +157,15 @@ mod tests {
             sum.to_string(),
             "6 requests: 2 hits, 1 misses, 1 recorded, 0 forwarded unrecorded, 1 errors, 1 cassettes NOT saved (see the log)"
         );
-        let unsynced = Summary { unsynced: 2, ..sum };
+        let unsynced = Summary {
+            unsynced: 2,
+            stale_removed: vec!["a-001.json".into()],
+            ..sum
+        };
         assert!(
-            unsynced
-                .to_string()
-                .ends_with(", 2 cassettes NOT synced to disk (see the log)"),
+            unsynced.to_string().ends_with(
+                ", 2 cassettes NOT synced to disk (see the log), 1 stale occurrences of an earlier recording removed"
+            ),
             "{unsynced}"
         );
     }

@@ -1,6 +1,9 @@
-//! `stripe-vcr verify`: checks a cassette directory before it is committed —
-//! no secret-looking value anywhere, every file parses, has the current
-//! format version, and is named after the hash of the request it holds.
+//! `stripe-vcr verify`: checks a cassette directory (and every set in it)
+//! before it is committed — no secret-looking value anywhere, every file
+//! parses, has the current format version, and is named after the hash of
+//! the request it holds. A name that was right under an older canonical form
+//! (before `expand` became a set) is listed to rename, not called tampered;
+//! `--fix-names` renames them.
 //!
 //! Findings never print a secret whole: they show it masked the way Stripe
 //! masks keys, because CI logs are often public too.
@@ -54,19 +57,47 @@ pub struct Report {
     pub directory: String,
     pub cassettes: usize,
     pub problems: Vec<Problem>,
+    /// Files whose name was the hash of their request under an older
+    /// canonical form: they load and match as they are, and `--fix-names`
+    /// gives them today's name. Not a failure.
+    pub renames: Vec<Rename>,
     pub ok: bool,
 }
 
-/// Checks every cassette in `dir`, reporting all problems at once.
-pub fn verify_dir(dir: &Path, redactor: &Redactor) -> Result<Report, StoreError> {
+/// A cassette to give today's name (both relative to the directory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rename {
+    pub from: String,
+    pub to: String,
+    /// Set by `--fix-names`: whether it was renamed, or why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+/// What a cassette's name says about it.
+enum Naming {
+    /// The hash of the request it holds.
+    Current,
+    /// The hash under the canonical form of an earlier stripe-vcr.
+    Earlier { expected: String },
+    /// Neither: renamed by hand, or the request was edited.
+    Mismatch { expected: String },
+}
+
+/// Checks every cassette in `dir` and in every set below it, reporting all
+/// problems at once. With `fix_names`, renames the files listed in
+/// [`Report::renames`] (never over an existing file).
+pub fn verify_dir(dir: &Path, redactor: &Redactor, fix_names: bool) -> Result<Report, StoreError> {
     let store = CassetteStore::new(dir);
     if !dir.is_dir() {
         return Err(StoreError::MissingDir(dir.to_path_buf()));
     }
-    let paths = store.cassette_paths()?;
+    let mut paths = store.all_cassette_paths()?;
+    paths.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     let mut problems = Vec::new();
-    for path in &paths {
-        let file = path
+    let mut renames = Vec::new();
+    for (set, path) in &paths {
+        let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
@@ -74,18 +105,47 @@ pub fn verify_dir(dir: &Path, redactor: &Redactor) -> Result<Report, StoreError>
             path: path.clone(),
             source,
         })?;
-        problems.extend(verify_file(&file, &bytes, redactor));
+        let (found, earlier) = check_file(&set.qualify(&name), &name, &bytes, redactor);
+        problems.extend(found);
+        if let Some(expected) = earlier {
+            let mut rename = Rename {
+                from: set.qualify(&name),
+                to: set.qualify(&expected),
+                outcome: None,
+            };
+            if fix_names {
+                let target = path.with_file_name(&expected);
+                rename.outcome = Some(if target.exists() {
+                    "not renamed: a cassette of that name exists (the request was re-recorded; delete one)".to_owned()
+                } else {
+                    match std::fs::rename(path, &target) {
+                        Ok(()) => "renamed".to_owned(),
+                        Err(e) => format!("not renamed: {e}"),
+                    }
+                });
+            }
+            renames.push(rename);
+        }
     }
     Ok(Report {
         directory: dir.display().to_string(),
         cassettes: paths.len(),
         ok: problems.is_empty(),
         problems,
+        renames,
     })
 }
 
-/// Checks one cassette file's bytes.
+/// Checks one cassette file's bytes (`file` is its name in the directory).
 pub fn verify_file(file: &str, bytes: &[u8], redactor: &Redactor) -> Vec<Problem> {
+    check_file(file, file, bytes, redactor).0
+}
+
+/// Checks one cassette: `shown` names it in problems, `name` is its own file
+/// name. Also returns today's name when the file is named as an earlier
+/// stripe-vcr named it.
+fn check_file(shown: &str, name: &str, bytes: &[u8], redactor: &Redactor) -> (Vec<Problem>, Option<String>) {
+    let file = shown;
     let problem = |path: String, kind: &'static str, message: String| Problem {
         file: file.to_owned(),
         path,
@@ -94,8 +154,14 @@ pub fn verify_file(file: &str, bytes: &[u8], redactor: &Redactor) -> Vec<Problem
     };
     let value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
-        Err(e) => return vec![problem(String::new(), "unparseable", format!("does not parse: {e}"))],
+        Err(e) => {
+            return (
+                vec![problem(String::new(), "unparseable", format!("does not parse: {e}"))],
+                None,
+            )
+        }
     };
+    let mut earlier = None;
     let mut problems = Vec::new();
     scan(&value, "", None, redactor, &mut |path, kind, message| {
         problems.push(problem(path, kind, message))
@@ -110,22 +176,34 @@ pub fn verify_file(file: &str, bytes: &[u8], redactor: &Redactor) -> Vec<Problem
             ),
         )),
         Err(e) => problems.push(problem(String::new(), "unparseable", e.to_string())),
-        Ok(cassette) => {
-            let expected = file_name(
-                &cassette.endpoint,
-                &cassette.request.canonical.key(),
-                cassette.occurrence,
-            );
-            if expected != file {
-                problems.push(problem(
-                    String::new(),
-                    "name-mismatch",
-                    format!("should be named {expected}: a cassette's name is the hash of the request it holds (renamed, or the request was edited?)"),
-                ));
-            }
-        }
+        Ok(cassette) => match naming(&cassette, name) {
+            Naming::Current => {}
+            Naming::Earlier { expected } => earlier = Some(expected),
+            Naming::Mismatch { expected } => problems.push(problem(
+                String::new(),
+                "name-mismatch",
+                format!("should be named {expected}: a cassette's name is the hash of the request it holds (renamed, or the request was edited?)"),
+            )),
+        },
     }
-    problems
+    (problems, earlier)
+}
+
+/// Whether `name` is the hash of the request `cassette` holds, today or
+/// under the canonical form it was recorded with.
+fn naming(cassette: &Cassette, name: &str) -> Naming {
+    let named = |canonical: &crate::cassette::key::CanonicalRequest| {
+        file_name(&cassette.endpoint, &canonical.key(), cassette.occurrence)
+    };
+    let stored = &cassette.request.canonical;
+    let expected = named(&stored.clone().canonicalised());
+    if expected == name {
+        Naming::Current
+    } else if named(stored) == name {
+        Naming::Earlier { expected }
+    } else {
+        Naming::Mismatch { expected }
+    }
 }
 
 fn child_path(parent: &str, key: &str) -> String {
@@ -246,6 +324,18 @@ impl Report {
                 format!("{}: ", p.path)
             };
             out.push_str(&format!("  {at}{}\n", p.message));
+        }
+        for r in &self.renames {
+            let outcome = r
+                .outcome
+                .as_deref()
+                .unwrap_or("run `stripe-vcr verify --fix-names` to rename");
+            out.push_str(&format!(
+                "{}/{}\n  named under an earlier canonical form (`expand` is now a set); today's name is {}: {outcome}\n",
+                self.directory.trim_end_matches('/'),
+                r.from,
+                r.to
+            ));
         }
         if self.ok {
             out.push_str(&format!(

@@ -290,6 +290,7 @@ fn cassette() -> impl Strategy<Value = Cassette> {
                         }),
                         body_encoding: encoding,
                         user_agent: agent,
+                        reuses_idempotency_key_of: None,
                     },
                     response: RecordedResponse {
                         status,

@@ -88,6 +88,7 @@ fn plant(
                 BodyEncoding::Form
             },
             user_agent: None,
+            reuses_idempotency_key_of: None,
         },
         response: RecordedResponse {
             status: 200,

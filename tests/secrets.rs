@@ -193,7 +193,7 @@ async fn verify_fails_on_each_planted_secret_and_on_renamed_or_corrupted_files()
     let (ws, _) = session.finish().await;
     let clean = ws.cassettes();
     let file = ws.cassette_files().pop().expect("one cassette");
-    let report = stripe_vcr::verify::verify_dir(&clean, Redactor::standard()).expect("verify");
+    let report = stripe_vcr::verify::verify_dir(&clean, Redactor::standard(), false).expect("verify");
     assert!(report.ok, "{}", report.to_text());
 
     type Plant = Box<dyn FnOnce(&mut serde_json::Value)>;
@@ -261,7 +261,7 @@ async fn verify_fails_on_each_planted_secret_and_on_renamed_or_corrupted_files()
         let dir = ws.dir.path().join(format!("planted-{i}"));
         copy_dir(&clean, &dir);
         plant(&dir, &file, edit);
-        let report = stripe_vcr::verify::verify_dir(&dir, Redactor::standard()).expect("verify");
+        let report = stripe_vcr::verify::verify_dir(&dir, Redactor::standard(), false).expect("verify");
         assert!(!report.ok, "{kind} at {path} not caught");
         assert!(
             report
@@ -285,11 +285,15 @@ async fn verify_fails_on_each_planted_secret_and_on_renamed_or_corrupted_files()
     });
     let redactor = Redactor::with_patterns(&[USER_PATTERN.to_owned()]).expect("pattern");
     assert!(
-        stripe_vcr::verify::verify_dir(&dir, Redactor::standard())
+        stripe_vcr::verify::verify_dir(&dir, Redactor::standard(), false)
             .expect("verify")
             .ok
     );
-    assert!(!stripe_vcr::verify::verify_dir(&dir, &redactor).expect("verify").ok);
+    assert!(
+        !stripe_vcr::verify::verify_dir(&dir, &redactor, false)
+            .expect("verify")
+            .ok
+    );
 
     // Renamed, and corrupted, files; the binary exits non-zero and reports
     // both at once, as JSON too.

@@ -81,6 +81,7 @@ fn plant(dir: &Path, n: usize) {
             canonical,
             body_encoding: BodyEncoding::None,
             user_agent: None,
+            reuses_idempotency_key_of: None,
         },
         response: RecordedResponse {
             status: 200,

@@ -70,6 +70,13 @@ call create_second "$base/v1/payment_intents" \
 second=$(python3 "$here/transcript.py" --id "$body")
 call cancel "$base/v1/payment_intents/$second/cancel" -d cancellation_reason=requested_by_customer
 
+# The same Idempotency-Key twice (a retry: curl --retry, or an app's own), then an
+# identical create with another key: replay serves each the intent recording saw.
+retried=(-d amount=600 -d currency=usd -d "metadata[order_id]=e2e-curl-1003")
+call create_key_a "$base/v1/payment_intents" -H "Idempotency-Key: e2e-curl-$mode-a" "${retried[@]}"
+call retry_key_a "$base/v1/payment_intents" -H "Idempotency-Key: e2e-curl-$mode-a" "${retried[@]}"
+call create_key_b "$base/v1/payment_intents" -H "Idempotency-Key: e2e-curl-$mode-b" "${retried[@]}"
+
 call list "$base/v1/payment_intents" -G -d limit=1
 last=$(python3 "$here/transcript.py" --last-id "$body")
 call list_next "$base/v1/payment_intents" -G -d limit=1 -d "starting_after=$last"

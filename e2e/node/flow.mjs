@@ -163,6 +163,20 @@ pi = await stripe.paymentIntents.create({
 });
 emit('create_after_retry', intentFields(pi));
 
+// The stand-in runs this create but answers `Stripe-Should-Retry: true`: the
+// SDK retries with the same Idempotency-Key and gets Stripe's idempotent
+// replay of the same intent. The next, identical create (a new key) is a new
+// intent, in replay too.
+const retried = {
+  amount: 600,
+  currency: 'usd',
+  metadata: { order_id: RETRY_ORDER, standin_retry_after_success: 'node-retry-2' },
+};
+pi = await stripe.paymentIntents.create(retried);
+emit('create_retried_after_success', intentFields(pi));
+const again = await stripe.paymentIntents.create(retried);
+emit('create_identical_after_retry', { new_intent: again.id !== pi.id, ...intentFields(again) });
+
 const page = await stripe.paymentIntents.list({ limit: 2 });
 emit('list', { ids: page.data.map((p) => p.id), has_more: page.has_more });
 const page2 = await stripe.paymentIntents.list({

@@ -158,6 +158,20 @@ def main() -> int:
     )
     emit("create_after_retry", **intent_fields(pi))
 
+    # The stand-in runs this create but answers `Stripe-Should-Retry: true`: the
+    # SDK retries with the same Idempotency-Key and gets Stripe's idempotent
+    # replay of the same intent. The next, identical create (a new key) is a new
+    # intent, in replay too.
+    retried = {
+        "amount": 600,
+        "currency": "usd",
+        "metadata": {"order_id": RETRY_ORDER, "standin_retry_after_success": "python-retry-2"},
+    }
+    pi = intents.create(params=retried)
+    emit("create_retried_after_success", **intent_fields(pi))
+    again = intents.create(params=retried)
+    emit("create_identical_after_retry", new_intent=again.id != pi.id, **intent_fields(again))
+
     page = intents.list(params={"limit": 2})
     emit("list", ids=[p.id for p in page.data], has_more=page.has_more)
     page2 = intents.list(params={"limit": 2, "starting_after": page.data[-1].id})

@@ -62,6 +62,13 @@ pub struct RecordedRequest {
     pub body_encoding: BodyEncoding,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// The cassette (file name in the same set) whose request first used the
+    /// `Idempotency-Key` this request sent again: an SDK retry, or a key
+    /// reused on purpose. Keys change every run, so the relation is stored,
+    /// never the key; replay serves this cassette to the request that reuses
+    /// the key of that one, and to no other (`mode::replay`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuses_idempotency_key_of: Option<String>,
 }
 
 /// The response side.
@@ -343,6 +350,7 @@ mod tests {
                 ),
                 body_encoding: BodyEncoding::Form,
                 user_agent: Some("curl/8".into()),
+                reuses_idempotency_key_of: None,
             },
             response: RecordedResponse {
                 status: 200,

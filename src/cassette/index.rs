@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -13,9 +13,10 @@ use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::StatusCode;
 
 use crate::cassette::arena::Arena;
-use crate::cassette::format::{Cassette, ResponseHeaders};
+use crate::cassette::format::{Cassette, ResponseBody, ResponseHeaders};
 use crate::cassette::key::{CanonicalRequest, RequestKey};
 use crate::cassette::store::LoadedCassette;
+use crate::stripe::idempotency;
 
 /// A response ready to send: parsed and serialised once at load time, so
 /// serving it clones reference-counted bytes. Headers are kept as a compact
@@ -56,6 +57,12 @@ pub struct Recording {
     pub response: PreparedResponse,
     /// When it was recorded (`None` if the file's timestamp is unreadable).
     pub recorded_at: Option<SystemTime>,
+    /// The cassette whose `Idempotency-Key` this request sent again while
+    /// recording: served only to a request that reuses that cassette's key.
+    pub reuses_key_of: Option<Box<str>>,
+    /// Whether Stripe saved this result under the request's idempotency key
+    /// (`stripe::idempotency::result_is_saved`).
+    pub saved_by_stripe: bool,
     /// Served at least once in this run.
     served: AtomicBool,
 }
@@ -72,7 +79,35 @@ impl Recording {
 #[derive(Debug)]
 struct Sequence {
     recordings: Vec<Arc<Recording>>,
-    next: AtomicUsize,
+    progress: Progress,
+}
+
+/// How far replay has got through a sequence.
+#[derive(Debug)]
+enum Progress {
+    /// No occurrence reused another's idempotency key (the usual case): a
+    /// counter, the next occurrence to serve.
+    InOrder(AtomicUsize),
+    /// Some occurrences are recorded retries, served only to the request
+    /// that reuses their key, out of turn: which ones are used up.
+    Tracked(Mutex<Vec<bool>>),
+}
+
+impl Progress {
+    fn for_recordings(recordings: &[Arc<Recording>]) -> Progress {
+        if recordings.iter().any(|r| r.reuses_key_of.is_some()) {
+            Progress::Tracked(Mutex::new(vec![false; recordings.len()]))
+        } else {
+            Progress::InOrder(AtomicUsize::new(0))
+        }
+    }
+
+    fn reset(&self) {
+        match self {
+            Progress::InOrder(next) => next.store(0, Ordering::Relaxed),
+            Progress::Tracked(used) => used.lock().unwrap_or_else(|p| p.into_inner()).fill(false),
+        }
+    }
 }
 
 /// Cassettes indexed for replay.
@@ -117,16 +152,24 @@ impl IndexBuilder {
             status: cassette.response.status,
         })?;
         let headers = self.intern(&cassette.response.headers);
+        // Stored by any version: matched by today's canonical form.
+        let canonical = cassette.request.canonical.canonicalised();
         self.scratch.clear();
-        cassette.request.canonical.write_canonical_bytes(&mut self.scratch);
+        canonical.write_canonical_bytes(&mut self.scratch);
         let key = RequestKey::of_canonical_bytes(&self.scratch);
         let canonical = self.arena.pack(&self.scratch);
         self.scratch.clear();
         cassette.response.body.write_replayed(&mut self.scratch);
         let body = self.arena.pack(&self.scratch);
+        let json_body = match &cassette.response.body {
+            ResponseBody::Body(value) => Some(value),
+            ResponseBody::BodyText(_) => None,
+        };
         let recording = Recording {
             response: PreparedResponse { status, headers, body },
             recorded_at: humantime::parse_rfc3339_weak(&cassette.recorded_at).ok(),
+            reuses_key_of: cassette.request.reuses_idempotency_key_of.map(String::into_boxed_str),
+            saved_by_stripe: idempotency::result_is_saved(cassette.response.status, json_body),
             served: AtomicBool::new(false),
             occurrence: cassette.occurrence,
             canonical,
@@ -173,13 +216,8 @@ impl IndexBuilder {
                     occurrence: w[0].occurrence,
                 });
             }
-            by_key.insert(
-                key,
-                Sequence {
-                    recordings,
-                    next: AtomicUsize::new(0),
-                },
-            );
+            let progress = Progress::for_recordings(&recordings);
+            by_key.insert(key, Sequence { recordings, progress });
         }
         Ok(ReplayIndex {
             by_key,
@@ -222,15 +260,53 @@ impl ReplayIndex {
         self.count == 0
     }
 
-    /// The recording to serve for `key`: occurrences in recorded order, and
-    /// after the last one, the last one again.
+    /// The recording to serve for `key` to a request that is not an
+    /// idempotent retry: occurrences in recorded order, skipping those that
+    /// were recorded retries (kept for the request that reuses their key, see
+    /// [`ReplayIndex::next_reusing`]) while any other is left, and after the
+    /// last one, the last one again.
     pub fn next(&self, key: &RequestKey) -> Option<Arc<Recording>> {
         let seq = self.by_key.get(key)?;
-        let n = seq.next.fetch_add(1, Ordering::Relaxed);
         let last = seq.recordings.len().checked_sub(1)?;
-        let recording = seq.recordings.get(n.min(last)).cloned()?;
+        let n = match &seq.progress {
+            Progress::InOrder(next) => next.fetch_add(1, Ordering::Relaxed).min(last),
+            Progress::Tracked(used) => {
+                let mut used = used.lock().unwrap_or_else(|p| p.into_inner());
+                let open = |i: &usize| !used[*i];
+                let n = (0..=last)
+                    .filter(open)
+                    .find(|i| seq.recordings[*i].reuses_key_of.is_none())
+                    .or_else(|| (0..=last).find(open))
+                    .unwrap_or(last);
+                used[n] = true;
+                n
+            }
+        };
+        let recording = seq.recordings.get(n).cloned()?;
         recording.served.store(true, Ordering::Relaxed);
         Some(recording)
+    }
+
+    /// The next recorded retry of `key` that reused the idempotency key of
+    /// the cassette `first` (a file name in the same set), if one is left:
+    /// what the recording saw when the app sent that key again.
+    pub fn next_reusing(&self, key: &RequestKey, first: &str) -> Option<Arc<Recording>> {
+        let seq = self.by_key.get(key)?;
+        let Progress::Tracked(used) = &seq.progress else {
+            return None;
+        };
+        let mut used = used.lock().unwrap_or_else(|p| p.into_inner());
+        let n = (0..seq.recordings.len())
+            .find(|i| !used[*i] && seq.recordings[*i].reuses_key_of.as_deref() == Some(first))?;
+        used[n] = true;
+        let recording = seq.recordings[n].clone();
+        recording.served.store(true, Ordering::Relaxed);
+        Some(recording)
+    }
+
+    /// Every occurrence of `key`, in recorded order (empty if none).
+    pub fn recordings(&self, key: &RequestKey) -> &[Arc<Recording>] {
+        self.by_key.get(key).map_or(&[], |seq| seq.recordings.as_slice())
     }
 
     /// Occurrence `occurrence` of `key`, if recorded (does not advance anything).
@@ -257,11 +333,14 @@ impl ReplayIndex {
     /// Restarts every sequence from its first occurrence.
     pub fn reset(&self) {
         for seq in self.by_key.values() {
-            seq.next.store(0, Ordering::Relaxed);
+            seq.progress.reset();
         }
     }
 
-    /// The recorded request most like `request`, and how they differ.
+    /// The recorded request most like `request`, and how they differ: the
+    /// fewest and least important differences first, then the most similar
+    /// values (a typo in an id points at the id it was meant to be), then
+    /// the file name.
     pub fn closest(&self, request: &CanonicalRequest) -> Option<NearMiss> {
         self.by_key
             .values()
@@ -269,7 +348,8 @@ impl ReplayIndex {
             .filter_map(|rec| Some((rec.canonical()?, rec)))
             .map(|(canonical, rec)| {
                 let differences = differences(request, &canonical);
-                (score(&differences), rec.file_name.as_str(), canonical, differences)
+                let rank = (score(&differences), dissimilarity(&differences));
+                (rank, rec.file_name.as_str(), canonical, differences)
             })
             .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
             .map(|(_, file_name, canonical, differences)| NearMiss {
@@ -321,6 +401,34 @@ fn score(diffs: &[Difference]) -> u32 {
             Difference::Path { .. } => 50,
             Difference::Header { .. } => 3,
             Difference::Param { .. } => 1,
+        })
+        .sum()
+}
+
+/// How far apart the differing values are, in edits: between two
+/// recordings that differ from a request in the same places, the one whose
+/// values are nearest is the one the request was meant to match.
+fn dissimilarity(diffs: &[Difference]) -> usize {
+    /// Values are compared on this many characters at most (ids, amounts
+    /// and names are shorter; a long text costs no more than this).
+    const COMPARED: usize = 64;
+    let edits = |a: &str, b: &str| {
+        let cut = |s: &str| s.chars().take(COMPARED).collect::<String>();
+        strsim::levenshtein(&cut(a), &cut(b))
+    };
+    let one_sided = |v: &str| v.chars().count().clamp(1, COMPARED);
+    diffs
+        .iter()
+        .map(|d| match d {
+            Difference::Method { .. } => 0,
+            Difference::Path { sent, recorded } => edits(sent, recorded),
+            Difference::Header { sent, recorded, .. } | Difference::Param { sent, recorded, .. } => {
+                match (sent, recorded) {
+                    (Some(s), Some(r)) => edits(s, r),
+                    (Some(v), None) | (None, Some(v)) => one_sided(v),
+                    (None, None) => 0,
+                }
+            }
         })
         .sum()
 }
@@ -468,6 +576,7 @@ mod tests {
                     canonical,
                     body_encoding: BodyEncoding::Form,
                     user_agent: None,
+                    reuses_idempotency_key_of: None,
                 },
                 response: RecordedResponse {
                     status,
@@ -520,6 +629,88 @@ mod tests {
         assert!(index
             .next(&canonical("GET", "/v1/payment_intents/pi_2", "", "v1").key())
             .is_none());
+    }
+
+    #[test]
+    fn a_typo_in_an_id_points_at_the_id_it_was_meant_to_be() {
+        let ids = ["pi_RoDg8b9wsZpgsxT", "pi_Ab3kLm9QxZ01pVw", "pi_ZZx0c7Hq2Lr8nMe"];
+        // File names sort against the right answer, so ties broken by name would fail.
+        let index = ReplayIndex::build(
+            ids.iter()
+                .zip(["c", "b", "a"])
+                .map(|(id, name)| {
+                    loaded(
+                        name,
+                        canonical("GET", &format!("/v1/payment_intents/{id}"), "", "v1"),
+                        1,
+                        200,
+                    )
+                })
+                .collect(),
+        )
+        .expect("index");
+        for (id, name) in ids.iter().zip(["c", "b", "a"]) {
+            let mut typo: Vec<char> = id.chars().collect();
+            let last = typo.len() - 1;
+            typo[last] = if typo[last] == 'Q' { 'R' } else { 'Q' };
+            let probe: String = typo.into_iter().collect();
+            let near = index
+                .closest(&canonical("GET", &format!("/v1/payment_intents/{probe}"), "", "v1"))
+                .expect("some");
+            assert_eq!(near.file_name, name, "{probe} should point at {id}");
+        }
+        // The same holds for a parameter value.
+        let index = ReplayIndex::build(vec![
+            loaded(
+                "a",
+                canonical("POST", "/v1/payment_intents", "amount=2000&customer=cus_Q1x9", "v1"),
+                1,
+                200,
+            ),
+            loaded(
+                "b",
+                canonical("POST", "/v1/payment_intents", "amount=2000&customer=cus_Zk27", "v1"),
+                1,
+                200,
+            ),
+        ])
+        .expect("index");
+        let near = index
+            .closest(&canonical(
+                "POST",
+                "/v1/payment_intents",
+                "amount=2000&customer=cus_Zk28",
+                "v1",
+            ))
+            .expect("some");
+        assert_eq!(near.file_name, "b");
+    }
+
+    #[test]
+    fn retries_are_kept_for_the_request_that_reuses_their_key() {
+        let c = canonical("POST", "/v1/payment_intents", "amount=1&currency=usd", "v1");
+        let mut cassettes = vec![
+            loaded("one", c.clone(), 1, 200),
+            loaded("two", c.clone(), 2, 200),
+            loaded("three", c.clone(), 3, 200),
+        ];
+        cassettes[1].cassette.request.reuses_idempotency_key_of = Some("one".into());
+        let index = ReplayIndex::build(cassettes).expect("index");
+        let name = |r: Option<Arc<Recording>>| r.expect("some").file_name.clone();
+        assert_eq!(name(index.next(&c.key())), "one");
+        assert_eq!(
+            name(index.next(&c.key())),
+            "three",
+            "the retry is skipped by a fresh request"
+        );
+        assert_eq!(name(index.next_reusing(&c.key(), "one")), "two");
+        assert!(index.next_reusing(&c.key(), "one").is_none(), "used up");
+        assert_eq!(name(index.next(&c.key())), "three", "then the last repeats");
+        index.reset();
+        assert_eq!(name(index.next_reusing(&c.key(), "one")), "two", "out of turn, first");
+        assert_eq!(name(index.next(&c.key())), "one");
+        assert_eq!(name(index.next(&c.key())), "three");
+        assert!(index.unused().is_empty());
     }
 
     #[test]

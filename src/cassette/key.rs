@@ -5,7 +5,7 @@
 //! the query string and body + the `Stripe-Account` and `Stripe-Version`
 //! headers. Parameter order, `+` vs `%20`, literal vs encoded brackets and
 //! `a[]` vs `a[0]` never matter, because the parameters are compared as a
-//! sorted tree. Headers that vary per run (`Idempotency-Key`, `User-Agent`,
+//! sorted tree; nor does the order of `expand`, which Stripe reads as a set. Headers that vary per run (`Idempotency-Key`, `User-Agent`,
 //! telemetry, `Authorization`) are not part of it.
 
 use std::collections::BTreeMap;
@@ -78,10 +78,12 @@ impl CanonicalRequest {
         params: Params,
         header: impl Fn(&str) -> Option<String>,
     ) -> CanonicalRequest {
+        let mut params = redactor.redact_params_owned(params);
+        params.canonicalise_sets();
         CanonicalRequest {
             method: method.to_ascii_uppercase(),
             path: redactor.redact(path).into_owned(),
-            params: redactor.redact_params_owned(params),
+            params,
             headers: identifying_headers(redactor, header),
         }
     }
@@ -95,12 +97,22 @@ impl CanonicalRequest {
         params: &Params,
         header: impl Fn(&str) -> Option<String>,
     ) -> CanonicalRequest {
+        let mut params = redactor.redact_params(params);
+        params.canonicalise_sets();
         CanonicalRequest {
             method: method.to_ascii_uppercase(),
             path: redactor.redact(path).into_owned(),
-            params: redactor.redact_params(params),
+            params,
             headers: identifying_headers(redactor, header),
         }
+    }
+
+    /// The canonical form of a request stored by an older stripe-vcr, whose
+    /// parameters may predate a rule (such as `expand` being a set): what
+    /// matching and file names use today.
+    pub fn canonicalised(mut self) -> CanonicalRequest {
+        self.params.canonicalise_sets();
+        self
     }
 
     /// The bytes that are hashed: compact JSON with a fixed field order and
@@ -240,6 +252,23 @@ mod tests {
                 ),
                 ("GET", "/v1/payment_intents/pi_1?client_secret=pi_1_secret_REDACTED", ""),
             ],
+            &[
+                (
+                    "GET",
+                    "/v1/payment_intents/pi_1?expand[]=latest_charge&expand[]=customer",
+                    "",
+                ),
+                (
+                    "GET",
+                    "/v1/payment_intents/pi_1?expand[0]=customer&expand[1]=latest_charge",
+                    "",
+                ),
+                (
+                    "GET",
+                    "/v1/payment_intents/pi_1?expand[]=customer&expand[]=latest_charge&expand[]=customer",
+                    "",
+                ),
+            ],
         ];
         for group in groups {
             let keys: Vec<_> = group.iter().map(|(m, p, b)| key(m, p, b, v)).collect();
@@ -274,6 +303,25 @@ mod tests {
                 "amount=2000&currency=usd&description=",
                 v
             )
+        );
+        // Only `expand` is a set: other lists keep their order.
+        assert_ne!(
+            key(
+                "POST",
+                "/v1/payment_intents",
+                "payment_method_types[]=card&payment_method_types[]=link",
+                v
+            ),
+            key(
+                "POST",
+                "/v1/payment_intents",
+                "payment_method_types[]=link&payment_method_types[]=card",
+                v
+            )
+        );
+        assert_ne!(
+            key("GET", "/v1/payment_intents?expand[]=customer", "", v),
+            key("GET", "/v1/payment_intents?expand[]=latest_charge", "", v)
         );
     }
 

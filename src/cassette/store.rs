@@ -372,6 +372,7 @@ pub(crate) mod tests {
                 ),
                 body_encoding: BodyEncoding::None,
                 user_agent: None,
+                reuses_idempotency_key_of: None,
             },
             response: RecordedResponse {
                 status: 200,

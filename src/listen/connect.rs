@@ -121,5 +121,7 @@ fn empty(status: StatusCode) -> ProxyResponse {
 fn plain(status: StatusCode, message: &str) -> ProxyResponse {
     let mut r = Response::new(Full::new(Bytes::from(format!("{message}\n"))));
     *r.status_mut() = status;
+    r.headers_mut()
+        .insert("request-id", crate::error::synthetic_request_id(&[message.as_bytes()]));
     r
 }

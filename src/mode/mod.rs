@@ -152,11 +152,23 @@ pub trait Mode: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// Waits until every cassette this mode saved is synced to disk; returns
-    /// how many could not be. Called once the last request has finished.
-    fn settle(&self) -> impl Future<Output = u64> + Send {
-        std::future::ready(0)
+    /// Waits until every cassette this mode saved is synced to disk, then
+    /// tidies what the run leaves behind. Called once the last request has
+    /// finished.
+    fn settle(&self) -> impl Future<Output = Settled> + Send {
+        std::future::ready(Settled::default())
     }
+}
+
+/// What a mode left on disk when the run ended, for the summary.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Settled {
+    /// Cassettes written but not synced to disk (the exit code says so).
+    pub unsynced: u64,
+    /// Occurrences an earlier, longer recording of a request left beyond
+    /// what this run recorded of it, deleted so that replay never mixes two
+    /// sessions (names relative to the cassette directory).
+    pub stale_removed: Vec<String>,
 }
 
 /// True if a `Content-Type` value names `media` (parameters such as

@@ -1,17 +1,19 @@
 //! Record mode: forward every request upstream, return the answer unchanged,
 //! and save each Payment Intents exchange as a sealed (redacted) cassette in
-//! the request's cassette set. The answer waits until the cassette is whole
+//! the request's cassette set, numbered on arrival and noting which earlier
+//! cassette's `Idempotency-Key` it sent again. When the run ends, what an
+//! earlier, longer session of the same requests left is removed. The answer waits until the cassette is whole
 //! under its final name; syncing it to disk happens after (`cassette::flush`),
 //! and shutdown waits for that.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use http_body_util::Full;
 use hyper::header::HeaderValue;
-use hyper::Response;
+use hyper::{Method, Response};
 
 use crate::cassette::flush::Flusher;
 use crate::cassette::format::{
@@ -23,7 +25,7 @@ use crate::cassette::redact::Redactor;
 use crate::cassette::set::CassetteSet;
 use crate::cassette::store::CassetteStore;
 use crate::error::{ClientError, ProxyResponse};
-use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Severity};
+use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Settled, Severity};
 use crate::route::{Endpoint, Route};
 use crate::stats::Outcome;
 use crate::stripe::auth::ApiKey;
@@ -32,12 +34,30 @@ use crate::upstream::{Upstream, UpstreamResponse};
 /// Header added to a relayed response whose cassette could not be saved.
 pub const WARNING_HEADER: &str = "stripe-vcr-warning";
 
-/// `--re-record-older-than`: existing cassettes younger than `max_age` are
-/// replayed instead of forwarded.
+/// One set's place in this recording session.
+#[derive(Debug, Default)]
+struct SetSession {
+    /// How many times each request has arrived (recorded or reused), so
+    /// repeats are numbered 1, 2, 3… in arrival order and re-recording the
+    /// same session writes the same file names.
+    arrivals: HashMap<RequestKey, u32>,
+    /// Cassettes this run wrote or reused, by file name: what survives the
+    /// run's end (see [`Recorder::remove_stale`]).
+    kept: HashSet<String>,
+    /// The cassette that first used each `Idempotency-Key` in this session.
+    /// Only the relation reaches disk (keys change every run).
+    first_use: HashMap<String, String>,
+}
+
+/// A request's place in the session, taken once, on arrival.
 #[derive(Debug)]
-pub struct Reuse {
-    pub sets: BTreeMap<CassetteSet, ReplayIndex>,
-    pub max_age: Duration,
+struct Ticket {
+    occurrence: u32,
+    file_name: String,
+    /// The cassette whose `Idempotency-Key` this request sends again.
+    reuses_key_of: Option<String>,
+    /// `--re-record-older-than`: a young existing cassette to answer with.
+    reused: Option<Arc<Recording>>,
 }
 
 /// The record-mode handler.
@@ -49,11 +69,16 @@ pub struct Recorder {
     redactor: Arc<Redactor>,
     /// Forward requests made with live-mode keys (off by default).
     allow_live_keys: bool,
-    reuse: Option<Reuse>,
-    /// How many times each request has been recorded (or reused) in this
-    /// session, per set, so repeats are stored as occurrences 1, 2, 3… and
-    /// re-recording the same session writes the same file names.
-    occurrences: Mutex<HashMap<(CassetteSet, RequestKey), u32>>,
+    /// The cassettes on disk when the run started, per set: replayed when
+    /// young enough (`--re-record-older-than`), and what an earlier,
+    /// longer session of a request may have left behind.
+    existing: BTreeMap<CassetteSet, ReplayIndex>,
+    /// `--re-record-older-than`: existing cassettes younger than this are
+    /// replayed instead of forwarded.
+    reuse_younger_than: Option<Duration>,
+    /// `--keep-stale-occurrences`.
+    keep_stale: bool,
+    sessions: Mutex<HashMap<CassetteSet, SetSession>>,
     /// Cassettes written, per set.
     written: Mutex<BTreeMap<CassetteSet, u64>>,
     /// Syncs written cassettes to disk off the request path.
@@ -68,16 +93,27 @@ impl Recorder {
             root,
             redactor,
             allow_live_keys,
-            reuse: None,
-            occurrences: Mutex::new(HashMap::new()),
+            existing: BTreeMap::new(),
+            reuse_younger_than: None,
+            keep_stale: false,
+            sessions: Mutex::new(HashMap::new()),
             written: Mutex::new(BTreeMap::new()),
             flusher: Flusher::start(),
         }
     }
 
-    /// Replays existing cassettes younger than `reuse.max_age`.
-    pub fn with_reuse(mut self, reuse: Reuse) -> Recorder {
-        self.reuse = Some(reuse);
+    /// What is on disk already: when the run ends, occurrences of a request
+    /// this run recorded that it did not write again are deleted, unless
+    /// `keep_stale` (`--keep-stale-occurrences`).
+    pub fn with_existing(mut self, existing: BTreeMap<CassetteSet, ReplayIndex>, keep_stale: bool) -> Recorder {
+        self.existing = existing;
+        self.keep_stale = keep_stale;
+        self
+    }
+
+    /// Replays existing cassettes younger than `max_age` (`--re-record-older-than`).
+    pub fn reusing_younger_than(mut self, max_age: Duration) -> Recorder {
+        self.reuse_younger_than = Some(max_age);
         self
     }
 
@@ -86,10 +122,50 @@ impl Recorder {
         self.upstream.base_url()
     }
 
-    /// Waits until every cassette written so far is synced to disk; returns
-    /// how many could not be.
-    pub async fn settle(&self) -> u64 {
-        self.flusher.settle().await
+    /// Waits until every cassette written so far is synced to disk, then
+    /// removes stale occurrences (see [`Recorder::remove_stale`]).
+    pub async fn settle(&self) -> Settled {
+        let unsynced = self.flusher.settle().await;
+        let stale_removed = if self.keep_stale {
+            Vec::new()
+        } else {
+            self.remove_stale()
+        };
+        Settled {
+            unsynced,
+            stale_removed,
+        }
+    }
+
+    /// Deletes the cassettes of requests this run recorded that the run
+    /// did not write (or reuse) itself: what an earlier, longer session left
+    /// (`-002.json` when this session made the request once), or an
+    /// occurrence whose re-recording failed. Matched by the request each
+    /// cassette holds, not by its file name. Returns the names deleted.
+    fn remove_stale(&self) -> Vec<String> {
+        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut removed = Vec::new();
+        for (set, session) in sessions.iter() {
+            let Some(index) = self.existing.get(set) else { continue };
+            let dir = set.dir(&self.root);
+            for key in session.arrivals.keys() {
+                for recording in index.recordings(key) {
+                    let name = &recording.file_name;
+                    if session.kept.contains(name) {
+                        continue;
+                    }
+                    match std::fs::remove_file(dir.join(name)) {
+                        Ok(()) => removed.push(set.qualify(name)),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            tracing::error!("could not remove the stale cassette {}: {e}", dir.join(name).display())
+                        }
+                    }
+                }
+            }
+        }
+        removed.sort();
+        removed
     }
 
     /// Cassettes written and not yet synced to disk, and those that could not
@@ -109,51 +185,72 @@ impl Recorder {
         )
     }
 
-    /// The next occurrence number of a request in its set; `take` consumes it.
-    fn occurrence(&self, set: &CassetteSet, key: RequestKey, take: bool) -> u32 {
-        let mut map = self.occurrences.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let n = map.entry((set.clone(), key)).or_insert(0);
-        if take {
-            *n += 1;
-            *n
-        } else {
-            *n + 1
+    /// Numbers a request on arrival, in one critical section: its
+    /// occurrence, the cassette it will be (or the young one it reuses),
+    /// and the earlier cassette whose `Idempotency-Key` it sends again.
+    /// Two identical requests arriving together get consecutive numbers,
+    /// and the order on disk is the order of arrival, not of completion.
+    fn ticket(&self, request: &ApiRequest, endpoint: Endpoint) -> Ticket {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let session = sessions.entry(request.set.clone()).or_default();
+        let arrivals = session.arrivals.entry(request.key).or_insert(0);
+        *arrivals += 1;
+        let occurrence = *arrivals;
+        let reused = self.young_recording(request, occurrence);
+        let file_name = match &reused {
+            Some(recording) => recording.file_name.clone(),
+            None => file_name(endpoint.name(), &request.key, occurrence),
+        };
+        let idempotency_key = (request.method == Method::POST)
+            .then(|| request.header("idempotency-key"))
+            .flatten()
+            .filter(|k| !k.is_empty());
+        let reuses_key_of = idempotency_key.and_then(|k| match session.first_use.get(k) {
+            Some(first) => Some(first.clone()),
+            None => {
+                session.first_use.insert(k.to_owned(), file_name.clone());
+                None
+            }
+        });
+        if reused.is_some() {
+            session.kept.insert(file_name.clone());
+        }
+        Ticket {
+            occurrence,
+            file_name,
+            reuses_key_of,
+            reused,
         }
     }
 
     /// With `--re-record-older-than`: the existing cassette for this
     /// occurrence, if it is young enough to keep.
-    fn reusable(&self, request: &ApiRequest) -> Option<Arc<Recording>> {
-        let reuse = self.reuse.as_ref()?;
-        let index = reuse.sets.get(&request.set)?;
-        let occurrence = self.occurrence(&request.set, request.key, false);
-        let recording = index.get(&request.key, occurrence)?;
+    fn young_recording(&self, request: &ApiRequest, occurrence: u32) -> Option<Arc<Recording>> {
+        let max_age = self.reuse_younger_than?;
+        let recording = self.existing.get(&request.set)?.get(&request.key, occurrence)?;
         let age = SystemTime::now()
             .duration_since(recording.recorded_at?)
             .unwrap_or_default();
-        if age >= reuse.max_age {
-            return None;
-        }
-        self.occurrence(&request.set, request.key, true);
-        Some(recording)
+        (age < max_age).then_some(recording)
     }
 
     async fn save(
         &self,
         request: &ApiRequest,
         endpoint: Endpoint,
+        ticket: Ticket,
         upstream: &UpstreamResponse,
     ) -> Result<String, String> {
-        let occurrence = self.occurrence(&request.set, request.key, true);
         let cassette = Cassette {
             format_version: FORMAT_VERSION,
             recorded_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             endpoint: endpoint.name().to_owned(),
-            occurrence,
+            occurrence: ticket.occurrence,
             request: RecordedRequest {
                 canonical: request.canonical.clone(),
                 body_encoding: request.body_encoding,
                 user_agent: request.header("user-agent").map(str::to_owned),
+                reuses_idempotency_key_of: ticket.reuses_key_of,
             },
             response: RecordedResponse {
                 status: upstream.status.as_u16(),
@@ -166,7 +263,7 @@ impl Recorder {
             .redactor
             .seal(&cassette)
             .map_err(|e| format!("could not redact the cassette: {e}"))?;
-        let name = file_name(endpoint.name(), &request.key, occurrence);
+        let name = ticket.file_name;
         let store = CassetteStore::new(request.set.dir(&self.root));
         let written = {
             let name = name.clone();
@@ -175,6 +272,13 @@ impl Recorder {
         match written {
             Ok(Ok(written)) => {
                 self.flusher.submit(written);
+                self.sessions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(request.set.clone())
+                    .or_default()
+                    .kept
+                    .insert(name.clone());
                 let mut counts = self.written.lock().unwrap_or_else(|p| p.into_inner());
                 *counts.entry(request.set.clone()).or_insert(0) += 1;
                 Ok(request.set.qualify(&name))
@@ -204,7 +308,11 @@ impl Mode for Recorder {
                 return Handled::error(ClientError::LiveKeyRefused { key: key.masked() }.into());
             }
         }
-        if let Some(recording) = self.reusable(&request) {
+        let recorded = match request.route {
+            Route::PaymentIntents(endpoint) => Some((endpoint, self.ticket(&request, endpoint))),
+            Route::Other => None,
+        };
+        if let Some(recording) = recorded.as_ref().and_then(|(_, t)| t.reused.as_ref()) {
             let r = &recording.response;
             let cassette = request.set.qualify(&recording.file_name);
             return Handled::ok(
@@ -228,7 +336,7 @@ impl Mode for Recorder {
         };
         // The client gets the upstream's answer unchanged.
         let mut response = respond(upstream.status, &upstream.headers, upstream.body.clone());
-        let Route::PaymentIntents(endpoint) = request.route else {
+        let Some((endpoint, ticket)) = recorded else {
             let mut handled = Handled::ok(response, Outcome::Forwarded, None);
             handled.detail = Some((
                 Severity::Info,
@@ -236,7 +344,7 @@ impl Mode for Recorder {
             ));
             return handled;
         };
-        match self.save(&request, endpoint, &upstream).await {
+        match self.save(&request, endpoint, ticket, &upstream).await {
             Ok(name) => Handled::ok(response, Outcome::Recorded, Some(name)),
             Err(reason) => {
                 let warning = format!(
@@ -261,7 +369,7 @@ impl Mode for Recorder {
         serde_json::json!({ "recorded": self.stats(), "sync": self.sync_stats() })
     }
 
-    async fn settle(&self) -> u64 {
+    async fn settle(&self) -> Settled {
         Recorder::settle(self).await
     }
 }

@@ -6,19 +6,19 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use http_body_util::Full;
 use hyper::header::HeaderValue;
 use hyper::{Method, Response};
 use tokio_util::either::Either;
 
-use crate::cassette::index::{PreparedResponse, ReplayIndex};
+use crate::cassette::index::{PreparedResponse, Recording, ReplayIndex};
 use crate::cassette::key::RequestKey;
 use crate::cassette::set::CassetteSet;
 use crate::error::{CassetteError, ClientError, ProxyResponse};
 use crate::mode::record::Recorder;
-use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode};
+use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Settled};
 use crate::route::Route;
 use crate::stats::Outcome;
 use crate::stripe::auth::ApiKey;
@@ -26,19 +26,60 @@ use crate::stripe::auth::ApiKey;
 /// Header naming the cassette a replayed response came from.
 pub const CASSETTE_HEADER: &str = "stripe-vcr-cassette";
 
-/// What an `Idempotency-Key` was first used for in this run.
+/// What an `Idempotency-Key` was used for in this run.
 #[derive(Debug)]
-struct Remembered {
+struct KeyUse {
+    /// The cassette first served to the key (its file name in the set):
+    /// recorded retries name it in `reuses_idempotency_key_of`.
+    first: String,
+    /// The result Stripe saved under the key, if it saved one.
+    saved: Option<Saved>,
+}
+
+/// A result saved under an idempotency key, answered again to a retry with
+/// the same parameters.
+#[derive(Debug)]
+struct Saved {
     key: RequestKey,
+    /// The endpoint's path: a key is bound to the endpoint it was first used on.
+    path: String,
     cassette: String,
     response: PreparedResponse,
+}
+
+impl Saved {
+    /// The result `recording` leaves under its key, if Stripe saves it.
+    fn of(recording: &Recording, request: &ApiRequest) -> Option<Saved> {
+        recording.saved_by_stripe.then(|| Saved {
+            key: request.key,
+            path: request.canonical.path.clone(),
+            cassette: request.set.qualify(&recording.file_name),
+            response: recording.response.clone(),
+        })
+    }
+}
+
+/// What replay answers a request with, before counting.
+enum Answer {
+    /// A recording, served as recorded.
+    Recorded(Arc<Recording>),
+    /// A result saved under the request's idempotency key, served again
+    /// with `Idempotent-Replayed: true`.
+    Saved {
+        cassette: String,
+        response: PreparedResponse,
+    },
+    /// Stripe's idempotency error.
+    Refused(ClientError),
+    /// Nothing recorded.
+    Miss,
 }
 
 /// One cassette set's index and run state.
 #[derive(Debug)]
 struct SetState {
     index: ReplayIndex,
-    idempotency: Mutex<HashMap<String, Remembered>>,
+    idempotency: Mutex<HashMap<String, KeyUse>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -131,56 +172,33 @@ impl Replayer {
             return Err(error);
         };
         let idempotency_key = (request.method == Method::POST)
-            .then(|| request.header("idempotency-key").map(str::to_owned))
-            .flatten();
-        let found = {
-            let mut memory = state.idempotency.lock().unwrap_or_else(|p| p.into_inner());
-            match idempotency_key
-                .as_ref()
-                .and_then(|k| memory.get(k).map(|seen| (k, seen)))
-            {
-                Some((k, seen)) if seen.key != request.key => {
-                    return Ok(Handled::error(
-                        ClientError::IdempotencyKeyReused { key: k.clone() }.into(),
-                    ));
-                }
-                Some((k, seen)) => Err((
-                    Self::serve(&seen.response, &seen.cassette, true, Some(k)),
-                    seen.cassette.clone(),
-                )),
-                None => {
-                    let recording = state.index.next(&request.key);
-                    if let (Some(k), Some(rec)) = (&idempotency_key, &recording) {
-                        if remembered_by_stripe(&rec.response) {
-                            memory.insert(
-                                k.clone(),
-                                Remembered {
-                                    key: request.key,
-                                    cassette: request.set.qualify(&rec.file_name),
-                                    response: rec.response.clone(),
-                                },
-                            );
-                        }
-                    }
-                    Ok(recording)
-                }
-            }
+            .then(|| request.header("idempotency-key"))
+            .flatten()
+            .filter(|k| !k.is_empty());
+        let answer = match idempotency_key {
+            None => state.index.next(&request.key).map_or(Answer::Miss, Answer::Recorded),
+            Some(k) => Self::with_key(state, request, k),
         };
-        match found {
-            Err((response, cassette)) => {
-                state.hits.fetch_add(1, Ordering::Relaxed);
-                Ok(Handled::ok(response, Outcome::Hit, Some(cassette)))
-            }
-            Ok(Some(recording)) => {
+        match answer {
+            Answer::Recorded(recording) => {
                 state.hits.fetch_add(1, Ordering::Relaxed);
                 let cassette = request.set.qualify(&recording.file_name);
                 Ok(Handled::ok(
-                    Self::serve(&recording.response, &cassette, false, idempotency_key.as_deref()),
+                    Self::serve(&recording.response, &cassette, false, idempotency_key),
                     Outcome::Hit,
                     Some(cassette),
                 ))
             }
-            Ok(None) => {
+            Answer::Saved { cassette, response } => {
+                state.hits.fetch_add(1, Ordering::Relaxed);
+                Ok(Handled::ok(
+                    Self::serve(&response, &cassette, true, idempotency_key),
+                    Outcome::Hit,
+                    Some(cassette),
+                ))
+            }
+            Answer::Refused(error) => Ok(Handled::error(error.into())),
+            Answer::Miss => {
                 state.misses.fetch_add(1, Ordering::Relaxed);
                 let closest = state.index.closest(&request.canonical).map(|mut near| {
                     near.file_name = request.set.qualify(&near.file_name);
@@ -194,20 +212,60 @@ impl Replayer {
         }
     }
 
+    /// A POST with an `Idempotency-Key`. A key seen before in this run is
+    /// answered as the recording answered it: the recorded retry of the
+    /// cassette first served to the key, if one is left; otherwise by
+    /// Stripe's rules (the saved result again, an idempotency error for
+    /// other parameters or another endpoint, or, when nothing was saved, a
+    /// fresh run of the request).
+    fn with_key(state: &SetState, request: &ApiRequest, key: &str) -> Answer {
+        let mut memory = state.idempotency.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(used) = memory.get_mut(key) else {
+            let Some(recording) = state.index.next(&request.key) else {
+                return Answer::Miss;
+            };
+            let saved = Saved::of(&recording, request);
+            let first = recording.file_name.clone();
+            memory.insert(key.to_owned(), KeyUse { first, saved });
+            return Answer::Recorded(recording);
+        };
+        if let Some(retry) = state.index.next_reusing(&request.key, &used.first) {
+            if used.saved.is_none() {
+                used.saved = Saved::of(&retry, request);
+            }
+            return Answer::Recorded(retry);
+        }
+        match &used.saved {
+            Some(saved) if saved.path != request.canonical.path => {
+                Answer::Refused(ClientError::IdempotencyKeyOtherEndpoint {
+                    key: key.to_owned(),
+                    sent: request.canonical.path.clone(),
+                    first: saved.path.clone(),
+                })
+            }
+            Some(saved) if saved.key != request.key => {
+                Answer::Refused(ClientError::IdempotencyKeyReused { key: key.to_owned() })
+            }
+            Some(saved) => Answer::Saved {
+                cassette: saved.cassette.clone(),
+                response: saved.response.clone(),
+            },
+            None => match state.index.next(&request.key) {
+                Some(recording) => {
+                    used.saved = Saved::of(&recording, request);
+                    Answer::Recorded(recording)
+                }
+                None => Answer::Miss,
+            },
+        }
+    }
+
     async fn miss(&self, request: ApiRequest, error: CassetteError) -> Handled {
         match &self.fallback {
             Some(recorder) => recorder.handle(request).await,
             None => Handled::error(error.into()),
         }
     }
-}
-
-/// Stripe saves an idempotent result only once the request really ran:
-/// a retryable failure is not remembered, so the SDK's retry moves on to the
-/// next recorded occurrence, as it did against the real API.
-fn remembered_by_stripe(response: &PreparedResponse) -> bool {
-    let status = response.status.as_u16();
-    !(status == 409 || status == 429 || status >= 500)
 }
 
 impl Mode for Replayer {
@@ -256,10 +314,10 @@ impl Mode for Replayer {
         stats
     }
 
-    async fn settle(&self) -> u64 {
+    async fn settle(&self) -> Settled {
         match &self.fallback {
             Some(recorder) => recorder.settle().await,
-            None => 0,
+            None => Settled::default(),
         }
     }
 

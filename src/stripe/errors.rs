@@ -80,6 +80,16 @@ impl StripeError {
         )
     }
 
+    /// Stripe's 400 when an idempotency key first used on one endpoint is
+    /// sent to another (captured real response; the order of the two paths,
+    /// this request's first, is inferred from third-party mocks of it).
+    pub fn idempotency_key_other_endpoint(key: &str, sent: &str, first: &str) -> StripeError {
+        StripeError::new(
+            ErrorType::IdempotencyError,
+            format!("Keys for idempotent requests can only be used for the same endpoint they were first used for ('{sent}' vs '{first}'). Try using a key other than '{key}' if you meant to execute a different request."),
+        )
+    }
+
     /// The full JSON body, pretty-printed like Stripe's.
     pub fn to_body(&self) -> Vec<u8> {
         serde_json::to_vec_pretty(&Envelope { error: self }).unwrap_or_default()

@@ -119,6 +119,21 @@ impl Params {
         }
     }
 
+    /// Puts parameters that Stripe reads as sets into one order: `expand`
+    /// (top level, where Stripe accepts it) sorted and de-duplicated, so an
+    /// app that builds it from a set in any order sends the same request.
+    pub fn canonicalise_sets(&mut self) {
+        if let Some(Param::List(items)) = self.0.get_mut("expand") {
+            if items.len() > 1 && items.iter().all(|p| matches!(p, Param::Str(_))) {
+                items.sort_by(|a, b| match (a, b) {
+                    (Param::Str(a), Param::Str(b)) => a.cmp(b),
+                    _ => std::cmp::Ordering::Equal,
+                });
+                items.dedup();
+            }
+        }
+    }
+
     /// True when there are no parameters at all.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

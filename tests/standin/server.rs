@@ -33,8 +33,14 @@
 //! so does a create (`POST /v1/payment_intents`) whose parameters carry
 //! `metadata[standin_fail_once]=TOKEN`, for clients such as the official SDKs
 //! that cannot easily add a header to one request (the SDK's retry, with the
-//! same `Idempotency-Key`, then succeeds); `Standin-Delay-Ms: N` delays the
-//! answer by N milliseconds.
+//! same `Idempotency-Key`, then succeeds); a create carrying
+//! `metadata[standin_retry_after_success]=TOKEN` succeeds the first time but
+//! says `Stripe-Should-Retry: true`, so the SDK retries it and gets Stripe's
+//! idempotent replay of the same intent; `Standin-Delay-Ms: N` delays the
+//! answer by N milliseconds; `Standin-Hold: TOKEN` holds the request until
+//! `POST /__standin/release/TOKEN`, and `GET /__standin/held/TOKEN` answers
+//! once a request carrying TOKEN is being held (both give up after 30 s), so
+//! a test can order requests by events instead of sleeps.
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
@@ -70,8 +76,17 @@ const MAX_DELAY_MS: u64 = 120_000;
 const FAIL_ONCE_HEADER: &str = "standin-fail-once";
 /// Test hook metadata key on create: fail the first create carrying a given token.
 const FAIL_ONCE_METADATA: &str = "standin_fail_once";
+/// Test hook metadata key on create: the first create carrying a given token
+/// runs (and is saved under its idempotency key), but its answer says
+/// `Stripe-Should-Retry: true`, so an SDK retries it with the same key and
+/// gets the saved result replayed: a retry of a request Stripe already ran.
+const RETRY_AFTER_SUCCESS_METADATA: &str = "standin_retry_after_success";
 /// Test hook header: sleep this many milliseconds before answering.
 const DELAY_HEADER: &str = "standin-delay-ms";
+/// Test hook header: hold the request until its token is released.
+const HOLD_HEADER: &str = "standin-hold";
+/// How long a hold, or a wait for one, lasts at most.
+const HOLD_LIMIT: Duration = Duration::from_secs(30);
 
 /// Documented parameters of `POST /v1/payment_intents`.
 const CREATE_PARAMS: &[&str] = &[
@@ -387,6 +402,8 @@ impl TlsMaterial {
 /// store, the idempotency cache and the RNGs consistent without finer locking.
 struct App {
     state: Mutex<State>,
+    /// `Standin-Hold` tokens: 1 once a request is held, 2 once released.
+    holds: Mutex<HashMap<String, tokio::sync::watch::Sender<u8>>>,
 }
 
 /// The parts of an HTTP request the API logic needs.
@@ -440,11 +457,75 @@ impl App {
     fn new(seed: Option<u64>) -> Self {
         Self {
             state: Mutex::new(State::new(seed)),
+            holds: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The watch channel of a hold token, created on first use.
+    fn hold(&self, token: &str) -> tokio::sync::watch::Receiver<u8> {
+        let mut holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+        holds
+            .entry(token.to_owned())
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Moves a hold token to `stage` (1 held, 2 released).
+    fn hold_reached(&self, token: &str, stage: u8) {
+        self.hold(token);
+        let holds = self.holds.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(sender) = holds.get(token) {
+            sender.send_if_modified(|s| {
+                let moved = *s < stage;
+                *s = (*s).max(stage);
+                moved
+            });
+        }
+    }
+
+    /// Waits (at most [`HOLD_LIMIT`]) until a hold token reaches `stage`.
+    async fn hold_until(&self, token: &str, stage: u8) -> bool {
+        let mut rx = self.hold(token);
+        tokio::time::timeout(HOLD_LIMIT, rx.wait_for(|s| *s >= stage))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// The hold hooks' own endpoints, `/__standin/held/T` and `/__standin/release/T`.
+    async fn hold_endpoint(&self, method: &Method, path: &str) -> Option<Response<Full<Bytes>>> {
+        let rest = path.strip_prefix("/__standin/")?;
+        let status = match (method, rest.split_once('/')) {
+            (&Method::GET, Some(("held", token))) => match self.hold_until(token, 1).await {
+                true => StatusCode::OK,
+                false => StatusCode::GATEWAY_TIMEOUT,
+            },
+            (&Method::POST, Some(("release", token))) => {
+                self.hold_reached(token, 2);
+                StatusCode::OK
+            }
+            _ => StatusCode::NOT_FOUND,
+        };
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = status;
+        Some(response)
     }
 
     /// Answers one HTTP request.
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        if let Some(response) = self.hold_endpoint(req.method(), req.uri().path()).await {
+            return response;
+        }
+        let hold = req
+            .headers()
+            .get(HOLD_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if let Some(token) = hold {
+            self.hold_reached(&token, 1);
+            if !self.hold_until(&token, 2).await {
+                eprintln!("standin: hold {token} was never released");
+            }
+        }
         let delay = req
             .headers()
             .get(DELAY_HEADER)
@@ -1829,6 +1910,8 @@ struct State {
     idempotency: IdempotencyCache,
     /// `Standin-Fail-Once` (header or create metadata) tokens already failed.
     failed_tokens: HashSet<String>,
+    /// `standin_retry_after_success` tokens already answered once.
+    retried_tokens: HashSet<String>,
     ids: IdGen,
     clock: Clock,
 }
@@ -1839,6 +1922,7 @@ impl State {
             store: Store::default(),
             idempotency: IdempotencyCache::default(),
             failed_tokens: HashSet::new(),
+            retried_tokens: HashSet::new(),
             ids: IdGen::new(seed),
             clock: Clock::new(seed),
         }
@@ -1862,6 +1946,14 @@ impl State {
         let route =
             Route::parse(&req.method, &req.path).ok_or_else(|| ApiError::unrecognized_url(&req.method, &req.path))?;
         let params = decode_request(req)?;
+        let retry_after_success = match route {
+            Route::Create => params
+                .get("metadata")
+                .and_then(|m| m.get(RETRY_AFTER_SUCCESS_METADATA))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            _ => None,
+        };
         if route == Route::Create {
             let token = params
                 .get("metadata")
@@ -1894,10 +1986,15 @@ impl State {
         }
         let outcome = self.run(route, Params::new(&params));
         let remember = outcome.as_ref().map_or_else(|e| e.remembered, |_| true);
-        let reply = match outcome {
+        let mut reply = match outcome {
             Ok(body) => Reply::ok(&body),
             Err(error) => error.into_reply(),
         };
+        if let Some(token) = retry_after_success.filter(|_| reply.status == StatusCode::OK) {
+            if self.retried_tokens.insert(token) {
+                reply.headers.push(("stripe-should-retry", "true".to_owned()));
+            }
+        }
         if let (Some(key), true) = (idempotency_key, remember) {
             self.idempotency.record(
                 key,

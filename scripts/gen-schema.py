@@ -150,7 +150,12 @@ CONSTRAINTS_FORMAT_VERSION = 1
 
 
 class SchemaError(Exception):
-    pass
+    """A check failed: exit status 1."""
+
+
+class SetupError(Exception):
+    """The SDK could not be installed or introspected, or an input could not be read: exit
+    status 2."""
 
 
 def fail(msg: str) -> None:
@@ -210,7 +215,7 @@ def ensure_venv() -> str:
     )
     got = installed_versions(python)
     if got != wanted:
-        raise SchemaError(f"{VENV_DIR} holds {got} after installing, expected {wanted}")
+        raise SetupError(f"{VENV_DIR} holds {got} after installing, expected {wanted}")
     return python
 
 
@@ -323,16 +328,19 @@ def introspect() -> dict:
 
 
 def sdk_tree() -> dict:
-    python = ensure_venv()
+    try:
+        python = ensure_venv()
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise SetupError(f"could not install stripe-python {STRIPE_PYTHON[1]}: {e}") from e
     run = subprocess.run(
         [python, "-I", os.path.abspath(__file__), "--introspect"], capture_output=True, text=True,
     )
     sys.stderr.write(run.stderr)
     if run.returncode != 0:
-        raise SchemaError(f"introspecting stripe-python failed (exit status {run.returncode})")
+        raise SetupError(f"introspecting stripe-python failed (exit status {run.returncode})")
     tree = json.loads(run.stdout)
     if tree.get("stripe_version") != STRIPE_PYTHON[1]:
-        raise SchemaError(f"introspected stripe {tree.get('stripe_version')}, pinned {STRIPE_PYTHON[1]}")
+        raise SetupError(f"introspected stripe {tree.get('stripe_version')}, pinned {STRIPE_PYTHON[1]}")
     return tree
 
 
@@ -659,13 +667,13 @@ def render(schema: dict) -> str:
 
 
 def generate() -> str:
-    """The schema text, or SchemaError / AssertionError."""
+    """The schema text; SchemaError if a check fails, SetupError if an input is missing."""
     try:
         with open(CONSTRAINTS_PATH, "rb") as f:
             raw = f.read()
         constraints = json.loads(raw)
     except (OSError, ValueError) as e:
-        raise SchemaError(f"cannot read {CONSTRAINTS_PATH}: {e}") from e
+        raise SetupError(f"cannot read {CONSTRAINTS_PATH}: {e}") from e
     schema = build(sdk_tree(), constraints, hashlib.sha256(raw).hexdigest())
     problems = check_seed(schema)
     if problems:
@@ -709,12 +717,12 @@ def main(argv: list[str]) -> int:
 
     try:
         text = generate()
-    except (OSError, subprocess.CalledProcessError) as e:
-        log(f"error: could not install or run stripe-python {STRIPE_PYTHON[1]}: {e}")
+    except SetupError as e:
+        log(f"error: {e}")
         return 2
     except SchemaError as e:
         log(f"error: {e}")
-        return 2 if str(e).startswith(("cannot read", "introspect")) else 1
+        return 1
 
     if args.check:
         try:

@@ -251,11 +251,13 @@ def introspect() -> dict:
                 values = typing.get_args(alt)
                 if not all(isinstance(v, str) for v in values):
                     fail(f"{where}: non-string Literal {values!r}")
-                if values == ("",):
+                if "" in values:
+                    # Literal[""]: "" unsets the parameter; it is no enum value.
                     out["emptyable"] = True
-                    continue
-                enum.update(values)
-                kinds.add("string")
+                    values = tuple(v for v in values if v)
+                if values:
+                    enum.update(values)
+                    kinds.add("string")
             elif alt is str:
                 # Alone: a string. Beside a Literal (stripe-python 16's "open enum": Stripe
                 # may add values) it adds nothing: Stripe still validates requests against

@@ -2,80 +2,104 @@
 """Generate schema/stripe-payment-intents.json, the request-parameter schema that
 stripe-vcr validates Payment Intents requests against.
 
-Usage (from the repository root):
+Usage (from anywhere; paths are found from this script's location):
 
-    python3 scripts/gen-schema.py [--reference PATH] > schema/stripe-payment-intents.json
+    python3 scripts/gen-schema.py > schema/stripe-payment-intents.json
+    python3 scripts/gen-schema.py --write    # the same, written only if every check passes
+    python3 scripts/gen-schema.py --check    # exit 1 with a short diff if the committed file differs
 
-PATH defaults to ../shared/reference/payment_intents_params.json relative to the
-repository root (the directory above this script), so the default works from any
-working directory; an explicit --reference is taken relative to the current directory.
+Inputs, both reachable from the repository alone:
 
-The input is the parameter tree described in stripe-api-facts.md section 1.1. The output
-format is described in schema/README.md. Output is deterministic: object keys are sorted,
-enums and type lists are sorted, 2-space indent, one trailing newline. Nothing is printed
-unless every check passes, so a failed run never emits a partial schema (but note that the
-shell redirection has already truncated the target file by then).
+* the parameter tree (names, types, required-ness, enums, whether "" is accepted, at every
+  depth) is read from stripe-python's `stripe/params` TypedDicts. The script installs the
+  pinned release (STRIPE_PYTHON below, by wheel hash, from PyPI) into a private virtualenv,
+  target/schema-venv, reused while it holds exactly the pinned versions, and introspects it
+  there (typing.get_type_hints, __required_keys__, get_origin/get_args);
+* everything the SDK does not carry (max_length, format, min/max, enums that Stripe does not
+  enforce, parameters that the SDK lacks, cross-parameter rules) comes from
+  schema/constraints.json, whose overlays say where each fact comes from.
 
-Python 3.11 standard library only.
+The output format is described in schema/README.md. Output is deterministic: object keys
+sorted, enums and type lists sorted, 2-space indent, one trailing newline. Nothing is
+printed unless every check passes (the seed-page parameters, the constraints all landing
+on a parameter of the right shape, the sanity assertions at the end), so a failed run never
+emits a partial schema; with a shell redirection the target file has been truncated by
+then, which --write avoids.
+
+Exit status: 0 success; 1 a check failed or (--check) the committed file differs;
+2 the SDK could not be installed or introspected, or an input could not be read.
+
+The script itself needs only the Python 3.11 standard library (and PyPI, once).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import difflib
 import hashlib
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_REFERENCE = os.path.join(
-    REPO_ROOT, "..", "shared", "reference", "payment_intents_params.json"
+SCHEMA_PATH = os.path.join(REPO_ROOT, "schema", "stripe-payment-intents.json")
+CONSTRAINTS_PATH = os.path.join(REPO_ROOT, "schema", "constraints.json")
+VENV_DIR = os.path.join(REPO_ROOT, "target", "schema-venv")
+
+# The SDK release the parameter tree comes from, and the one package it needs to be
+# imported (typing_extensions; `requests`, its other dependency, is only used to make
+# requests). Installed with --no-deps --require-hashes, so the tree cannot change under us.
+# To move to a newer release: change these four values (hashes: `pip download --no-deps
+# stripe==X` and sha256sum), run with --write, review the diff and schema/README.md.
+STRIPE_PYTHON = ("stripe", "16.1.0", "3798e07a0603c8923710414cd1942ae847ed43cebbf34c3258417c189711ea70")
+TYPING_EXTENSIONS = (
+    "typing_extensions",
+    "4.16.0",
+    "481caa481374e813c1b176ada14e97f1f67a4539ce9cfeb3f350d78d6370c2e8",
 )
+PINNED = [STRIPE_PYTHON, TYPING_EXTENSIONS]
 
 SCHEMA_VERSION = 1
 SCHEMA_NAME = "Stripe Payment Intents API"
 
-# Endpoint key in the schema -> (method, path). The reference file keys its endpoints as
-# "METHOD /v1/path"; every one of these must be present there, and nothing else.
+# Endpoint key in the schema -> (method, path, stripe-python TypedDict in stripe.params).
 ENDPOINTS = {
-    "list": ("GET", "/v1/payment_intents"),
-    "create": ("POST", "/v1/payment_intents"),
-    "search": ("GET", "/v1/payment_intents/search"),
-    "retrieve": ("GET", "/v1/payment_intents/{intent}"),
-    "update": ("POST", "/v1/payment_intents/{intent}"),
+    "list": ("GET", "/v1/payment_intents", "PaymentIntentListParams"),
+    "create": ("POST", "/v1/payment_intents", "PaymentIntentCreateParams"),
+    "search": ("GET", "/v1/payment_intents/search", "PaymentIntentSearchParams"),
+    "retrieve": ("GET", "/v1/payment_intents/{intent}", "PaymentIntentRetrieveParams"),
+    "update": ("POST", "/v1/payment_intents/{intent}", "PaymentIntentUpdateParams"),
     "list_amount_details_line_items": (
         "GET",
         "/v1/payment_intents/{intent}/amount_details_line_items",
+        "PaymentIntentListAmountDetailsLineItemsParams",
     ),
     "apply_customer_balance": (
         "POST",
         "/v1/payment_intents/{intent}/apply_customer_balance",
+        "PaymentIntentApplyCustomerBalanceParams",
     ),
-    "cancel": ("POST", "/v1/payment_intents/{intent}/cancel"),
-    "capture": ("POST", "/v1/payment_intents/{intent}/capture"),
-    "confirm": ("POST", "/v1/payment_intents/{intent}/confirm"),
+    "cancel": ("POST", "/v1/payment_intents/{intent}/cancel", "PaymentIntentCancelParams"),
+    "capture": ("POST", "/v1/payment_intents/{intent}/capture", "PaymentIntentCaptureParams"),
+    "confirm": ("POST", "/v1/payment_intents/{intent}/confirm", "PaymentIntentConfirmParams"),
     "increment_authorization": (
         "POST",
         "/v1/payment_intents/{intent}/increment_authorization",
+        "PaymentIntentIncrementAuthorizationParams",
     ),
     "verify_microdeposits": (
         "POST",
         "/v1/payment_intents/{intent}/verify_microdeposits",
+        "PaymentIntentVerifyMicrodepositsParams",
     ),
 }
 
-# Full commit ids of the upstream sources (stripe-api-facts.md section 0.1). The reference's
-# _meta carries 12-character prefixes; they are checked against these so that a reference
-# regenerated from other sources fails loudly instead of getting stale provenance.
-PYTHON_PARAMS = ("stripe/stripe-python", "6c6e3736d16dde7a2f0155379ea3cd99b976460b", "stripe/params")
-SPEC_2022 = ("stripe/openapi", "e0123a38b40c8d840b4c0469ac0ee1650b6bfea3", "openapi/spec3.json")
-SPEC_V2349 = "af5309cae53e5f666f9686dfed306d6d3b5fdc67"
-
 # Seed-documented parameters. Source: the English API page our product is built around,
-# /work/shared/seeds/003_c6ee5c632c2d533d.txt ("Payment Intent API Functions"; seeds 000 and
-# 001 are the same page in Chinese and Japanese). Its parameter tables list these names and
+# shared/seeds/003_c6ee5c632c2d533d.txt ("Payment Intent API Functions"; seeds 000 and 001
+# are the same page in Chinese and Japanese). Its parameter tables list these names and
 # types; "(Required)" in the table is recorded as required=True. "expand[]" / "array of
 # strings" is the array parameter `expand` whose elements are strings.
 #   (endpoint, name, type, element type for arrays or None, required)
@@ -101,35 +125,6 @@ SEED_PARAMS = [
     ("search", "query", "string", None, True),
 ]
 
-# Server-side integer bounds that the spec does not express (stripe-api-facts.md section 1
-# "Numeric limits are server-side rules", section 3.2, section 6; the seed page states the
-# 1..100 range of limit and the create page (seed 002) the eight-digit maximum of amount).
-AMOUNT_BOUNDS = {"min": 1, "max": 99999999}
-AMOUNT_ENDPOINTS = ["create", "update", "increment_authorization"]
-LIMIT_BOUNDS = {"min": 1, "max": 100}
-LIMIT_ENDPOINTS = ["list", "search", "list_amount_details_line_items"]
-
-# Confirm-API parameters that create accepts only together with confirm=true (seed pages:
-# "You may use any parameters available in the confirm API when confirm=true is supplied").
-ONLY_WITH_CONFIRM = [
-    "confirmation_token",
-    "error_on_requires_action",
-    "mandate",
-    "mandate_data",
-    "off_session",
-    "return_url",
-    "use_stripe_sdk",
-]
-
-# Cross-parameter rules. Cursors: stripe-api-facts.md section 6 ("they are mutually
-# exclusive"). create: section 3.2, "You may only specify one of these parameters:
-# automatic_payment_methods, confirmation_method."
-RULES = {
-    "list": [{"exclusive": ["ending_before", "starting_after"]}],
-    "list_amount_details_line_items": [{"exclusive": ["ending_before", "starting_after"]}],
-    "create": [{"exclusive": ["automatic_payment_methods", "confirmation_method"]}],
-}
-
 # Stripe's supported presentment currencies (Stripe's supported currencies page, as known
 # in 2026; may drift).
 CURRENCIES = """
@@ -149,265 +144,363 @@ PARAM_KEYS = {
     "min", "max", "items", "children", "open", "only_with_confirm", "not_in_sdk", "note",
     "deprecated",
 }
-# Keys of a reference node (stripe-api-facts.md section 1.1).
-REFERENCE_KEYS = {
-    "type", "required", "enum", "emptyable", "maxLength", "format", "items",
-    "additionalProperties", "enum_not_enforced", "not_in_sdk", "note", "children",
-    "children_truncated",
-}
-# Reference formats that are not carried over: the schema contract only knows "currency".
-# "unix-time" (mandate_data.customer_acceptance.accepted_at, konbini.expires_at) is an
-# integer anyway, which the "type" already says.
-DROPPED_FORMATS = {"unix-time"}
+# What an overlay entry of schema/constraints.json may set on an existing parameter.
+OVERLAY_KEYS = {"max_length", "format", "enum_open", "min", "max", "required", "only_with_confirm"}
+CONSTRAINTS_FORMAT_VERSION = 1
 
 
 class SchemaError(Exception):
-    pass
+    """A check failed: exit status 1."""
+
+
+class SetupError(Exception):
+    """The SDK could not be installed or introspected, or an input could not be read: exit
+    status 2."""
 
 
 def fail(msg: str) -> None:
     raise SchemaError(msg)
 
 
-def check_scalar_type(t: object, where: str) -> str:
-    if t not in SCALAR_TYPES | {"object", "array"}:
-        fail(f"{where}: unknown reference type {t!r}")
-    return t  # type: ignore[return-value]
+# --------------------------------------------------------------------------------------
+# The pinned SDK: a private virtualenv, and introspection inside it.
 
 
-def convert_element(node: dict, where: str) -> dict:
-    """Element (items) Param of a reference array node: element type, plus the
-    enum/maxLength/children that describe elements."""
-    etype = node.get("items")
-    if not isinstance(etype, str):
-        fail(f"{where}: array without a string 'items' element type: {etype!r}")
-    check_scalar_type(etype, where + "[]")
-    if etype == "array":
-        fail(f"{where}: arrays of arrays are not supported")
-    el: dict = {"type": etype}
-    apply_enum(el, node, where)
-    if "maxLength" in node:
-        if etype != "string":
-            fail(f"{where}: maxLength on array of {etype}")
-        el["max_length"] = node["maxLength"]
-    if etype == "object":
-        apply_object_body(el, node, where + "[]")
-    elif "children" in node or node.get("children_truncated"):
-        fail(f"{where}: children on array of {etype}")
-    return el
+def venv_python() -> str:
+    if os.name == "nt":
+        return os.path.join(VENV_DIR, "Scripts", "python.exe")
+    return os.path.join(VENV_DIR, "bin", "python")
 
 
-def apply_enum(out: dict, node: dict, where: str) -> None:
-    if "enum" in node:
-        values = node["enum"]
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            fail(f"{where}: enum must be a list of strings")
-        if len(set(values)) != len(values):
-            fail(f"{where}: duplicate enum values")
-        out["enum"] = sorted(values)
-        if node.get("enum_not_enforced"):
-            out["enum_open"] = True
-    elif node.get("enum_not_enforced"):
-        fail(f"{where}: enum_not_enforced without enum")
-
-
-def apply_object_body(out: dict, node: dict, where: str) -> None:
-    """children / open of an object-shaped Param."""
-    if "additionalProperties" in node:
-        fail(f"{where}: additionalProperties on a node that is not a plain hash")
-    if node.get("children_truncated"):
-        if node.get("children"):
-            fail(f"{where}: both children and children_truncated")
-        out["open"] = True
-    else:
-        children = node.get("children")
-        if not isinstance(children, dict):
-            fail(f"{where}: object without children and not truncated")
-        # Emitted even when empty: "an object with children: {} stays an object with
-        # empty children" (no key is accepted below it).
-        out["children"] = {
-            name: convert(child, f"{where}.{name}")
-            for name, child in sorted(children.items())
-        }
-
-
-def convert(node: dict, where: str) -> dict:
-    """Reference node -> schema Param."""
-    if not isinstance(node, dict):
-        fail(f"{where}: node is not an object")
-    unknown = set(node) - REFERENCE_KEYS
-    if unknown:
-        fail(f"{where}: unknown reference keys {sorted(unknown)}")
-    out: dict = {}
-    t = node.get("type")
-
-    if isinstance(t, list):
-        types = sorted(check_scalar_type(x, where) for x in t)
-        if len(set(types)) != len(types) or len(types) < 2 or "array" in types:
-            fail(f"{where}: unsupported type list {t!r}")
-        out["types"] = types
-        apply_enum(out, node, where)
-        if "maxLength" in node:
-            if "string" not in types:
-                fail(f"{where}: maxLength without a string alternative")
-            out["max_length"] = node["maxLength"]
-        if "object" in types:
-            apply_object_body(out, node, where)
-        elif "children" in node or node.get("children_truncated"):
-            fail(f"{where}: children without an object alternative")
-        if "items" in node:
-            fail(f"{where}: items on a non-array node")
-    elif t == "object" and "additionalProperties" in node:
-        if node["additionalProperties"] != "string":
-            fail(f"{where}: additionalProperties {node['additionalProperties']!r} unsupported")
-        if node.get("children") or node.get("children_truncated") or "enum" in node:
-            fail(f"{where}: hash with children or enum")
-        out["type"] = "hash"
-    elif t == "object":
-        out["type"] = "object"
-        if "enum" in node or "maxLength" in node or "items" in node:
-            fail(f"{where}: enum/maxLength/items on an object")
-        apply_object_body(out, node, where)
-    elif t == "array":
-        out["type"] = "array"
-        out["items"] = convert_element(node, where)
-    else:
-        check_scalar_type(t, where)
-        out["type"] = t
-        apply_enum(out, node, where)
-        if "maxLength" in node:
-            if t != "string":
-                fail(f"{where}: maxLength on {t}")
-            out["max_length"] = node["maxLength"]
-        if "children" in node or node.get("children_truncated") or "items" in node:
-            fail(f"{where}: children/items on {t}")
-
-    req = node.get("required", False)
-    if not isinstance(req, bool):
-        fail(f"{where}: required is not a boolean")
-    if req:
-        out["required"] = True
-    if node.get("emptyable"):
-        out["emptyable"] = True
-    fmt = node.get("format")
-    if fmt is not None:
-        if fmt == "currency":
-            if t != "string":
-                fail(f"{where}: format currency on {t!r}")
-            out["format"] = "currency"
-        elif fmt not in DROPPED_FORMATS:
-            fail(f"{where}: unknown format {fmt!r}")
-    if node.get("not_in_sdk"):
-        out["not_in_sdk"] = True
-    if "note" in node:
-        if not isinstance(node["note"], str):
-            fail(f"{where}: note is not a string")
-        out["note"] = node["note"]
-    return out
-
-
-def check_meta(meta: dict) -> None:
-    for key, (repo, commit, path) in (("python_params", PYTHON_PARAMS), ("spec", SPEC_2022)):
-        m = re.fullmatch(r"([^@]+)@([0-9a-f]{7,40}):(.+)", str(meta.get(key, "")))
-        if not m or m.group(1) != repo or not commit.startswith(m.group(2)) or m.group(3) != path:
-            fail(
-                f"reference _meta.{key} = {meta.get(key)!r} does not match the known source "
-                f"{repo}@{commit}:{path}; review provenance in scripts/gen-schema.py and "
-                "schema/README.md"
-            )
-    if meta.get("depth") != 3:
-        fail(f"reference _meta.depth = {meta.get('depth')!r}, expected 3; review schema/README.md")
-
-
-def provenance(meta: dict, ref_sha256: str) -> list[str]:
-    return [
-        f"structure (names, types, required, enums, \"\" allowed): "
-        f"{PYTHON_PARAMS[0]}@{PYTHON_PARAMS[1]}:{PYTHON_PARAMS[2]} "
-        "(stripe-python 15.3.1, SDK spec v2324)",
-        f"max_length and format for parameters that existed in 2022: "
-        f"{SPEC_2022[0]}@{SPEC_2022[1]}:{SPEC_2022[2]} "
-        f"(2022-04-12, tag v127, API {meta.get('spec_api_version')})",
-        f"hand-checked supplement ({meta.get('constraints_applied')} entries: "
-        "allowed_payment_method_types, newer max_length, format currency, enum_open): "
-        f"stripe/openapi@{SPEC_V2349}:openapi/spec3.json (2026-07-29, tag v2349)",
-        "allowed_payment_method_types on update/confirm: "
-        f"stripe/openapi@{SPEC_V2349}:openapi/upcoming-changes/rest.md",
-        "merged parameter tree: shared/reference/payment_intents_params.json "
-        f"(sha256 {ref_sha256}, _meta.mode {meta.get('mode')}, depth {meta.get('depth')}); "
-        "format in shared/reference/stripe-api-facts.md section 1.1",
-        "seed-documented parameters checked against: "
-        "shared/seeds/003_c6ee5c632c2d533d.txt (English API page; 000/001 are the same page "
-        "in Chinese/Japanese)",
-        "server-side bounds (amount 1..99999999, limit 1..100), only_with_confirm and "
-        "exclusive rules: shared/reference/stripe-api-facts.md sections 1, 3.2, 6 and the "
-        "seed pages",
-        "currencies: Stripe's supported currencies page, as known in 2026; may drift",
-    ]
-
-
-def build(reference: dict, ref_sha256: str) -> dict:
-    meta = reference.get("_meta")
-    if not isinstance(meta, dict):
-        fail("reference has no _meta")
-    check_meta(meta)
-
-    expected = {f"{m} {p}": name for name, (m, p) in ENDPOINTS.items()}
-    got = set(reference) - {"_meta"}
-    if got != set(expected):
-        fail(
-            "reference endpoints differ from the 12 known ones: missing "
-            f"{sorted(set(expected) - got)}, unexpected {sorted(got - set(expected))}"
+def installed_versions(python: str) -> dict | None:
+    """Versions of the pinned distributions in the venv, or None if it is unusable."""
+    probe = (
+        "import importlib.metadata as m, json, sys\n"
+        "out = {}\n"
+        "for d in sys.argv[1:]:\n"
+        "    try: out[d] = m.version(d)\n"
+        "    except m.PackageNotFoundError: out[d] = None\n"
+        "print(json.dumps(out))\n"
+    )
+    if not os.path.exists(python):
+        return None
+    try:
+        run = subprocess.run(
+            [python, "-I", "-c", probe, *[name for name, _, _ in PINNED]],
+            capture_output=True, text=True, check=True,
         )
+        return json.loads(run.stdout)
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        return None
 
-    endpoints: dict = {}
-    for ref_key, name in expected.items():
-        method, path = ENDPOINTS[name]
-        params = reference[ref_key]
-        if not isinstance(params, dict):
-            fail(f"{ref_key}: parameters are not an object")
-        endpoints[name] = {
-            "method": method,
-            "path": path,
-            "params": {p: convert(n, f"{name}.{p}") for p, n in sorted(params.items())},
-            "rules": [],
-        }
 
-    for name in AMOUNT_ENDPOINTS:
-        param = endpoints[name]["params"].get("amount")
-        if not param or param.get("type") != "integer":
-            fail(f"{name}.amount missing or not an integer; cannot add bounds")
-        param.update(AMOUNT_BOUNDS)
-    for name in LIMIT_ENDPOINTS:
-        param = endpoints[name]["params"].get("limit")
-        if not param or param.get("type") != "integer":
-            fail(f"{name}.limit missing or not an integer; cannot add bounds")
-        param.update(LIMIT_BOUNDS)
+def ensure_venv() -> str:
+    """The venv's python, with exactly the pinned distributions installed."""
+    python = venv_python()
+    wanted = {name: version for name, version, _ in PINNED}
+    if installed_versions(python) == wanted:
+        return python
+    log(f"installing {', '.join(f'{n}=={v}' for n, v, _ in PINNED)} into {os.path.relpath(VENV_DIR)}")
+    os.makedirs(os.path.dirname(VENV_DIR), exist_ok=True)
+    # Progress goes to stderr: stdout carries the schema.
+    subprocess.run([sys.executable, "-m", "venv", "--clear", VENV_DIR], check=True, stdout=sys.stderr)
+    requirements = os.path.join(VENV_DIR, "requirements.txt")
+    with open(requirements, "w", encoding="utf-8") as f:
+        for name, version, sha256 in PINNED:
+            f.write(f"{name}=={version} --hash=sha256:{sha256}\n")
+    subprocess.run(
+        [python, "-I", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
+         "--no-deps", "--only-binary=:all:", "--require-hashes", "-r", requirements],
+        check=True, stdout=sys.stderr,
+    )
+    got = installed_versions(python)
+    if got != wanted:
+        raise SetupError(f"{VENV_DIR} holds {got} after installing, expected {wanted}")
+    return python
 
-    create = endpoints["create"]["params"]
-    for p in ONLY_WITH_CONFIRM:
-        if p not in create:
-            print(f"gen-schema: note: {p} not on create; only_with_confirm not set", file=sys.stderr)
+
+def introspect() -> dict:
+    """Runs inside the venv: every endpoint's parameter tree, in the schema's Param
+    format (type/types, required, enum, emptyable, items, children), at every depth."""
+    import types
+    import typing
+
+    import typing_extensions
+
+    import stripe
+    import stripe.params
+    from stripe._request_options import RequestOptions
+    from stripe._stripe_context import StripeContext
+    from stripe._stripe_object import UntypedStripeObject
+
+    literal_types = {typing.Literal, typing_extensions.Literal}
+    request_options = set(RequestOptions.__annotations__)
+    # RequestOptions' own annotations name these; the endpoint classes inherit them.
+    base_globals = vars(sys.modules[RequestOptions.__module__])
+
+    def alternatives(t):
+        if typing.get_origin(t) is typing.Union or isinstance(t, types.UnionType):
+            return list(typing.get_args(t))
+        return [t]
+
+    def param(t, where, stack):
+        kinds, enum, out = set(), set(), {}
+        for alt in alternatives(t):
+            origin = typing.get_origin(alt)
+            if origin in literal_types:
+                values = typing.get_args(alt)
+                if not all(isinstance(v, str) for v in values):
+                    fail(f"{where}: non-string Literal {values!r}")
+                if "" in values:
+                    # Literal[""]: "" unsets the parameter; it is no enum value.
+                    out["emptyable"] = True
+                    values = tuple(v for v in values if v)
+                if values:
+                    enum.update(values)
+                    kinds.add("string")
+            elif alt is str:
+                # Alone: a string. Beside a Literal (stripe-python 16's "open enum": Stripe
+                # may add values) it adds nothing: Stripe still validates requests against
+                # the current values (docs.stripe.com/api/enums). Enums Stripe does not
+                # enforce are marked from schema/constraints.json.
+                kinds.add("string")
+            elif alt is bool:
+                kinds.add("boolean")
+            elif alt is int:
+                kinds.add("integer")
+            elif alt is float:
+                kinds.add("number")
+            elif origin is list:
+                (element,) = typing.get_args(alt)
+                kinds.add("array")
+                out["items"] = param(element, where + "[]", stack)
+                if out["items"].get("emptyable") or out["items"].get("required"):
+                    fail(f"{where}: array elements that are emptyable or required")
+            elif origin is dict or origin is UntypedStripeObject:
+                if typing.get_args(alt) not in ((str, str), (str,)):
+                    fail(f"{where}: unsupported mapping {alt!r}")
+                kinds.add("hash")
+            elif typing_extensions.is_typeddict(alt):
+                kinds.add("object")
+                out["children"] = fields(alt, where, stack)
+            else:
+                fail(f"{where}: unsupported type {alt!r}")
+        if not kinds:
+            fail(f"{where}: only the empty string is accepted")
+        if "array" in kinds and len(kinds) > 1:
+            fail(f"{where}: an array or something else: {sorted(kinds)}")
+        if len(kinds) == 1:
+            (out["type"],) = kinds
+        else:
+            out["types"] = sorted(kinds)
+        if enum:
+            out["enum"] = sorted(enum)
+        return out
+
+    def fields(td, where, stack, skip=frozenset()):
+        if td in stack:
+            fail(f"{where}: {td.__name__} contains itself")
+        hints = typing.get_type_hints(
+            td,
+            globalns={**base_globals, **vars(sys.modules[td.__module__])},
+            localns={"StripeContext": StripeContext},
+        )
+        out = {}
+        for name, t in sorted(hints.items()):
+            if name in skip:
+                continue
+            p = param(t, f"{where}.{name}", stack + [td])
+            if name in td.__required_keys__:
+                p["required"] = True
+            out[name] = p
+        return out
+
+    endpoints = {}
+    for name, (_, _, cls_name) in ENDPOINTS.items():
+        td = getattr(stripe.params, cls_name)
+        skip = request_options if RequestOptions in getattr(td, "__orig_bases__", ()) else frozenset()
+        endpoints[name] = fields(td, name, [], skip)
+    from stripe._api_version import _ApiVersion
+
+    return {
+        "stripe_version": stripe.VERSION,
+        "api_version": _ApiVersion.CURRENT,
+        "endpoints": endpoints,
+    }
+
+
+def sdk_tree() -> dict:
+    try:
+        python = ensure_venv()
+    except (OSError, subprocess.CalledProcessError) as e:
+        raise SetupError(f"could not install stripe-python {STRIPE_PYTHON[1]}: {e}") from e
+    run = subprocess.run(
+        [python, "-I", os.path.abspath(__file__), "--introspect"], capture_output=True, text=True,
+    )
+    sys.stderr.write(run.stderr)
+    if run.returncode != 0:
+        raise SetupError(f"introspecting stripe-python failed (exit status {run.returncode})")
+    tree = json.loads(run.stdout)
+    if tree.get("stripe_version") != STRIPE_PYTHON[1]:
+        raise SetupError(f"introspected stripe {tree.get('stripe_version')}, pinned {STRIPE_PYTHON[1]}")
+    return tree
+
+
+# --------------------------------------------------------------------------------------
+# Applying schema/constraints.json.
+
+
+def split_path(path: str) -> list[str]:
+    """`a[b][][c]` -> ["a", "b", "", "c"]; "" stands for the elements of an array."""
+    m = re.fullmatch(r"([a-z0-9_]+)((?:\[[a-z0-9_]*\])*)", path)
+    if not m:
+        fail(f"constraints: malformed parameter path {path!r}")
+    return [m.group(1)] + re.findall(r"\[([a-z0-9_]*)\]", m.group(2))
+
+
+def resolve(params: dict, path: str, where: str) -> tuple[dict, str, dict | None]:
+    """(container, last name, node or None) for a path: the container is the dict of
+    named params/children the last segment is looked up in."""
+    segments = split_path(path)
+    container, node = params, None
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "":
+            if node is None or "items" not in node:
+                fail(f"{where}: {path}: [] on something that is not an array")
+            node = node["items"]
+            if last:
+                return {}, "", node
             continue
-        if p not in endpoints["confirm"]["params"]:
-            fail(f"create.{p} is marked only_with_confirm but is not a confirm parameter")
-        create[p]["only_with_confirm"] = True
+        if i > 0:
+            if "children" not in node:
+                fail(f"{where}: {path}: {segment} under something without children")
+            container = node["children"]
+        node = container.get(segment)
+        if node is None and not last:
+            fail(f"{where}: {path}: no parameter {segment} in stripe-python {STRIPE_PYTHON[1]}")
+    return container, segments[-1], node
 
-    for name, rules in RULES.items():
-        for rule in rules:
-            names = sorted(rule["exclusive"])
-            for p in names:
-                if p not in endpoints[name]["params"]:
-                    fail(f"rule on {name} names unknown parameter {p}")
-            endpoints[name]["rules"].append({"exclusive": names})
+
+def accepts(node: dict, kind: str) -> bool:
+    return node.get("type") == kind or kind in node.get("types", [])
+
+
+def apply_entry(endpoints: dict, endpoint: str, path: str, entry: dict, where: str) -> None:
+    if not isinstance(entry, dict) or not entry:
+        fail(f"{where}: {path}: entry is not a non-empty object")
+    params = endpoints[endpoint]["params"]
+    container, name, node = resolve(params, path, where)
+    if "add" in entry:
+        if set(entry) != {"add"}:
+            fail(f"{where}: {path}: add goes alone")
+        if node is not None:
+            fail(f"{where}: {path}: already in stripe-python {STRIPE_PYTHON[1]}; remove it from the constraints")
+        if name == "":
+            fail(f"{where}: {path}: cannot add array elements")
+        container[name] = json.loads(json.dumps(entry["add"]))
+        return
+    if node is None:
+        fail(f"{where}: {path}: no such parameter in stripe-python {STRIPE_PYTHON[1]}")
+    unknown = set(entry) - OVERLAY_KEYS
+    if unknown:
+        fail(f"{where}: {path}: unknown keys {sorted(unknown)}")
+    for key, value in sorted(entry.items()):
+        if key in node:
+            fail(
+                f"{where}: {path}: {key} is already {node[key]!r} (from the SDK or an earlier "
+                "overlay); each fact is stated once"
+            )
+        if key == "max_length":
+            if not (isinstance(value, int) and value > 0 and accepts(node, "string")):
+                fail(f"{where}: {path}: max_length {value!r} on a parameter that takes no string")
+        elif key == "format":
+            if value != "currency" or node.get("type") != "string":
+                fail(f"{where}: {path}: format {value!r} (only \"currency\", on a string)")
+        elif key == "enum_open":
+            if value is not True or "enum" not in node:
+                fail(f"{where}: {path}: enum_open on a parameter without an enum")
+        elif key in ("min", "max"):
+            if not isinstance(value, int) or isinstance(value, bool) or not accepts(node, "integer"):
+                fail(f"{where}: {path}: {key} {value!r} on a parameter that takes no integer")
+        elif key == "required":
+            if value is not True or name == "":
+                fail(f"{where}: {path}: required must be true, on a named parameter")
+        elif key == "only_with_confirm":
+            if value is not True or endpoint != "create" or path != name:
+                fail(f"{where}: {path}: only_with_confirm is for top-level create parameters")
+            if name not in endpoints["confirm"]["params"]:
+                fail(f"{where}: {path}: only_with_confirm, but confirm has no {name}")
+        node[key] = value
+
+
+def apply_constraints(endpoints: dict, constraints: dict) -> list[str]:
+    """Applies every overlay; returns one provenance line per overlay."""
+    if constraints.get("format_version") != CONSTRAINTS_FORMAT_VERSION:
+        fail(f"constraints: format_version {constraints.get('format_version')!r}, expected {CONSTRAINTS_FORMAT_VERSION}")
+    lines, names = [], set()
+    for overlay in constraints.get("overlays", []):
+        name, source = overlay.get("name"), overlay.get("source")
+        if not isinstance(name, str) or not isinstance(source, str) or name in names:
+            fail(f"constraints: overlay without a unique name and a source: {name!r}")
+        names.add(name)
+        unknown = set(overlay) - {"name", "source", "params", "rules"}
+        if unknown:
+            fail(f"constraints: overlay {name}: unknown keys {sorted(unknown)}")
+        for endpoint, entries in overlay.get("params", {}).items():
+            if endpoint not in endpoints:
+                fail(f"constraints: overlay {name}: unknown endpoint {endpoint}")
+            for path, entry in entries.items():
+                apply_entry(endpoints, endpoint, path, entry, f"constraints: overlay {name}, {endpoint}")
+        for endpoint, rules in overlay.get("rules", {}).items():
+            if endpoint not in endpoints:
+                fail(f"constraints: overlay {name}: rules for unknown endpoint {endpoint}")
+            for rule in rules:
+                if set(rule) != {"exclusive"} or len(rule["exclusive"]) < 2:
+                    fail(f"constraints: overlay {name}: unknown rule {rule!r}")
+                for p in rule["exclusive"]:
+                    if p not in endpoints[endpoint]["params"]:
+                        fail(f"constraints: overlay {name}: rule on {endpoint} names unknown parameter {p}")
+                endpoints[endpoint]["rules"].append({"exclusive": sorted(rule["exclusive"])})
+        lines.append(f"{name}: {source}")
+    return lines
+
+
+# --------------------------------------------------------------------------------------
+# Building and checking.
+
+
+def build(tree: dict, constraints: dict, constraints_sha256: str) -> dict:
+    got = set(tree.get("endpoints", {}))
+    if got != set(ENDPOINTS):
+        fail(f"introspection returned endpoints {sorted(got)}, expected {sorted(ENDPOINTS)}")
+    endpoints = {
+        name: {"method": method, "path": path, "params": tree["endpoints"][name], "rules": []}
+        for name, (method, path, _) in ENDPOINTS.items()
+    }
+    overlay_lines = apply_constraints(endpoints, constraints)
 
     currencies = sorted(set(CURRENCIES))
     if len(currencies) != len(CURRENCIES) or not all(re.fullmatch(r"[a-z]{3}", c) for c in currencies):
         fail("currency list has duplicates or codes that are not three lower-case letters")
 
+    provenance = [
+        "structure (names, types, required, enums, \"\" allowed), at every depth: the "
+        f"stripe/params TypedDicts of stripe-python {STRIPE_PYTHON[1]} (PyPI wheel sha256 "
+        f"{STRIPE_PYTHON[2]}; API version {tree.get('api_version')}), introspected by "
+        "scripts/gen-schema.py",
+        f"constraints the SDK does not carry: schema/constraints.json (sha256 {constraints_sha256}), "
+        "overlays in order:",
+        *overlay_lines,
+        "seed-documented parameters checked against: "
+        "shared/seeds/003_c6ee5c632c2d533d.txt (English API page; 000/001 are the same page "
+        "in Chinese/Japanese)",
+        "currencies: Stripe's supported currencies page, as known in 2026; may drift",
+    ]
     return {
         "schema_version": SCHEMA_VERSION,
         "name": SCHEMA_NAME,
-        "provenance": provenance(meta, ref_sha256),
+        "provenance": provenance,
         "currencies": {"case": "any", "supported": currencies},
         "endpoints": endpoints,
     }
@@ -447,59 +540,102 @@ def check_contract(param: dict, where: str) -> None:
         assert t in PARAM_TYPES, (where, t)
         assert ("items" in param) == (t == "array"), where
         if t == "object":
-            assert ("children" in param) != ("open" in param), where
+            assert "children" in param, where
         else:
-            assert "children" not in param and "open" not in param, where
+            assert "children" not in param, where
     else:
         assert all(x in PARAM_TYPES - {"hash", "array"} for x in param["types"]), where
         assert param["types"] == sorted(param["types"]), where
-    for flag in ("required", "enum_open", "emptyable", "open", "only_with_confirm", "not_in_sdk", "deprecated"):
+        assert ("children" in param) == ("object" in param["types"]), where
+    # Every level is documented now: nothing is left open.
+    assert "open" not in param, where
+    for flag in ("required", "enum_open", "emptyable", "only_with_confirm", "not_in_sdk", "deprecated"):
         assert param.get(flag, True) is True, (where, flag)
     if "enum" in param:
-        assert param["enum"] == sorted(param["enum"]), where
+        assert param["enum"] == sorted(param["enum"]) and param["enum"], where
+        assert "string" in param.get("types", [param.get("type")]), where
     assert "enum_open" not in param or "enum" in param, where
     assert param.get("format", "currency") == "currency", where
     for child, sub in param.get("children", {}).items():
         check_contract(sub, f"{where}.{child}")
     if "items" in param:
-        assert "required" not in param["items"], where
+        assert "required" not in param["items"] and "emptyable" not in param["items"], where
         check_contract(param["items"], where + "[]")
+
+
+def find(params: dict, path: str) -> dict:
+    """The Param at a constraints-style path (`a[b][][c]`), for the assertions below."""
+    _, _, node = resolve(params, path, "sanity")
+    assert node is not None, path
+    return node
 
 
 def sanity_checks(schema: dict) -> None:
     eps = schema["endpoints"]
     assert set(eps) == set(ENDPOINTS), sorted(eps)
     for name, ep in eps.items():
-        assert (ep["method"], ep["path"]) == ENDPOINTS[name], name
+        assert (ep["method"], ep["path"]) == ENDPOINTS[name][:2], name
         assert ep["params"], f"{name} has no params"
         for p, param in ep["params"].items():
             check_contract(param, f"{name}.{p}")
         expand = ep["params"].get("expand")
         assert expand is not None and expand["type"] == "array", f"{name}.expand"
         assert expand["items"]["type"] == "string", f"{name}.expand"
+        # Newer than the 2022 spec and not in the supplement: no max_length (a known gap).
+        if name != "list_amount_details_line_items":
+            assert expand["items"] == {"type": "string", "max_length": 5000}, f"{name}.expand"
+
+    def depth(param: dict, d: int) -> int:
+        inner = [depth(c, d + 1) for c in param.get("children", {}).values()]
+        if "items" in param:
+            inner.append(depth(param["items"], d))
+        return max([d, *inner])
+
+    deepest = max(depth(p, 1) for ep in eps.values() for p in ep["params"].values())
+    assert deepest >= 5, deepest
 
     c = eps["create"]["params"]
     assert c["amount"] == {"type": "integer", "required": True, "min": 1, "max": 99999999}, c["amount"]
-    assert c["currency"]["type"] == "string" and c["currency"]["required"] is True
-    assert c["currency"]["format"] == "currency"
+    assert c["currency"] == {"type": "string", "required": True, "format": "currency"}, c["currency"]
     assert c["shipping"]["children"]["address"]["type"] == "object"
     assert c["shipping"]["children"]["address"]["required"] is True
-    assert c["shipping"]["children"]["name"]["required"] is True
+    assert c["shipping"]["children"]["name"] == {"type": "string", "required": True, "max_length": 5000}
     assert c["metadata"] == {"type": "hash"}, c["metadata"]
     assert eps["update"]["params"]["metadata"] == {"type": "hash", "emptyable": True}
     assert c["off_session"]["types"] == ["boolean", "string"]
     assert c["off_session"]["enum"] == ["one_off", "recurring"]
     assert c["off_session"]["only_with_confirm"] is True
     assert "only_with_confirm" not in c["confirm"] and "only_with_confirm" not in c["amount"]
-    assert sum(1 for p in c.values() if p.get("only_with_confirm")) == len(ONLY_WITH_CONFIRM)
     for ep in eps.values():
         if ep is not eps["create"]:
             assert not any(p.get("only_with_confirm") for p in ep["params"].values())
+    # stripe-python 16's Union[Literal, str] enums stay closed unless constraints.json opens them.
+    assert c["capture_method"] == {"type": "string", "enum": ["automatic", "automatic_async", "manual"]}
+    assert c["payment_method_types"]["items"] == {"type": "string", "max_length": 5000}
     assert c["allowed_payment_method_types"]["items"]["enum_open"] is True
-    assert c["mandate_data"]["children"]["customer_acceptance"]["children"]["offline"] == {
-        "type": "object", "children": {}}
-    assert c["mandate_data"]["children"]["customer_acceptance"]["children"]["online"] == {
-        "type": "object", "open": True}
+    # The named items of issue #15.
+    for name in ("create", "confirm"):
+        assert find(eps[name]["params"], "radar_options[referrer]") == {"type": "string", "emptyable": True}
+    for name in ("create", "update", "confirm"):
+        params = eps[name]["params"]
+        for path in (
+            "payment_method_options[card][network]",
+            "payment_method_options[card][request_three_d_secure]",
+            "payment_method_data[p24][bank]",
+            "payment_method_data[fpx][bank]",
+        ):
+            assert find(params, path)["enum_open"] is True, (name, path)
+        assert find(params, "payment_method_options[card][statement_descriptor_suffix_kana]")["max_length"] == 22
+        assert find(params, "payment_method_options[card][statement_descriptor_suffix_kanji]")["max_length"] == 17
+    assert eps["increment_authorization"]["params"]["statement_descriptor"]["max_length"] == 22
+    assert find(c, "mandate_data[customer_acceptance]")["required"] is True
+    assert find(eps["confirm"]["params"], "mandate_data[customer_acceptance]")["required"] is True
+    online = find(c, "mandate_data[customer_acceptance][online]")
+    assert online == {"type": "object", "children": {
+        "ip_address": {"type": "string", "required": True},
+        "user_agent": {"type": "string", "required": True, "max_length": 5000}}}, online
+    assert find(c, "mandate_data[customer_acceptance][offline]") == {"type": "object", "children": {}}
+    assert find(c, "payment_method_options[card][three_d_secure][version]")["required"] is True
     li = c["amount_details"]["children"]["line_items"]
     assert li["type"] == "array" and li["emptyable"] is True and li["items"]["type"] == "object"
     assert li["items"]["children"]["product_name"] == {"type": "string", "required": True, "max_length": 1024}
@@ -509,9 +645,9 @@ def sanity_checks(schema: dict) -> None:
     assert created["types"] == ["integer", "object"], created
     assert set(created["children"]) == {"gt", "gte", "lt", "lte"}
     assert all(v == {"type": "integer"} for v in created["children"].values())
-    for name in LIMIT_ENDPOINTS:
+    for name in ("list", "search", "list_amount_details_line_items"):
         assert eps[name]["params"]["limit"] == {"type": "integer", "min": 1, "max": 100}, name
-    for name in AMOUNT_ENDPOINTS:
+    for name in ("create", "update", "increment_authorization"):
         amount = eps[name]["params"]["amount"]
         assert amount["min"] == 1 and amount["max"] == 99999999, name
     assert eps["increment_authorization"]["params"]["amount"]["required"] is True
@@ -521,60 +657,109 @@ def sanity_checks(schema: dict) -> None:
     assert eps["cancel"]["params"]["cancellation_reason"]["enum_open"] is True
     assert eps["verify_microdeposits"]["params"]["amounts"] == {"type": "array", "items": {"type": "integer"}}
     assert eps["list"]["rules"] == [{"exclusive": ["ending_before", "starting_after"]}]
+    assert eps["list_amount_details_line_items"]["rules"] == [{"exclusive": ["ending_before", "starting_after"]}]
     assert eps["create"]["rules"] == [{"exclusive": ["automatic_payment_methods", "confirmation_method"]}]
-    assert all(not eps[n]["rules"] for n in eps if n not in RULES)
+    assert sum(len(ep["rules"]) for ep in eps.values()) == 3
     sup = schema["currencies"]["supported"]
     assert "usd" in sup and "eur" in sup and "jpy" in sup and len(sup) == 138, len(sup)
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
-        description="Generate schema/stripe-payment-intents.json from the reference parameter tree."
-    )
-    parser.add_argument(
-        "--reference",
-        default=DEFAULT_REFERENCE,
-        help="payment_intents_params.json (default: ../shared/reference/payment_intents_params.json "
-        "relative to the repository root)",
-    )
-    args = parser.parse_args(argv)
+def render(schema: dict) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
+
+def generate() -> str:
+    """The schema text; SchemaError if a check fails, SetupError if an input is missing."""
     try:
-        with open(args.reference, "rb") as f:
+        with open(CONSTRAINTS_PATH, "rb") as f:
             raw = f.read()
-    except OSError as e:
-        print(f"gen-schema: cannot read reference {args.reference}: {e}", file=sys.stderr)
-        return 2
-    try:
-        reference = json.loads(raw)
-    except ValueError as e:
-        print(f"gen-schema: {args.reference} is not valid JSON: {e}", file=sys.stderr)
-        return 2
-
-    try:
-        schema = build(copy.deepcopy(reference), hashlib.sha256(raw).hexdigest())
-    except SchemaError as e:
-        print(f"gen-schema: error: {e}", file=sys.stderr)
-        return 1
-
+        constraints = json.loads(raw)
+    except (OSError, ValueError) as e:
+        raise SetupError(f"cannot read {CONSTRAINTS_PATH}: {e}") from e
+    schema = build(sdk_tree(), constraints, hashlib.sha256(raw).hexdigest())
     problems = check_seed(schema)
     if problems:
-        print(
-            "gen-schema: error: seed-documented parameters "
-            "(shared/seeds/003_c6ee5c632c2d533d.txt) do not match the schema:",
-            file=sys.stderr,
+        fail(
+            "seed-documented parameters (shared/seeds/003_c6ee5c632c2d533d.txt) do not match "
+            "the schema:\n" + "\n".join(f"  - {p}" for p in problems)
         )
-        for p in problems:
-            print(f"  - {p}", file=sys.stderr)
-        return 1
-
     try:
         sanity_checks(schema)
-    except AssertionError as e:
-        print(f"gen-schema: error: sanity check failed: {e!r}", file=sys.stderr)
+    except (AssertionError, SchemaError) as e:
+        raise SchemaError(f"sanity check failed: {e!r}") from e
+    return render(schema)
+
+
+def log(msg: str) -> None:
+    print(f"gen-schema: {msg}", file=sys.stderr)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description="Generate schema/stripe-payment-intents.json from the pinned stripe-python "
+        "release and schema/constraints.json.",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="compare with the committed schema; exit 1 with a short diff if it differs")
+    mode.add_argument("--write", action="store_true",
+                      help="write schema/stripe-payment-intents.json (only if every check passes)")
+    mode.add_argument("--introspect", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.introspect:
+        # Inside the venv (see sdk_tree): print the SDK's parameter tree as JSON.
+        try:
+            tree = introspect()
+        except SchemaError as e:
+            log(f"error: {e}")
+            return 1
+        json.dump(tree, sys.stdout, sort_keys=True)
+        return 0
+
+    try:
+        text = generate()
+    except SetupError as e:
+        log(f"error: {e}")
+        return 2
+    except SchemaError as e:
+        log(f"error: {e}")
         return 1
 
-    text = json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if args.check:
+        try:
+            with open(SCHEMA_PATH, encoding="utf-8") as f:
+                committed = f.read()
+        except OSError as e:
+            log(f"error: cannot read {SCHEMA_PATH}: {e}")
+            return 2
+        if committed == text:
+            log(f"{os.path.relpath(SCHEMA_PATH)} is up to date")
+            return 0
+        diff = list(difflib.unified_diff(
+            committed.splitlines(), text.splitlines(),
+            "schema/stripe-payment-intents.json (committed)", "scripts/gen-schema.py (generated)",
+            lineterm="", n=2,
+        ))
+        shown = 60
+        sys.stderr.write("\n".join(diff[:shown]) + "\n")
+        if len(diff) > shown:
+            log(f"... {len(diff) - shown} more diff lines")
+        log("error: the committed schema is not what the script makes; run "
+            "python3 scripts/gen-schema.py --write and review the diff")
+        return 1
+
+    if args.write:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(SCHEMA_PATH), prefix=".schema-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, SCHEMA_PATH)
+        log(f"wrote {os.path.relpath(SCHEMA_PATH)}")
+        return 0
+
     sys.stdout.buffer.write(text.encode("utf-8"))
     return 0
 

@@ -256,3 +256,115 @@ async fn a_gateway_schema_accepts_its_json_example_and_enforces_its_rules() {
     assert_eq!(body["error"]["message"], "Received unknown parameter: capture_method");
     proxy.shutdown().await;
 }
+
+/// The schema refresh of issue #15, through the proxy in strict mode: current
+/// parameters pass, enums Stripe does not enforce take new values, the
+/// statement-descriptor limits hold, parameters below the third level are
+/// checked, and confirm's `mandate_data` needs its `customer_acceptance`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_mode_knows_todays_parameters_at_every_depth() {
+    let ws = Workspace::new();
+    let proxy = replay_proxy(&ws, ValidationMode::Strict, None).await;
+    let api = api(&proxy, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
+    let create = "/v1/payment_intents";
+    let confirm = "/v1/payment_intents/pi_1/confirm";
+
+    // Valid: validation lets them through to replay, which has no recording.
+    let passes = [
+        (
+            "radar_options[referrer]",
+            create,
+            "amount=2000&currency=usd&radar_options[referrer]=https%3A%2F%2Fshop.example%2Fcheckout",
+        ),
+        (
+            "card[network]",
+            create,
+            "amount=2000&currency=usd&payment_method_options[card][network]=a_network_added_later",
+        ),
+        (
+            "p24[bank]",
+            confirm,
+            "payment_method_data[type]=p24&payment_method_data[p24][bank]=a_new_bank",
+        ),
+        (
+            "fpx[bank]",
+            confirm,
+            "payment_method_data[type]=fpx&payment_method_data[fpx][bank]=a_new_bank",
+        ),
+    ];
+    for (label, path, body) in passes {
+        let seen = api.post(label, path, body).await;
+        assert_eq!(seen.status, 404, "{label}: {:?}", seen.body);
+        assert_eq!(seen.headers["stripe-vcr-error"], "replay-miss", "{label}");
+    }
+
+    // Refused with Stripe's own error.
+    let unknown = "payment_method_options[card][mandate_options][colour]";
+    let refusals = [
+        (
+            "kana",
+            create.to_owned(),
+            format!(
+                "amount=2000&currency=usd&payment_method_options[card][statement_descriptor_suffix_kana]={}",
+                "A".repeat(23)
+            ),
+            serde_json::json!({"error": {
+                "message": format!("Invalid string: {}; must be at most 22 characters", "A".repeat(23)),
+                "param": "payment_method_options[card][statement_descriptor_suffix_kana]",
+                "type": "invalid_request_error"
+            }}),
+        ),
+        (
+            "increment_authorization",
+            "/v1/payment_intents/pi_1/increment_authorization".to_owned(),
+            "amount=500&statement_descriptor=ABCDEFGHIJKLMNOPQRSTUVW".to_owned(),
+            serde_json::json!({"error": {
+                "message": "Invalid string: ABCDEFGHIJKLMNOPQRSTUVW; must be at most 22 characters",
+                "param": "statement_descriptor",
+                "type": "invalid_request_error"
+            }}),
+        ),
+        (
+            "four levels deep",
+            create.to_owned(),
+            format!("amount=2000&currency=usd&{unknown}=red"),
+            serde_json::json!({"error": {
+                "code": "parameter_unknown",
+                "doc_url": "https://stripe.com/docs/error-codes/parameter-unknown",
+                "message": format!("Received unknown parameter: {unknown}"),
+                "param": unknown,
+                "type": "invalid_request_error"
+            }}),
+        ),
+    ];
+    for (label, path, body, expected) in refusals {
+        let seen = api.post(label, &path, &body).await;
+        assert_eq!(seen.status, 400, "{label}");
+        assert_eq!(seen.headers["stripe-vcr-error"], "validation", "{label}");
+        assert_eq!(error_fields(&seen), expected, "{label}");
+    }
+
+    // A hash with nothing in it can only be sent as JSON.
+    let seen = api
+        .send(
+            "mandate_data without customer_acceptance",
+            reqwest::Method::POST,
+            confirm,
+            r#"{"payment_method":"pm_card_visa","mandate_data":{}}"#,
+            &[("content-type", "application/json")],
+        )
+        .await;
+    assert_eq!(seen.status, 400);
+    assert_eq!(
+        error_fields(&seen),
+        serde_json::json!({"error": {
+            "code": "parameter_missing",
+            "doc_url": "https://stripe.com/docs/error-codes/parameter-missing",
+            "message": "Missing required param: mandate_data[customer_acceptance].",
+            "param": "mandate_data[customer_acceptance]",
+            "type": "invalid_request_error"
+        }})
+    );
+    let summary = proxy.shutdown().await;
+    assert_eq!((summary.errors, summary.misses), (4, 4), "{summary}");
+}

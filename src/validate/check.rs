@@ -616,6 +616,232 @@ mod tests {
         ok("list_amount_details_line_items", "limit=5");
     }
 
+    /// Every violation of a request, as (code, param, message).
+    fn all(endpoint: &str, params: &Params) -> Vec<(Option<&'static str>, String, String)> {
+        let schema = Schema::builtin();
+        check(schema, endpoint, schema.endpoint(endpoint).expect("endpoint"), params)
+            .into_iter()
+            .map(|v| (v.code, v.param, v.message))
+            .collect()
+    }
+
+    /// The schema node at `path` (names only, from the top level).
+    fn node(endpoint: &str, path: &[&str]) -> &'static ParamSchema {
+        let (first, rest) = path.split_first().expect("a path");
+        let mut node = &Schema::builtin().endpoint(endpoint).expect("endpoint").params[*first];
+        for name in rest {
+            node = &node.children.as_ref().expect("children")[*name];
+        }
+        node
+    }
+
+    /// Parameters of today's stripe-python that the schema built from
+    /// stripe-python 15.3.1 refused.
+    #[test]
+    fn current_parameters_are_accepted() {
+        let base = "amount=2000&currency=usd";
+        ok(
+            "create",
+            &format!("{base}&radar_options[referrer]=https://shop.example/checkout"),
+        );
+        ok("create", &format!("{base}&radar_options[referrer]="));
+        ok(
+            "confirm",
+            "radar_options[session]=rse_1&radar_options[referrer]=https://shop.example/checkout",
+        );
+        // Gone from API version 2026-10-28.endive, but earlier versions (and
+        // the seed page) use it: still accepted.
+        ok("create", &format!("{base}&payment_method_types[0]=card"));
+        ok("update", "payment_method_types[0]=card");
+    }
+
+    /// Enums the spec marks x-stripeBypassValidation take values outside
+    /// their list; the list stays in the schema for documentation.
+    #[test]
+    fn enums_stripe_does_not_enforce_take_other_values() {
+        let base = "amount=2000&currency=usd";
+        for form in [
+            "payment_method_options[card][network]=a_network_added_later",
+            "payment_method_options[card][request_three_d_secure]=something_new",
+            "payment_method_data[type]=p24&payment_method_data[p24][bank]=a_new_bank",
+            "payment_method_data[type]=fpx&payment_method_data[fpx][bank]=a_new_bank",
+            "payment_method_data[type]=a_new_method",
+        ] {
+            ok("create", &format!("{base}&{form}"));
+            ok("update", form);
+            ok("confirm", form);
+        }
+        let network = node("create", &["payment_method_options", "card", "network"]);
+        assert!(network.enum_open);
+        assert!(network.allowed.as_ref().is_some_and(|a| a.iter().any(|v| v == "visa")));
+        // stripe-python 16 types this one `Literal[...] | str` as well, but
+        // Stripe enforces it.
+        bad(
+            "create",
+            &format!("{base}&payment_method_options[card][setup_future_usage]=sometimes"),
+            None,
+            "payment_method_options[card][setup_future_usage]",
+            "Invalid setup_future_usage: must be one of none, off_session, or on_session",
+        );
+    }
+
+    #[test]
+    fn statement_descriptor_lengths() {
+        let base = "amount=2000&currency=usd";
+        let card = "payment_method_options[card]";
+        // Half-width katakana and kanji: three bytes each, counted as one.
+        let kana = |n| "ｱ".repeat(n);
+        let kanji = |n| "漢".repeat(n);
+        ok(
+            "create",
+            &format!("{base}&{card}[statement_descriptor_suffix_kana]={}", kana(22)),
+        );
+        bad(
+            "create",
+            &format!("{base}&{card}[statement_descriptor_suffix_kana]={}", kana(23)),
+            None,
+            "payment_method_options[card][statement_descriptor_suffix_kana]",
+            &format!("Invalid string: {}; must be at most 22 characters", kana(23)),
+        );
+        ok(
+            "confirm",
+            &format!("{card}[statement_descriptor_suffix_kanji]={}", kanji(17)),
+        );
+        bad(
+            "update",
+            &format!("{card}[statement_descriptor_suffix_kanji]={}", kanji(18)),
+            None,
+            "payment_method_options[card][statement_descriptor_suffix_kanji]",
+            &format!("Invalid string: {}; must be at most 17 characters", kanji(18)),
+        );
+        ok(
+            "increment_authorization",
+            "amount=500&statement_descriptor=ABCDEFGHIJKLMNOPQRSTUV",
+        );
+        bad(
+            "increment_authorization",
+            "amount=500&statement_descriptor=ABCDEFGHIJKLMNOPQRSTUVW",
+            None,
+            "statement_descriptor",
+            "Invalid string: ABCDEFGHIJKLMNOPQRSTUVW; must be at most 22 characters",
+        );
+    }
+
+    #[test]
+    fn parameters_below_the_third_level_are_checked() {
+        let base = "amount=2000&currency=usd";
+        let m = "payment_method_options[card][mandate_options]";
+        let mandate = format!(
+            "{m}[amount]=1000&{m}[amount_type]=maximum&{m}[interval]=month&{m}[reference]=ref-1&{m}[start_date]=1700000000"
+        );
+        ok("create", &format!("{base}&{mandate}"));
+        bad(
+            "create",
+            &format!("{base}&{mandate}&{m}[colour]=red"),
+            Some("parameter_unknown"),
+            "payment_method_options[card][mandate_options][colour]",
+            "Received unknown parameter: payment_method_options[card][mandate_options][colour]",
+        );
+        bad(
+            "create",
+            &format!("{base}&{mandate}&{m}[interval_count]=often"),
+            PI,
+            "payment_method_options[card][mandate_options][interval_count]",
+            "Invalid integer: often",
+        );
+        bad(
+            "create",
+            &format!(
+                "{base}&{}",
+                mandate.replace("amount_type]=maximum", "amount_type]=exact")
+            ),
+            None,
+            "payment_method_options[card][mandate_options][amount_type]",
+            "Invalid amount_type: must be one of fixed or maximum",
+        );
+        bad(
+            "create",
+            &format!(
+                "{base}&{}",
+                mandate.replace("&payment_method_options[card][mandate_options][reference]=ref-1", "")
+            ),
+            Some("parameter_missing"),
+            "payment_method_options[card][mandate_options][reference]",
+            "Missing required param: payment_method_options[card][mandate_options][reference].",
+        );
+        // Five and six levels, and below an array element.
+        let t = "payment_method_options[card][three_d_secure]";
+        let three_ds = format!("{t}[cryptogram]=c&{t}[transaction_id]=t&{t}[version]=2.2.0");
+        ok(
+            "confirm",
+            &format!("{three_ds}&{t}[network_options][cartes_bancaires][cb_avalgo]=A"),
+        );
+        bad(
+            "confirm",
+            &format!("{three_ds}&{t}[network_options][cartes_bancaires][cb_avalgo]=Z"),
+            None,
+            "payment_method_options[card][three_d_secure][network_options][cartes_bancaires][cb_avalgo]",
+            "Invalid cb_avalgo: must be one of 0, 1, 2, 3, 4, or A",
+        );
+        bad(
+            "update",
+            "payment_method_options[billie][company_details][registered_address][planet]=earth",
+            Some("parameter_unknown"),
+            "payment_method_options[billie][company_details][registered_address][planet]",
+            "Received unknown parameter: payment_method_options[billie][company_details][registered_address][planet]",
+        );
+        bad(
+            "capture",
+            "amount_details[line_items][0][product_name]=Tea&amount_details[line_items][0][quantity]=1&amount_details[line_items][0][unit_cost]=500&amount_details[line_items][0][tax][total_tax_amount]=some",
+            PI,
+            "amount_details[line_items][0][tax][total_tax_amount]",
+            "Invalid integer: some",
+        );
+        bad(
+            "create",
+            &format!("{base}&confirm=true&mandate_data[customer_acceptance][type]=online&mandate_data[customer_acceptance][online][user_agent]=curl"),
+            Some("parameter_missing"),
+            "mandate_data[customer_acceptance][online][ip_address]",
+            "Missing required param: mandate_data[customer_acceptance][online][ip_address].",
+        );
+    }
+
+    #[test]
+    fn mandate_data_needs_customer_acceptance_on_confirm() {
+        let missing = (
+            Some("parameter_missing"),
+            "mandate_data[customer_acceptance]".to_owned(),
+            "Missing required param: mandate_data[customer_acceptance].".to_owned(),
+        );
+        // A JSON body can send the hash with nothing in it.
+        let empty = Params::from_json(br#"{"payment_method":"pm_card_visa","mandate_data":{}}"#).expect("json");
+        assert_eq!(all("confirm", &empty), std::slice::from_ref(&missing));
+        // A form can only leave the level out; the misplaced key is reported first.
+        let skipped = Params::from_form(b"mandate_data[online][ip_address]=203.0.113.7", "body").expect("form");
+        assert_eq!(
+            all("confirm", &skipped),
+            [
+                (
+                    Some("parameter_unknown"),
+                    "mandate_data[online]".to_owned(),
+                    "Received unknown parameter: mandate_data[online]".to_owned()
+                ),
+                missing.clone()
+            ]
+        );
+        // Create has always required it.
+        let create =
+            Params::from_json(br#"{"amount":2000,"currency":"usd","confirm":true,"mandate_data":{}}"#).expect("json");
+        assert_eq!(all("create", &create), [missing]);
+        ok("confirm", "mandate_data[customer_acceptance][type]=offline");
+        // On confirm, stripe-python makes the online details optional.
+        ok(
+            "confirm",
+            "mandate_data[customer_acceptance][type]=online&mandate_data[customer_acceptance][online][user_agent]=curl",
+        );
+        ok("confirm", "mandate_data=");
+    }
+
     #[test]
     fn suggestions_only_for_close_names() {
         let names: Vec<String> = ["amount", "currency", "address", "description"]

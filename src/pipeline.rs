@@ -194,7 +194,7 @@ fn audit_entry<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violat
         cassette: None,
         stripe_version: header("stripe-version"),
         user_agent: header("user-agent"),
-        live_key: ApiKey::from_headers(&api.headers).is_some_and(|k| k.is_live()),
+        live_key: ApiKey::live_among(&api.headers).is_some(),
     }
 }
 

@@ -383,6 +383,38 @@ async fn live_keys_are_refused_in_record_unless_allowed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_key_is_refused_in_every_spelling_of_the_credentials() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let ws = Workspace::new();
+    let standin = Standin::start();
+    let live = "sk_live_51SpelledLiveKey0000zzzz";
+    let recorder = start_record(&ws, &standin).await;
+    let rec = api(&recorder, &ws.ca(), Connect::Direct, false, "unused");
+    let spellings: Vec<Vec<String>> = vec![
+        vec![format!("Basic {}", b64(&format!(":{live}")))],
+        vec![format!("Bearer\t{live}")],
+        vec!["Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc".to_owned(), format!("Bearer {live}")],
+        vec![format!("Basic {}", b64(&format!("sk_test_x:{live}")))],
+    ];
+    for spelling in &spellings {
+        let mut request = rec
+            .client
+            .post(format!("{}/v1/payment_intents", rec.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("amount=100&currency=usd");
+        for value in spelling {
+            request = request.header("Authorization", value.as_str());
+        }
+        let answer = request.send().await.expect("send");
+        assert_eq!(answer.status(), 403, "{spelling:?}");
+        assert_eq!(answer.headers()["stripe-vcr-error"], "live-key-refused", "{spelling:?}");
+    }
+    recorder.shutdown().await;
+    assert!(ws.cassette_files().is_empty(), "nothing forwarded, nothing recorded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intercept_host_extends_the_ca_and_an_old_ca_is_not_silently_widened() {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.cassettes()).expect("dir");

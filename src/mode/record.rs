@@ -304,7 +304,7 @@ impl Mode for Recorder {
 
     async fn handle(&self, request: ApiRequest) -> Handled {
         if !self.allow_live_keys {
-            if let Some(key) = ApiKey::from_headers(&request.headers).filter(ApiKey::is_live) {
+            if let Some(key) = ApiKey::live_among(&request.headers) {
                 return Handled::error(ClientError::LiveKeyRefused { key: key.masked() }.into());
             }
         }

@@ -1,5 +1,6 @@
 //! API keys on incoming requests: `Authorization: Bearer sk_…` (the SDKs) or
-//! Basic with the key as user name (`curl -u sk_test_…:`).
+//! Basic with the key as user name (`curl -u sk_test_…:`); and every
+//! credential a request carries in any spelling, for the live-key guard.
 
 use std::fmt;
 
@@ -33,6 +34,45 @@ impl ApiKey {
             return None;
         };
         (!key.is_empty()).then_some(ApiKey(key))
+    }
+
+    /// Every credential on the request, however spelt: each `Authorization`
+    /// header (not only the first), the Bearer token after any run of
+    /// whitespace, both the user and the password of Basic (base64 or
+    /// raw), and every token of an unknown scheme. Stripe reads one of
+    /// them; the live-key guard must see them all, or a live key rides
+    /// past it beside a test key.
+    pub fn credentials(headers: &HeaderMap) -> Vec<ApiKey> {
+        let mut out = Vec::new();
+        for value in headers.get_all(AUTHORIZATION) {
+            let value = String::from_utf8_lossy(value.as_bytes());
+            let mut words = value.split_ascii_whitespace();
+            let Some(scheme) = words.next() else { continue };
+            let rest: Vec<&str> = words.collect();
+            if scheme.eq_ignore_ascii_case("basic") {
+                for credentials in &rest {
+                    match base64::engine::general_purpose::STANDARD.decode(credentials) {
+                        Ok(bytes) => {
+                            let decoded = String::from_utf8_lossy(&bytes).into_owned();
+                            out.extend(decoded.split(':').map(str::to_owned));
+                        }
+                        Err(_) => out.extend(credentials.split(':').map(str::to_owned)),
+                    }
+                }
+            } else if scheme.eq_ignore_ascii_case("bearer") {
+                out.extend(rest.iter().map(|s| (*s).to_owned()));
+            } else {
+                // No known scheme: the whole value, word by word.
+                out.push(scheme.to_owned());
+                out.extend(rest.iter().map(|s| (*s).to_owned()));
+            }
+        }
+        out.into_iter().filter(|k| !k.is_empty()).map(ApiKey).collect()
+    }
+
+    /// The first live-mode key among all of a request's [`ApiKey::credentials`].
+    pub fn live_among(headers: &HeaderMap) -> Option<ApiKey> {
+        ApiKey::credentials(headers).into_iter().find(ApiKey::is_live)
     }
 
     /// A live-mode secret or restricted key (`sk_live_`, `rk_live_`).
@@ -84,6 +124,40 @@ mod tests {
         assert_eq!(key_of("Bearer "), None);
         assert_eq!(key_of("Digest x"), None);
         assert_eq!(ApiKey::from_headers(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn a_live_key_is_found_in_every_spelling() {
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let live = "sk_live_51LiveKeyabcdef";
+        for spelling in [
+            vec![format!("Bearer {live}")],
+            vec![format!("Bearer\t{live}")],
+            vec![format!("bearer   {live}  ")],
+            vec![format!("Basic {}", b64(&format!("{live}:")))],
+            vec![format!("Basic {}", b64(&format!(":{live}")))],
+            vec![format!("Basic {}", b64(&format!("sk_test_x:{live}")))],
+            vec![format!("Basic {live}")],
+            vec![format!("Basic :{live}")],
+            vec![format!("Token {live}")],
+            vec!["Bearer sk_test_abc".to_owned(), format!("Bearer {live}")],
+            vec![format!("Bearer {}", live.replace("sk_", "rk_"))],
+        ] {
+            let mut h = HeaderMap::new();
+            for v in &spelling {
+                h.append(AUTHORIZATION, HeaderValue::from_str(v).expect("header"));
+            }
+            let found = ApiKey::live_among(&h);
+            assert!(found.is_some(), "{spelling:?}");
+        }
+        let mut h = HeaderMap::new();
+        h.append(AUTHORIZATION, HeaderValue::from_static("Bearer sk_test_abc"));
+        h.append(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {}", b64("sk_test_abc:"))).expect("header"),
+        );
+        assert_eq!(ApiKey::live_among(&h), None);
+        assert_eq!(ApiKey::credentials(&h).len(), 2);
     }
 
     #[test]

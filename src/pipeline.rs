@@ -41,6 +41,9 @@ pub struct State<M> {
     pub audit: Option<AuditLog>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// The port the proxy listens on: a CONNECT to a loopback name on it is
+    /// the proxy itself, intercepted like the API on 443.
+    pub listen_port: u16,
     /// Cancelled when the proxy shuts down.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Every connection task, so shutdown can wait for them.

@@ -238,6 +238,7 @@ async fn launch<M: Mode>(
         audit,
         tls: issuer,
         body_limit: config.body_limit,
+        listen_port: listen.port(),
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     });

@@ -155,6 +155,28 @@ async fn replay_refuses_tunnels_to_other_hosts_and_record_passes_them_through() 
     assert_eq!(summary.recorded, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_is_intercepted_only_on_the_ports_the_api_is_served_on() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.cassettes()).expect("dir");
+    let replayer = start_replay(&ws).await;
+    let port = replayer.local_addr().port();
+    for (authority, expected) in [
+        ("api.stripe.com:443".to_owned(), "HTTP/1.1 200"),
+        (format!("localhost:{port}"), "HTTP/1.1 200"),
+        (format!("127.0.0.1:{port}"), "HTTP/1.1 200"),
+        // Not the API: replay refuses them like any other host.
+        ("api.stripe.com:80".to_owned(), "HTTP/1.1 403"),
+        ("127.0.0.1:22".to_owned(), "HTTP/1.1 403"),
+        ("localhost:9".to_owned(), "HTTP/1.1 403"),
+        ("api.stripe.com".to_owned(), "HTTP/1.1 400"),
+    ] {
+        let status = raw_connect(port, &authority).await;
+        assert!(status.starts_with(expected), "CONNECT {authority}: {status}");
+    }
+    replayer.shutdown().await;
+}
+
 /// Sends a CONNECT and returns the status line.
 async fn raw_connect(port: u16, authority: &str) -> String {
     raw_connect_stream(port, authority).await.0

@@ -394,7 +394,10 @@ async fn a_live_key_is_refused_in_every_spelling_of_the_credentials() {
     let spellings: Vec<Vec<String>> = vec![
         vec![format!("Basic {}", b64(&format!(":{live}")))],
         vec![format!("Bearer\t{live}")],
-        vec!["Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc".to_owned(), format!("Bearer {live}")],
+        vec![
+            "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc".to_owned(),
+            format!("Bearer {live}"),
+        ],
         vec![format!("Basic {}", b64(&format!("sk_test_x:{live}")))],
     ];
     for spelling in &spellings {

@@ -22,6 +22,17 @@ use crate::pipeline::State;
 /// How long a pass-through tunnel may take to connect to its target.
 const TUNNEL_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Whether a CONNECT to `host:port` (a host the CA may sign for) reaches the
+/// API: port 443, or the proxy's own port for a loopback name. Any other
+/// port (`api.stripe.com:80`, `127.0.0.1:22`) is not the API, and goes the
+/// way of every foreign tunnel: passed through in record, refused in replay.
+fn serves_the_api(host: &str, port: u16, listen_port: u16) -> bool {
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    port == 443 || (loopback && port == listen_port)
+}
+
 /// Answers a CONNECT request and, on success, takes over the connection.
 pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>) -> ProxyResponse {
     let Some(authority) = request.uri().authority().cloned() else {
@@ -32,7 +43,10 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>) -
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_ascii_lowercase();
-    if state.tls.ca().permits(&host) {
+    let Some(port) = authority.port_u16() else {
+        return plain(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
+    };
+    if state.tls.ca().permits(&host) && serves_the_api(&host, port, state.listen_port) {
         return intercept(state, request, host);
     }
     match state.mode.foreign_tunnels() {
@@ -116,6 +130,23 @@ fn empty(status: StatusCode) -> ProxyResponse {
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = status;
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::serves_the_api;
+
+    #[test]
+    fn only_the_apis_ports_are_intercepted() {
+        assert!(serves_the_api("api.stripe.com", 443, 8443));
+        assert!(serves_the_api("localhost", 8443, 8443));
+        assert!(serves_the_api("127.0.0.1", 8443, 8443));
+        assert!(serves_the_api("::1", 8443, 8443));
+        assert!(!serves_the_api("api.stripe.com", 80, 8443));
+        assert!(!serves_the_api("api.stripe.com", 8443, 8443), "not a loopback name");
+        assert!(!serves_the_api("127.0.0.1", 22, 8443));
+        assert!(!serves_the_api("localhost", 9000, 8443));
+    }
 }
 
 fn plain(status: StatusCode, message: &str) -> ProxyResponse {

@@ -171,26 +171,29 @@ pub struct Settled {
     pub stale_removed: Vec<String>,
 }
 
-/// True if a `Content-Type` value names `media` (parameters such as
-/// `; charset=utf-8` allowed, case ignored).
+/// True if a `Content-Type` value is the media type `media`: compared
+/// whole and case-insensitively, parameters such as `; charset=utf-8`
+/// allowed (`application/jsonl` is not `application/json`).
 fn media_type_is(content_type: &[u8], media: &str) -> bool {
-    let trimmed = content_type.trim_ascii_start();
-    trimmed.len() >= media.len() && trimmed[..media.len()].eq_ignore_ascii_case(media.as_bytes())
+    let essence = content_type.split(|b| *b == b';').next().unwrap_or_default();
+    essence.trim_ascii().eq_ignore_ascii_case(media.as_bytes())
 }
 
 /// Refuses paths that could mean something else upstream than what the
-/// proxy routed: `..` segments, encoded slashes or backslashes, NUL.
+/// proxy routed: a `.` or `..` segment, a slash, backslash or NUL inside a
+/// segment, spelt literally, percent-encoded (`.%2e`, `%2E%2E`, `%2f`) or
+/// percent-encoded twice (`%252e%252e`, which a server or intermediary
+/// that decodes once more would read as `..`). Stripe's own paths never
+/// contain an escaped dot, slash or percent sign.
 fn check_path(path: &str) -> Result<(), ClientError> {
-    let dot_segment = path.split('/').any(|seg| seg == ".." || seg == ".");
-    let escaped = path.contains(['%', '\\']) && {
-        let bytes = path.as_bytes();
-        path.contains('\\')
-            || ["%2f", "%5c", "%00", "%2e%2e"]
-                .iter()
-                .any(|p| bytes.windows(p.len()).any(|w| w.eq_ignore_ascii_case(p.as_bytes())))
-    };
-    if dot_segment || escaped {
-        return Err(ClientError::BadPath(path.chars().take(200).collect()));
+    let decoded = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let unsafe_segment = |seg: &str| seg == "." || seg == ".." || seg.contains(['/', '\\', '\0']);
+    for raw in path.split('/') {
+        let once = decoded(raw);
+        let twice = decoded(&once);
+        if unsafe_segment(raw) || unsafe_segment(&once) || unsafe_segment(&twice) {
+            return Err(ClientError::BadPath(path.chars().take(200).collect()));
+        }
     }
     Ok(())
 }
@@ -274,15 +277,30 @@ mod tests {
         for bad in [
             "/v1/payment_intents/../customers",
             "/v1/payment_intents/%2e%2e/customers",
+            "/v1/payment_intents/.%2e/customers",
+            "/v1/payment_intents/%2e./customers",
+            "/v1/payment_intents/%2E%2E/customers",
+            "/v1/payment_intents/%252e%252e/customers",
+            "/v1/payment_intents/%252E./customers",
             "/v1/payment_intents/pi_1%2Fconfirm",
+            "/v1/payment_intents/pi_1%252fconfirm",
             "/v1/payment_intents/./x",
+            "/v1/payment_intents/%2e/x",
             "/v1/payment_intents/a%5cb",
+            "/v1/payment_intents/a%255cb",
             "/v1/payment_intents/a%00",
         ] {
             let err = decode("GET", bad, None, "").expect_err(bad);
             assert_eq!(err.kind(), "bad-path", "{bad}");
         }
-        assert!(decode("GET", "/v1/payment_intents/pi_1..x", None, "").is_ok());
+        for fine in [
+            "/v1/payment_intents/pi_1..x",
+            "/v1/payment_intents/pi_1%5Fx",
+            "/v1/payment_intents/%70i_1",
+            "/v1/payment_intents/.x",
+        ] {
+            assert!(decode("GET", fine, None, "").is_ok(), "{fine}");
+        }
     }
 
     #[test]
@@ -296,6 +314,21 @@ mod tests {
         .is_ok());
         assert!(decode("POST", "/v1/payment_intents", Some("application/json"), "{\"a\":1}").is_ok());
         assert!(decode("POST", "/v1/payment_intents", None, "a=1").is_ok());
+        assert!(decode(
+            "POST",
+            "/v1/payment_intents",
+            Some("APPLICATION/JSON ; charset=utf-8"),
+            "{}"
+        )
+        .is_ok());
+        for not_ours in [
+            "application/jsonl",
+            "application/jsonx",
+            "application/x-www-form-urlencodedx",
+        ] {
+            let err = decode("POST", "/v1/payment_intents", Some(not_ours), "{}").expect_err(not_ours);
+            assert_eq!(err.kind(), "unsupported-content-type", "{not_ours}");
+        }
         assert!(
             decode("POST", "/v1/payment_intents", Some("text/plain"), "").is_ok(),
             "no body, no complaint"

@@ -147,7 +147,6 @@ impl Replayer {
         response
     }
 
-    /// A miss: recorded by the fallback with `--record-missing`, else Stripe-shaped 404.
     /// Answers `request` from the cassettes, or says why it is a miss (for
     /// [`Replayer::miss`]: record it with `--record-missing`, else a 404).
     fn respond(&self, request: &ApiRequest) -> Result<Handled, CassetteError> {
@@ -260,6 +259,7 @@ impl Replayer {
         }
     }
 
+    /// A miss: recorded by the fallback with `--record-missing`, else Stripe-shaped 404.
     async fn miss(&self, request: ApiRequest, error: CassetteError) -> Handled {
         match &self.fallback {
             Some(recorder) => recorder.handle(request).await,

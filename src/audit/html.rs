@@ -7,112 +7,9 @@ use std::fmt::Write;
 
 use crate::audit::report::{EndpointReport, Findings, ParamUsage, Report};
 
-/// The page's stylesheet: system fonts, light background, zebra tables and
-/// colours that keep text at WCAG AA contrast.
-const STYLE: &str = r#"
-:root {
-  --fg: #1f2933; --muted: #52606d; --bg: #f5f7fa; --card: #ffffff; --line: #d9e2ec; --zebra: #f8fafc;
-  --accent: #1d4ed8; --bar: #3b6fd4; --bar-undoc: #c2410c; --track: #e4e9f0;
-  --crit-fg: #9b1c1c; --crit-bg: #fdecec; --crit-line: #e02424;
-  --warn-fg: #8a3c00; --warn-bg: #fff4e5; --warn-line: #d97706;
-  --note-fg: #1e429f; --note-bg: #ebf2ff; --note-line: #3f83f8;
-  --ok-fg: #03543f; --ok-bg: #e8f7ef; --ok-line: #0e9f6e;
-}
-* { box-sizing: border-box; }
-html { background: var(--bg); color: var(--fg); }
-body {
-  margin: 0 auto; max-width: 72rem; padding: 1.5rem 1.5rem 3rem;
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-}
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; font-size: 0.92em; }
-h1 { font-size: 1.75rem; margin: 0 0 0.25rem; }
-h2 { font-size: 1.35rem; margin: 0 0 0.75rem; }
-h3 { font-size: 1.05rem; margin: 1.25rem 0 0.5rem; }
-a { color: var(--accent); }
-.muted { color: var(--muted); }
-header.page { margin-bottom: 1.25rem; }
-header.page p { margin: 0.15rem 0; }
-.card {
-  background: var(--card); border: 1px solid var(--line); border-radius: 10px;
-  padding: 1.1rem 1.25rem; margin: 0 0 1.25rem; box-shadow: 0 1px 2px rgba(15, 23, 42, 0.05);
-}
-.totals { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: 0.75rem; margin: 0; }
-.total { border: 1px solid var(--line); border-left-width: 4px; border-radius: 8px; padding: 0.6rem 0.8rem; background: var(--card); }
-.total dt { font-size: 0.8rem; color: var(--muted); text-transform: uppercase; letter-spacing: 0.03em; }
-.total dd { margin: 0; font-size: 1.6rem; font-weight: 650; font-variant-numeric: tabular-nums; }
-.total.sev-critical { border-left-color: var(--crit-line); background: var(--crit-bg); }
-.total.sev-critical dd { color: var(--crit-fg); }
-.total.sev-warning { border-left-color: var(--warn-line); background: var(--warn-bg); }
-.total.sev-warning dd { color: var(--warn-fg); }
-.total.sev-ok { border-left-color: var(--ok-line); }
-.total.sev-info { border-left-color: var(--note-line); }
-nav.toc ul { list-style: none; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: 0.4rem; }
-nav.toc a {
-  display: inline-block; padding: 0.15rem 0.6rem; border: 1px solid var(--line); border-radius: 999px;
-  background: var(--card); text-decoration: none;
-}
-.finding { border-left: 4px solid var(--line); padding: 0.6rem 0.9rem; margin: 0.75rem 0; border-radius: 6px; }
-.finding h3 { margin: 0 0 0.35rem; }
-.finding p { margin: 0.25rem 0; }
-.finding.sev-critical { border-left-color: var(--crit-line); background: var(--crit-bg); }
-.finding.sev-warning { border-left-color: var(--warn-line); background: var(--warn-bg); }
-.finding.sev-notice { border-left-color: var(--note-line); background: var(--note-bg); }
-.finding.sev-ok { border-left-color: var(--ok-line); background: var(--ok-bg); }
-.finding table { background: var(--card); }
-.badge {
-  display: inline-block; padding: 0 0.5rem; border-radius: 999px; font-size: 0.78rem; font-weight: 600;
-  line-height: 1.5rem; vertical-align: middle; border: 1px solid transparent; white-space: nowrap;
-}
-.badge.sev-critical { color: #fff; background: #b91c1c; }
-.badge.sev-warning { color: #fff; background: #b45309; }
-.badge.sev-notice { color: #fff; background: #1d4ed8; }
-.badge.sev-ok { color: #fff; background: #047857; }
-.badge.method { color: #fff; background: #334e68; font-family: ui-monospace, Menlo, Consolas, monospace; }
-.badge.method-get { background: #046c4e; }
-.badge.method-post { background: #1e429f; }
-.badge.status-2 { color: var(--ok-fg); background: var(--ok-bg); border-color: var(--ok-line); }
-.badge.status-4 { color: var(--warn-fg); background: var(--warn-bg); border-color: var(--warn-line); }
-.badge.status-5 { color: var(--crit-fg); background: var(--crit-bg); border-color: var(--crit-line); }
-.badge.plain { color: var(--fg); background: var(--zebra); border-color: var(--line); }
-.badge.deprecated { color: var(--note-fg); background: var(--note-bg); border-color: var(--note-line); }
-.endpoint h2 { display: flex; flex-wrap: wrap; align-items: center; gap: 0.5rem; }
-.endpoint h2 .name { font-weight: 700; }
-.endpoint h2 code { font-weight: 500; color: var(--muted); }
-.facts { display: flex; flex-wrap: wrap; gap: 0.35rem 1.5rem; margin: 0 0 0.5rem; }
-.facts div { display: flex; gap: 0.35rem; align-items: center; flex-wrap: wrap; }
-.facts dt { color: var(--muted); }
-.facts dd { margin: 0; display: flex; gap: 0.3rem; flex-wrap: wrap; }
-figure { margin: 0.75rem 0; }
-figcaption { font-weight: 600; margin-bottom: 0.4rem; }
-.coverage .figure-number { font-size: 1.25rem; font-weight: 650; font-variant-numeric: tabular-nums; }
-.track { background: var(--track); border-radius: 4px; height: 0.8rem; overflow: hidden; }
-.fill { background: var(--bar); height: 100%; min-width: 2px; }
-.coverage .track { max-width: 24rem; margin-top: 0.3rem; }
-.coverage .fill { background: var(--ok-line); }
-.chart { display: grid; grid-template-columns: fit-content(24rem) minmax(8rem, 1fr) 3.5rem; gap: 0.25rem 0.75rem; align-items: center; }
-.chart .label { overflow-wrap: anywhere; font-size: 0.85rem; }
-.chart .count { text-align: right; font-variant-numeric: tabular-nums; font-size: 0.85rem; }
-.chart .undocumented .fill, .chart .fill.undocumented { background: var(--bar-undoc); }
-.legend { font-size: 0.8rem; color: var(--muted); margin-top: 0.4rem; }
-.swatch { display: inline-block; width: 0.8rem; height: 0.8rem; border-radius: 2px; vertical-align: -0.1rem; margin: 0 0.25rem 0 0.75rem; }
-.swatch.documented { background: var(--bar); margin-left: 0; }
-.swatch.undocumented { background: var(--bar-undoc); }
-table { border-collapse: collapse; width: 100%; margin: 0.4rem 0; font-size: 0.9rem; }
-th, td { text-align: left; padding: 0.35rem 0.6rem; border-bottom: 1px solid var(--line); vertical-align: baseline; }
-thead th { background: #eef2f7; font-weight: 600; border-bottom: 2px solid var(--line); }
-tbody th { font-weight: 500; }
-tbody tr:nth-child(even) { background: var(--zebra); }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td code, th code { overflow-wrap: break-word; }
-tbody tr.undocumented > * { background: var(--warn-bg); }
-tbody tr.undocumented > :first-child { box-shadow: inset 4px 0 0 var(--warn-line); }
-.yes { color: var(--ok-fg); font-weight: 600; }
-.no { color: var(--warn-fg); font-weight: 600; }
-ul.unused { columns: 3 14rem; padding-left: 1.2rem; margin: 0.3rem 0; }
-.side-by-side h3 { margin-top: 0.25rem; }
-.side-by-side { display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); gap: 1.25rem; }
-footer { color: var(--muted); font-size: 0.8rem; margin-top: 2rem; }
-"#;
+/// The page's stylesheet (`audit.css` beside this file): system fonts, light
+/// background, zebra tables and colours that keep text at WCAG AA contrast.
+const STYLE: &str = include_str!("audit.css");
 
 /// Escapes text for HTML element content and double- or single-quoted
 /// attribute values.
@@ -166,7 +63,7 @@ pub fn render(report: &Report) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
          <meta name=\"generator\" content=\"stripe-vcr audit (report version {})\">\n\
-         <title>stripe-vcr audit — {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+         <title>stripe-vcr audit — {}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n",
         report.report_version,
         escape(&report.schema)
     );

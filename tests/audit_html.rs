@@ -172,7 +172,9 @@ fn chromium_renders_the_audit_page_cleanly() {
         // `cargo test` passes on a machine with only Rust; CI, which installs
         // Chromium, sets STRIPE_VCR_REQUIRE_TOOLS=1 so it can never skip this.
         if std::env::var("STRIPE_VCR_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("{CHROMIUM} is missing and STRIPE_VCR_REQUIRE_TOOLS=1: install it with `apt-get install -y chromium`");
+            panic!(
+                "{CHROMIUM} is missing and STRIPE_VCR_REQUIRE_TOOLS=1: install it with `apt-get install -y chromium`"
+            );
         }
         // Straight to stderr: the test harness would hide a captured note.
         use std::io::Write;

@@ -132,6 +132,14 @@ fn empty(status: StatusCode) -> ProxyResponse {
     r
 }
 
+fn plain(status: StatusCode, message: &str) -> ProxyResponse {
+    let mut r = Response::new(Full::new(Bytes::from(format!("{message}\n"))));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("request-id", crate::error::synthetic_request_id(&[message.as_bytes()]));
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::serves_the_api;
@@ -147,12 +155,4 @@ mod tests {
         assert!(!serves_the_api("127.0.0.1", 22, 8443));
         assert!(!serves_the_api("localhost", 9000, 8443));
     }
-}
-
-fn plain(status: StatusCode, message: &str) -> ProxyResponse {
-    let mut r = Response::new(Full::new(Bytes::from(format!("{message}\n"))));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert("request-id", crate::error::synthetic_request_id(&[message.as_bytes()]));
-    r
 }

@@ -50,7 +50,7 @@ pub struct Problem {
     /// File name inside the directory.
     pub file: String,
     /// JSON path of the value (`response.body.client_secret`), or empty for
-    /// problems with the whole file.
+    /// problems with the whole file. Secrets in key names are redacted.
     pub path: String,
     /// Stable machine name: `secret`, `card-number`, `card-security-code`,
     /// `high-entropy`, `unparseable`, `format-version`, `name-mismatch`.
@@ -114,9 +114,11 @@ pub fn verify_dir(dir: &Path, redactor: &Redactor, fix_names: bool) -> Result<Re
             source,
         })?;
         let qualified = set.qualify(&name);
+        // Shown as the redactor would write it: reports go to CI logs.
+        let shown = redactor.redact(&qualified).into_owned();
         if let Some((rule, found)) = redactor.find(&qualified) {
             problems.push(Problem {
-                file: qualified.clone(),
+                file: shown.clone(),
                 path: String::new(),
                 kind: "secret",
                 message: format!(
@@ -125,7 +127,7 @@ pub fn verify_dir(dir: &Path, redactor: &Redactor, fix_names: bool) -> Result<Re
                 ),
             });
         }
-        let (found, earlier) = check_file(&qualified, &name, &bytes, redactor);
+        let (found, earlier) = check_file(&shown, &name, &bytes, redactor);
         problems.extend(found);
         if let Some(expected) = earlier {
             let mut rename = Rename {
@@ -362,7 +364,8 @@ mod tests {
         assert_eq!(secrets[0].path, "a.b[1]");
         assert_eq!(secrets[0].message, "secret API key: sk_live_************mnop");
         assert!(!format!("{found:?}").contains("abcdefghijkl"));
-        assert_eq!(secrets[1].path, "pi_1_secret_zzz");
+        // A secret in a key is masked in the path too.
+        assert_eq!(secrets[1].path, "pi_1_secret_REDACTED");
         assert_eq!(json_child_path("a", "x.y"), "a[\"x.y\"]");
     }
 

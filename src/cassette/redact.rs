@@ -13,7 +13,7 @@
 //! Secrets are found in every spelling a client or an upstream can give
 //! them:
 //!
-//! - **Escaped**: `%XX` percent escapes, `\uXXXX` and `\/` escapes are undone
+//! - **Escaped**: `%XX` percent escapes, `\uXXXX`, `\/` and `\\` escapes are undone
 //!   (up to [`DECODE_ROUNDS`] layers, so `%255F` counts too) before matching;
 //!   the secret's random part is replaced in the original spelling, and the
 //!   rest of the text keeps its bytes (`sk%5Ftest%5FREDACTED`).
@@ -254,8 +254,8 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    /// `text` with up to [`DECODE_ROUNDS`] layers of `%XX`, `\uXXXX` and
-    /// `\/` escapes undone (only escapes that decode to ASCII: no secret has
+    /// `text` with up to [`DECODE_ROUNDS`] layers of `%XX`, `\uXXXX`, `\/`
+    /// and `\\` escapes undone (only escapes that decode to ASCII: no secret has
     /// anything else). Borrows when there is no escape.
     fn of(text: &'a str) -> View<'a> {
         let mut view = View {
@@ -322,6 +322,8 @@ fn escape_at(bytes: &[u8], at: usize) -> Option<(u8, usize)> {
                     .map(|b| (b, 6))
             }
             Some(b'/') => Some((b'/', 2)),
+            // An escaped backslash: a `\u005f` echoed inside a JSON string.
+            Some(b'\\') => Some((b'\\', 2)),
             _ => None,
         },
         _ => None,
@@ -733,10 +735,11 @@ impl Walk<'_, '_> {
         }
     }
 
-    /// The path of `key` below `parent` (only built when reporting).
+    /// The path of `key` below `parent` (only built when reporting), with
+    /// any secret in the key redacted: paths are shown to people.
     fn child(&self, key: &str, parent: &str) -> String {
         if self.reporting() {
-            json_child_path(parent, key)
+            json_child_path(parent, &self.redactor.redact(key))
         } else {
             String::new()
         }
@@ -1150,6 +1153,11 @@ mod tests {
                 "%255F double: sk%255Flive%255FREDACTED",
             ),
             ("sk\\u005ftest\\u005fabc", "sk\\u005ftest\\u005fREDACTED"),
+            // Escaped again, as an error message quoting JSON shows it.
+            (
+                "[{\\\"k\\\":\\\"sk\\\\u005ftest\\\\u005fabc\\\"}]",
+                "[{\\\"k\\\":\\\"sk\\\\u005ftest\\\\u005fREDACTED\\\"}]",
+            ),
             (r#"{"k": "whsec\u005fab\/cd=="}"#, r#"{"k": "whsec\u005fREDACTED"}"#),
             (
                 "%53K_TEST_x stays, sk%5Ftest%5Fy goes",
@@ -1396,7 +1404,7 @@ mod tests {
             [
                 ("request.path", "secret"),
                 ("request.params.card.cvc", "card-security-code"),
-                ("request.params.x_pi_1_secret_k", "secret"),
+                ("request.params.x_pi_1_secret_REDACTED", "secret"),
                 ("response.headers.x[1]", "secret"),
                 ("response.body_text", "secret"),
             ]

@@ -274,15 +274,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn info_lines_wait_in_the_buffer_and_warnings_write_everything_out() {
+    /// A subscriber writing through a [`Buffered`] sink to a [`Screen`];
+    /// runs `f` with it.
+    fn on_screen(f: impl FnOnce(&Screen)) -> (Screen, Buffered<Screen>) {
         let screen = Screen::default();
         let sink = Buffered::new(screen.clone());
         let subscriber = tracing_subscriber::fmt()
             .with_writer(sink.clone())
             .with_ansi(false)
             .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(subscriber, || f(&screen));
+        (screen, sink)
+    }
+
+    #[test]
+    fn info_lines_wait_in_the_buffer_and_warnings_write_everything_out() {
+        let (screen, sink) = on_screen(|screen| {
             tracing::info!("first access line");
             tracing::info!("second access line");
             assert_eq!(screen.text(), "", "info lines are buffered");
@@ -299,13 +306,7 @@ mod tests {
 
     #[test]
     fn a_secret_logged_without_redaction_is_redacted_on_its_way_out() {
-        let screen = Screen::default();
-        let sink = Buffered::new(screen.clone());
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(sink.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        let (screen, _) = on_screen(|_| {
             tracing::warn!(
                 key = "metadata[key_sk_test_51Careless]",
                 "ignoring /v1/payment_intents/sk%5Flive%5F51Careless"

@@ -454,12 +454,17 @@ impl Redactor {
         let mut out = self.redact_builtin(text);
         // A replacement can, in contrived text, complete another secret's
         // spelling: go again until nothing changes (the placeholder is
-        // stable, so this ends at once in practice).
-        for _ in 1..SETTLE_PASSES {
-            match self.redact_builtin(&out) {
-                Cow::Owned(again) => out = Cow::Owned(again),
-                Cow::Borrowed(_) => break,
+        // stable, so this ends at once in practice). Text with nothing to
+        // redact (the usual case) is looked at once.
+        if let Cow::Owned(first) = out {
+            let mut current = first;
+            for _ in 1..SETTLE_PASSES {
+                match self.redact_builtin(&current) {
+                    Cow::Owned(again) => current = again,
+                    Cow::Borrowed(_) => break,
+                }
             }
+            out = Cow::Owned(current);
         }
         for rule in &self.rules {
             if let Cow::Owned(replaced) = rule.apply(&out) {

@@ -10,8 +10,9 @@
 //! a multi-member stream), `deflate` (zlib-wrapped, or raw as some servers
 //! send it) and `identity`, in any letter case, several codings applied in
 //! order. Both the recording client and the cassette then get the decoded
-//! body, without `Content-Encoding`. A body in any other encoding (`br`,
-//! `zstd`, …), or one that does not decode, is relayed exactly as it came,
+//! body, without `Content-Encoding`. A body in one of these that does not
+//! decode is an upstream fault (502, nothing recorded). A body in any other
+//! encoding (`br`, `zstd`, …) is relayed exactly as it came,
 //! `Content-Encoding` and all, and is not recorded: the redactor refuses to
 //! seal a cassette whose body it cannot read (`SealError::Encoded`).
 
@@ -34,7 +35,7 @@ use rustls::pki_types::CertificateDer;
 use crate::error::UpstreamError;
 
 /// The largest body decoding may produce: a guard against a compressed
-/// bomb. A larger one is relayed as it came, and not recorded.
+/// bomb. A larger one is an upstream error (502), like a corrupt one.
 pub const MAX_DECODED_BODY: u64 = 64 * 1024 * 1024;
 
 /// Request headers that belong to one hop, never forwarded (RFC 9110 §7.6.1).
@@ -189,7 +190,7 @@ impl Upstream {
                     upstream: self.base_url(),
                     after: self.timeout,
                 })??;
-        let body = decode_body(&mut parts.headers, body);
+        let body = decode_body(&mut parts.headers, body).map_err(|e| self.unreachable(&e))?;
         for name in HOP_BY_HOP {
             parts.headers.remove(name);
         }
@@ -211,55 +212,69 @@ impl Upstream {
 
 /// Undoes the `Content-Encoding` of an upstream body, removing the header:
 /// `identity`, `gzip` / `x-gzip` (all members), `deflate` (zlib or raw),
-/// case-insensitively, several codings undone last to first. With any
-/// other coding, or a body that does not decode (or would decode to more
-/// than [`MAX_DECODED_BODY`]), returns the body unchanged and leaves the
-/// header in place: the client gets exactly what the upstream sent, and
-/// the cassette is refused (it cannot be checked for secrets).
-pub fn decode_body(headers: &mut HeaderMap, body: Bytes) -> Bytes {
+/// case-insensitively, several codings undone last to first.
+///
+/// With a coding it does not know (`br`, `zstd`, …) it returns the body
+/// unchanged and leaves the header in place: the client gets exactly what
+/// the upstream sent (the request may have had effects upstream), and the
+/// cassette is refused, since it cannot be checked for secrets. A body in a
+/// coding it knows that does not decode (corrupt, truncated, or larger than
+/// [`MAX_DECODED_BODY`] once decoded) is an error: no client could read it
+/// either, and the proxy answers 502.
+pub fn decode_body(headers: &mut HeaderMap, body: Bytes) -> Result<Bytes, std::io::Error> {
+    if !headers.contains_key(CONTENT_ENCODING) {
+        return Ok(body);
+    }
     let mut codings = Vec::new();
     for value in headers.get_all(CONTENT_ENCODING) {
-        let Ok(text) = value.to_str() else { return body };
+        let Ok(text) = value.to_str() else { return Ok(body) };
         codings.extend(
             text.split(',')
                 .map(|c| c.trim().to_ascii_lowercase())
                 .filter(|c| !c.is_empty()),
         );
     }
-    if !headers.contains_key(CONTENT_ENCODING) {
-        return body;
+    if codings
+        .iter()
+        .any(|c| !matches!(c.as_str(), "identity" | "gzip" | "x-gzip" | "deflate"))
+    {
+        return Ok(body);
     }
     if body.is_empty() {
         // Nothing was encoded (a 204, or a HEAD answer).
         headers.remove(CONTENT_ENCODING);
-        return body;
+        return Ok(body);
     }
     let mut decoded: Option<Vec<u8>> = None;
     for coding in codings.iter().rev() {
         let input: &[u8] = decoded.as_deref().unwrap_or(&body);
         let output = match coding.as_str() {
-            "identity" => continue,
             "gzip" | "x-gzip" => read_all(flate2::read::MultiGzDecoder::new(input)),
+            // RFC 9110 says zlib; some servers send raw deflate.
             "deflate" => read_all(flate2::read::ZlibDecoder::new(input))
-                .or_else(|| read_all(flate2::read::DeflateDecoder::new(input))),
-            _ => None,
+                .or_else(|_| read_all(flate2::read::DeflateDecoder::new(input))),
+            _ => continue,
         };
-        match output {
-            Some(bytes) => decoded = Some(bytes),
-            None => return body,
-        }
+        let bytes =
+            output.map_err(|e| std::io::Error::new(e.kind(), format!("the {coding} body does not decode: {e}")))?;
+        decoded = Some(bytes);
     }
     headers.remove(CONTENT_ENCODING);
-    decoded.map_or(body, Bytes::from)
+    Ok(decoded.map_or(body, Bytes::from))
 }
 
-/// Everything a decoder yields, or `None` if the stream is corrupt or
+/// Everything a decoder yields; an error if the stream is corrupt or
 /// longer than [`MAX_DECODED_BODY`].
-fn read_all(decoder: impl Read) -> Option<Vec<u8>> {
+fn read_all(decoder: impl Read) -> Result<Vec<u8>, std::io::Error> {
     let mut out = Vec::new();
-    let mut limited = decoder.take(MAX_DECODED_BODY + 1);
-    limited.read_to_end(&mut out).ok()?;
-    (out.len() as u64 <= MAX_DECODED_BODY).then_some(out)
+    decoder.take(MAX_DECODED_BODY + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > MAX_DECODED_BODY {
+        return Err(std::io::Error::other(format!(
+            "it decodes to more than {} MiB",
+            MAX_DECODED_BODY >> 20
+        )));
+    }
+    Ok(out)
 }
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
@@ -328,7 +343,7 @@ mod tests {
         for e in encodings {
             headers.append(CONTENT_ENCODING, HeaderValue::from_str(e).expect("value"));
         }
-        let body = decode_body(&mut headers, Bytes::from(body));
+        let body = decode_body(&mut headers, Bytes::from(body)).expect("decodes or is left alone");
         (headers, body)
     }
 
@@ -357,17 +372,26 @@ mod tests {
     }
 
     #[test]
-    fn unknown_or_corrupt_encodings_are_relayed_as_they_came() {
+    fn unknown_encodings_are_left_as_they_came_and_corrupt_ones_are_errors() {
         let gz = compress("gzip", b"{}");
         for (encodings, body) in [
             (vec!["br"], b"\x0b\x01\x80{}\x03".to_vec()),
-            (vec!["gzip"], b"not gzip at all".to_vec()),
-            (vec!["gzip"], gz[..gz.len() - 6].to_vec()),
             (vec!["gzip, zstd"], gz.clone()),
+            (vec!["gzip", "br"], gz.clone()),
         ] {
             let (headers, relayed) = decode(&encodings, body.clone());
             assert_eq!(&relayed[..], &body[..], "{encodings:?}");
             assert!(headers.get(CONTENT_ENCODING).is_some(), "{encodings:?}");
+        }
+        for (encoding, body) in [
+            ("gzip", b"\x1f\x8bnot gzip at all".to_vec()),
+            ("x-gzip", gz[..gz.len() - 6].to_vec()),
+            ("deflate", b"neither zlib nor deflate".to_vec()),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
+            let err = decode_body(&mut headers, Bytes::from(body)).expect_err(encoding);
+            assert!(err.to_string().contains(encoding), "{err}");
         }
         let (headers, body) = decode(&["gzip"], Vec::new());
         assert_eq!((headers.len(), body.len()), (0, 0), "an empty body needs no decoding");

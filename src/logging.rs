@@ -17,6 +17,13 @@
 //! formats messages one character at a time through its escaping writer,
 //! which made one access line cost more than decoding and hashing the
 //! request. `RUST_LOG` still decides whether it is written.
+//!
+//! Every other log line (a `tracing` event) passes through the built-in
+//! redactor on its way into the buffer ([`EventWriter`]): messages are
+//! redacted where they are made, and this is the last guard for a value
+//! logged without it (a parameter name in a debug line, a header in a
+//! warning). Access lines are redacted where they are made, off this guard,
+//! to keep it off the replay hot path.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -26,6 +33,8 @@ use std::time::{Duration, SystemTime};
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
+
+use crate::cassette::redact::Redactor;
 
 /// How long an info line may wait in the buffer.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
@@ -174,20 +183,33 @@ fn urgent(level: &Level) -> bool {
     *level <= Level::WARN
 }
 
-/// One log event's writer: appends to the buffer, and writes everything out
-/// when the event is urgent.
+/// One log event's writer: appends to the buffer, with any secret the
+/// built-in rules find redacted, and writes everything out when the event is
+/// urgent.
 pub struct EventWriter<'a, W: Write> {
     sink: &'a Buffered<W>,
     urgent: bool,
 }
 
+/// `bytes` with secrets redacted (borrowed when there are none, or when the
+/// bytes are not text).
+fn redacted(bytes: &[u8]) -> Cow<'_, [u8]> {
+    match std::str::from_utf8(bytes).map(|text| Redactor::standard().redact(text)) {
+        Ok(Cow::Owned(text)) => Cow::Owned(text.into_bytes()),
+        _ => Cow::Borrowed(bytes),
+    }
+}
+
 impl<W: Write> Write for EventWriter<'_, W> {
+    /// Takes all of `bytes` (redacted) or fails: a partial write would
+    /// split a secret across two redactions.
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        lock(&self.sink.buffer).write(bytes)
+        lock(&self.sink.buffer).write_all(&redacted(bytes))?;
+        Ok(bytes.len())
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        lock(&self.sink.buffer).write_all(bytes)
+        lock(&self.sink.buffer).write_all(&redacted(bytes))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -252,15 +274,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn info_lines_wait_in_the_buffer_and_warnings_write_everything_out() {
+    /// A subscriber writing through a [`Buffered`] sink to a [`Screen`];
+    /// runs `f` with it.
+    fn on_screen(f: impl FnOnce(&Screen)) -> (Screen, Buffered<Screen>) {
         let screen = Screen::default();
         let sink = Buffered::new(screen.clone());
         let subscriber = tracing_subscriber::fmt()
             .with_writer(sink.clone())
             .with_ansi(false)
             .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(subscriber, || f(&screen));
+        (screen, sink)
+    }
+
+    #[test]
+    fn info_lines_wait_in_the_buffer_and_warnings_write_everything_out() {
+        let (screen, sink) = on_screen(|screen| {
             tracing::info!("first access line");
             tracing::info!("second access line");
             assert_eq!(screen.text(), "", "info lines are buffered");
@@ -273,5 +302,21 @@ mod tests {
         assert!(!screen.text().contains("third"));
         sink.flush();
         assert!(screen.text().contains("third"));
+    }
+
+    #[test]
+    fn a_secret_logged_without_redaction_is_redacted_on_its_way_out() {
+        let (screen, _) = on_screen(|_| {
+            tracing::warn!(
+                key = "metadata[key_sk_test_51Careless]",
+                "ignoring /v1/payment_intents/sk%5Flive%5F51Careless"
+            );
+        });
+        let text = screen.text();
+        assert!(!text.contains("51Careless"), "{text}");
+        assert!(
+            text.contains("key_sk_test_REDACTED") && text.contains("sk%5Flive%5FREDACTED"),
+            "{text}"
+        );
     }
 }

@@ -148,7 +148,10 @@ fn finish<M: Mode>(
     if let (Some(log), Some(mut entry)) = (&state.audit, audit) {
         entry.outcome = handled.outcome.as_str().to_owned();
         entry.status = handled.response.status().as_u16();
-        entry.cassette = handled.cassette.clone();
+        entry.cassette = handled
+            .cassette
+            .as_deref()
+            .map(|c| state.redactor.redact(c).into_owned());
         log.append(&entry);
     }
     if let Some((severity, detail)) = &handled.detail {
@@ -169,7 +172,7 @@ fn finish<M: Mode>(
             path = logging::printable(&state.redactor.redact(line.uri.path())),
             outcome = handled.outcome.as_str(),
             status = handled.response.status().as_u16(),
-            cassette = logging::printable(handled.cassette.as_deref().unwrap_or("-")),
+            cassette = logging::printable(&state.redactor.redact(handled.cassette.as_deref().unwrap_or("-"))),
             ms = micros / 1000,
             hundredths = micros % 1000 / 10,
         ));
@@ -177,8 +180,10 @@ fn finish<M: Mode>(
     handled.response
 }
 
-/// The audit line for a request, before its outcome is known. Parameters
-/// and headers are redacted; the key itself is reduced to "live or not".
+/// The audit line for a request, before its outcome is known. Path,
+/// parameters and headers are redacted (the path in any spelling: the
+/// canonical path went through the redactor); the key itself is reduced to
+/// "live or not".
 fn audit_entry<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violation]) -> Entry {
     let header = |name: &str| api.header(name).map(|v| state.redactor.redact(v).into_owned());
     Entry {

@@ -4,6 +4,17 @@
 //! TLS is verified against Mozilla's roots (webpki-roots) plus any
 //! `--upstream-ca`, so a test upstream on `https://127.0.0.1:PORT` with its
 //! own CA works without weakening verification for api.stripe.com.
+//!
+//! The proxy asks for `Accept-Encoding: identity`. A body sent encoded
+//! anyway is decoded ([`decode_body`]): `gzip` and `x-gzip` (every member of
+//! a multi-member stream), `deflate` (zlib-wrapped, or raw as some servers
+//! send it) and `identity`, in any letter case, several codings applied in
+//! order. Both the recording client and the cassette then get the decoded
+//! body, without `Content-Encoding`. A body in one of these that does not
+//! decode is an upstream fault (502, nothing recorded). A body in any other
+//! encoding (`br`, `zstd`, …) is relayed exactly as it came,
+//! `Content-Encoding` and all, and is not recorded: the redactor refuses to
+//! seal a cassette whose body it cannot read (`SealError::Encoded`).
 
 use std::io::Read;
 use std::path::Path;
@@ -22,6 +33,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 use crate::error::UpstreamError;
+
+/// The largest body decoding may produce: a guard against a compressed
+/// bomb. A larger one is an upstream error (502), like a corrupt one.
+pub const MAX_DECODED_BODY: u64 = 64 * 1024 * 1024;
 
 /// Request headers that belong to one hop, never forwarded (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -143,7 +158,7 @@ impl Upstream {
 
     /// Forwards one request with its end-to-end headers and body, asking for
     /// an uncompressed answer, and reads the whole response within the
-    /// timeout. A gzip body sent anyway is decoded.
+    /// timeout. An encoded body sent anyway is decoded ([`decode_body`]).
     pub async fn forward(
         &self,
         method: &Method,
@@ -168,21 +183,14 @@ impl Upstream {
             let body = body.collect().await.map_err(|e| self.unreachable(&e))?.to_bytes();
             Ok::<_, UpstreamError>((parts, body))
         };
-        let (mut parts, mut body) =
+        let (mut parts, body) =
             tokio::time::timeout(self.timeout, exchange)
                 .await
                 .map_err(|_| UpstreamError::Timeout {
                     upstream: self.base_url(),
                     after: self.timeout,
                 })??;
-        if parts.headers.get(CONTENT_ENCODING).is_some_and(|v| v == "gzip") {
-            let mut decoded = Vec::new();
-            flate2::read::GzDecoder::new(&body[..])
-                .read_to_end(&mut decoded)
-                .map_err(|e| self.unreachable(&e))?;
-            body = Bytes::from(decoded);
-            parts.headers.remove(CONTENT_ENCODING);
-        }
+        let body = decode_body(&mut parts.headers, body).map_err(|e| self.unreachable(&e))?;
         for name in HOP_BY_HOP {
             parts.headers.remove(name);
         }
@@ -200,6 +208,73 @@ impl Upstream {
             cause: error_chain(error),
         }
     }
+}
+
+/// Undoes the `Content-Encoding` of an upstream body, removing the header:
+/// `identity`, `gzip` / `x-gzip` (all members), `deflate` (zlib or raw),
+/// case-insensitively, several codings undone last to first.
+///
+/// With a coding it does not know (`br`, `zstd`, …) it returns the body
+/// unchanged and leaves the header in place: the client gets exactly what
+/// the upstream sent (the request may have had effects upstream), and the
+/// cassette is refused, since it cannot be checked for secrets. A body in a
+/// coding it knows that does not decode (corrupt, truncated, or larger than
+/// [`MAX_DECODED_BODY`] once decoded) is an error: no client could read it
+/// either, and the proxy answers 502.
+pub fn decode_body(headers: &mut HeaderMap, body: Bytes) -> Result<Bytes, std::io::Error> {
+    if !headers.contains_key(CONTENT_ENCODING) {
+        return Ok(body);
+    }
+    let mut codings = Vec::new();
+    for value in headers.get_all(CONTENT_ENCODING) {
+        let Ok(text) = value.to_str() else { return Ok(body) };
+        codings.extend(
+            text.split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .filter(|c| !c.is_empty()),
+        );
+    }
+    if codings
+        .iter()
+        .any(|c| !matches!(c.as_str(), "identity" | "gzip" | "x-gzip" | "deflate"))
+    {
+        return Ok(body);
+    }
+    if body.is_empty() {
+        // Nothing was encoded (a 204, or a HEAD answer).
+        headers.remove(CONTENT_ENCODING);
+        return Ok(body);
+    }
+    let mut decoded: Option<Vec<u8>> = None;
+    for coding in codings.iter().rev() {
+        let input: &[u8] = decoded.as_deref().unwrap_or(&body);
+        let output = match coding.as_str() {
+            "gzip" | "x-gzip" => read_all(flate2::read::MultiGzDecoder::new(input)),
+            // RFC 9110 says zlib; some servers send raw deflate.
+            "deflate" => read_all(flate2::read::ZlibDecoder::new(input))
+                .or_else(|_| read_all(flate2::read::DeflateDecoder::new(input))),
+            _ => continue,
+        };
+        let bytes =
+            output.map_err(|e| std::io::Error::new(e.kind(), format!("the {coding} body does not decode: {e}")))?;
+        decoded = Some(bytes);
+    }
+    headers.remove(CONTENT_ENCODING);
+    Ok(decoded.map_or(body, Bytes::from))
+}
+
+/// Everything a decoder yields; an error if the stream is corrupt or
+/// longer than [`MAX_DECODED_BODY`].
+fn read_all(decoder: impl Read) -> Result<Vec<u8>, std::io::Error> {
+    let mut out = Vec::new();
+    decoder.take(MAX_DECODED_BODY + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > MAX_DECODED_BODY {
+        return Err(std::io::Error::other(format!(
+            "it decodes to more than {} MiB",
+            MAX_DECODED_BODY >> 20
+        )));
+    }
+    Ok(out)
 }
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
@@ -238,6 +313,91 @@ mod tests {
         }
         let err = Upstream::new("https://x", Some(Path::new("/nonexistent.pem")), t).expect_err("bad ca");
         assert!(err.to_string().contains("/nonexistent.pem"), "{err}");
+    }
+
+    fn compress(coding: &str, data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut out = Vec::new();
+        match coding {
+            "gzip" => {
+                let mut e = flate2::write::GzEncoder::new(&mut out, flate2::Compression::default());
+                e.write_all(data).expect("gzip");
+                e.finish().expect("gzip");
+            }
+            "zlib" => {
+                let mut e = flate2::write::ZlibEncoder::new(&mut out, flate2::Compression::default());
+                e.write_all(data).expect("zlib");
+                e.finish().expect("zlib");
+            }
+            _ => {
+                let mut e = flate2::write::DeflateEncoder::new(&mut out, flate2::Compression::default());
+                e.write_all(data).expect("deflate");
+                e.finish().expect("deflate");
+            }
+        }
+        out
+    }
+
+    fn decode(encodings: &[&str], body: Vec<u8>) -> (HeaderMap, Bytes) {
+        let mut headers = HeaderMap::new();
+        for e in encodings {
+            headers.append(CONTENT_ENCODING, HeaderValue::from_str(e).expect("value"));
+        }
+        let body = decode_body(&mut headers, Bytes::from(body)).expect("decodes or is left alone");
+        (headers, body)
+    }
+
+    #[test]
+    fn every_encoding_an_upstream_may_send_is_decoded_in_any_case() {
+        let json = br#"{"id":"pi_1","client_secret":"pi_1_secret_abc"}"#;
+        let multi = [compress("gzip", &json[..10]), compress("gzip", &json[10..])].concat();
+        for (encodings, body) in [
+            (vec!["gzip"], compress("gzip", json)),
+            (vec!["GZIP"], compress("gzip", json)),
+            (vec!["x-gzip"], compress("gzip", json)),
+            (vec!["gzip"], multi),
+            (vec!["deflate"], compress("zlib", json)),
+            (vec!["Deflate"], compress("deflate", json)),
+            (vec!["identity"], json.to_vec()),
+            (vec!["deflate, gzip"], compress("gzip", &compress("zlib", json))),
+            (
+                vec!["deflate", "identity", "x-gzip"],
+                compress("gzip", &compress("zlib", json)),
+            ),
+        ] {
+            let (headers, decoded) = decode(&encodings, body);
+            assert_eq!(&decoded[..], &json[..], "{encodings:?}");
+            assert!(headers.get(CONTENT_ENCODING).is_none(), "{encodings:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_encodings_are_left_as_they_came_and_corrupt_ones_are_errors() {
+        let gz = compress("gzip", b"{}");
+        for (encodings, body) in [
+            (vec!["br"], b"\x0b\x01\x80{}\x03".to_vec()),
+            (vec!["gzip, zstd"], gz.clone()),
+            (vec!["gzip", "br"], gz.clone()),
+        ] {
+            let (headers, relayed) = decode(&encodings, body.clone());
+            assert_eq!(&relayed[..], &body[..], "{encodings:?}");
+            assert!(headers.get(CONTENT_ENCODING).is_some(), "{encodings:?}");
+        }
+        for (encoding, body) in [
+            ("gzip", b"\x1f\x8bnot gzip at all".to_vec()),
+            ("x-gzip", gz[..gz.len() - 6].to_vec()),
+            ("deflate", b"neither zlib nor deflate".to_vec()),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static(encoding));
+            let err = decode_body(&mut headers, Bytes::from(body)).expect_err(encoding);
+            assert!(err.to_string().contains(encoding), "{err}");
+        }
+        let (headers, body) = decode(&["gzip"], Vec::new());
+        assert_eq!((headers.len(), body.len()), (0, 0), "an empty body needs no decoding");
+        // No header: nothing to do, whatever the bytes.
+        let (headers, body) = decode(&[], gz.clone());
+        assert_eq!((headers.len(), &body[..]), (0, &gz[..]));
     }
 
     #[tokio::test]

@@ -1,7 +1,15 @@
 //! `stripe-vcr verify`: checks a cassette directory (and every set in it)
 //! before it is committed — no secret-looking value anywhere, every file
 //! parses, has the current format version, and is named after the hash of
-//! the request it holds. A name that was right under an older canonical form
+//! the request it holds.
+//!
+//! Secrets and card data are found by the redactor itself
+//! ([`Redactor::redact_cassette_value`], the function `record` seals every
+//! cassette with): every change it would make to a file is a problem, in
+//! whatever position and spelling (escaped, glued to a word, in `body_text`,
+//! in a key name). On top of that, `verify` flags random-looking values next
+//! to credential-like names, which the redactor cannot know to remove, and
+//! secret-looking file or set names. A name that was right under an older canonical form
 //! (before `expand` became a set) is listed to rename, not called tampered;
 //! `--fix-names` renames them.
 //!
@@ -17,7 +25,7 @@ use serde_json::Value;
 
 use crate::cassette::format::{Cassette, FormatError};
 use crate::cassette::key::file_name;
-use crate::cassette::redact::{is_card_number, is_card_secret_key, mask_secret, Redactor, PLACEHOLDER};
+use crate::cassette::redact::{json_child_path, mask_secret, Detection, Redactor, PLACEHOLDER};
 use crate::cassette::store::{CassetteStore, StoreError};
 
 /// Names that suggest the value next to them is a credential.
@@ -42,7 +50,7 @@ pub struct Problem {
     /// File name inside the directory.
     pub file: String,
     /// JSON path of the value (`response.body.client_secret`), or empty for
-    /// problems with the whole file.
+    /// problems with the whole file. Secrets in key names are redacted.
     pub path: String,
     /// Stable machine name: `secret`, `card-number`, `card-security-code`,
     /// `high-entropy`, `unparseable`, `format-version`, `name-mismatch`.
@@ -105,7 +113,21 @@ pub fn verify_dir(dir: &Path, redactor: &Redactor, fix_names: bool) -> Result<Re
             path: path.clone(),
             source,
         })?;
-        let (found, earlier) = check_file(&set.qualify(&name), &name, &bytes, redactor);
+        let qualified = set.qualify(&name);
+        // Shown as the redactor would write it: reports go to CI logs.
+        let shown = redactor.redact(&qualified).into_owned();
+        if let Some((rule, found)) = redactor.find(&qualified) {
+            problems.push(Problem {
+                file: shown.clone(),
+                path: String::new(),
+                kind: "secret",
+                message: format!(
+                    "{rule} in the file or cassette set name: {} (rename it; set names that look like secrets are refused when recording)",
+                    mask_secret(&found)
+                ),
+            });
+        }
+        let (found, earlier) = check_file(&shown, &name, &bytes, redactor);
         problems.extend(found);
         if let Some(expected) = earlier {
             let mut rename = Rename {
@@ -163,7 +185,14 @@ fn check_file(shown: &str, name: &str, bytes: &[u8], redactor: &Redactor) -> (Ve
     };
     let mut earlier = None;
     let mut problems = Vec::new();
-    scan(&value, "", None, redactor, &mut |path, kind, message| {
+    // What the redactor would change is what is wrong: the same function
+    // seals every cassette `record` writes.
+    let redacted = redactor.redact_cassette_value(
+        &value,
+        Some(&mut |d: Detection| problems.push(problem(d.path, d.kind.as_str(), d.message))),
+    );
+    // Random-looking credentials are looked for in what is left.
+    scan_entropy(&redacted, "", None, &mut |path, kind, message| {
         problems.push(problem(path, kind, message))
     });
     match Cassette::from_slice(bytes) {
@@ -206,89 +235,44 @@ fn naming(cassette: &Cassette, name: &str) -> Naming {
     }
 }
 
-fn child_path(parent: &str, key: &str) -> String {
-    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    match (parent.is_empty(), plain) {
-        (true, true) => key.to_owned(),
-        (false, true) => format!("{parent}.{key}"),
-        (_, false) => format!("{parent}[{}]", Value::String(key.to_owned())),
-    }
-}
-
-fn scan(
-    value: &Value,
-    path: &str,
-    key: Option<&str>,
-    redactor: &Redactor,
-    report: &mut dyn FnMut(String, &'static str, String),
-) {
+/// Looks for random-looking values next to credential-like names (in a
+/// cassette already redacted: secrets the redactor knows are gone).
+fn scan_entropy(value: &Value, path: &str, key: Option<&str>, report: &mut dyn FnMut(String, &'static str, String)) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                let child = child_path(path, k);
-                if let Some((rule, found)) = redactor.find(k) {
-                    report(
-                        child.clone(),
-                        "secret",
-                        format!("{rule} in a key name: {}", mask_secret(found)),
-                    );
-                }
-                scan(v, &child, Some(k), redactor, report);
+                scan_entropy(v, &json_child_path(path, k), Some(k), report);
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                scan(v, &format!("{path}[{i}]"), key, redactor, report);
+                scan_entropy(v, &format!("{path}[{i}]"), key, report);
             }
         }
-        Value::String(s) => scan_string(s, path, key, redactor, report),
-        _ => {}
-    }
-}
-
-fn scan_string(
-    s: &str,
-    path: &str,
-    key: Option<&str>,
-    redactor: &Redactor,
-    report: &mut dyn FnMut(String, &'static str, String),
-) {
-    if let Some((rule, found)) = redactor.find(s) {
-        report(path.to_owned(), "secret", format!("{rule}: {}", mask_secret(found)));
-        return;
-    }
-    let key = key.unwrap_or_default();
-    let lower = key.to_ascii_lowercase();
-    if (lower == "number" || lower == "card_number") && is_card_number(s) {
-        report(
-            path.to_owned(),
-            "card-number",
-            format!("card number: {}", mask_secret(s)),
-        );
-    } else if is_card_secret_key(key) && !s.is_empty() {
-        report(
-            path.to_owned(),
-            "card-security-code",
-            "card security code present".to_owned(),
-        );
-    } else if KEY_LIKE.is_match(key) {
-        let token = s.split_whitespace().last().unwrap_or_default();
-        if token.len() >= ENTROPY_MIN_LEN
-            && !token.contains(PLACEHOLDER)
-            && !OBJECT_ID.is_match(token)
-            && token.chars().any(|c| c.is_ascii_digit())
-            && token.chars().any(|c| c.is_ascii_alphabetic())
-            && entropy_bits(token) >= ENTROPY_MIN_BITS
-        {
-            report(
-                path.to_owned(),
-                "high-entropy",
-                format!(
-                    "random-looking value next to `{key}`: {} (add a --redact pattern, or redact it by hand)",
-                    mask_secret(token)
-                ),
-            );
+        Value::String(s) => {
+            let key = key.unwrap_or_default();
+            if !KEY_LIKE.is_match(key) {
+                return;
+            }
+            let token = s.split_whitespace().last().unwrap_or_default();
+            if token.len() >= ENTROPY_MIN_LEN
+                && !token.contains(PLACEHOLDER)
+                && !OBJECT_ID.is_match(token)
+                && token.chars().any(|c| c.is_ascii_digit())
+                && token.chars().any(|c| c.is_ascii_alphabetic())
+                && entropy_bits(token) >= ENTROPY_MIN_BITS
+            {
+                report(
+                    path.to_owned(),
+                    "high-entropy",
+                    format!(
+                        "random-looking value next to `{key}`: {} (add a --redact pattern, or redact it by hand)",
+                        mask_secret(token)
+                    ),
+                );
+            }
         }
+        _ => {}
     }
 }
 
@@ -380,8 +364,9 @@ mod tests {
         assert_eq!(secrets[0].path, "a.b[1]");
         assert_eq!(secrets[0].message, "secret API key: sk_live_************mnop");
         assert!(!format!("{found:?}").contains("abcdefghijkl"));
-        assert_eq!(secrets[1].path, "pi_1_secret_zzz");
-        assert_eq!(child_path("a", "x.y"), "a[\"x.y\"]");
+        // A secret in a key is masked in the path too.
+        assert_eq!(secrets[1].path, "pi_1_secret_REDACTED");
+        assert_eq!(json_child_path("a", "x.y"), "a[\"x.y\"]");
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! per request (time, mode, endpoint, redacted parameters, validation
 //! findings, outcome), so what CI replays — misses included — can be audited
 //! like recorded cassettes.
+//!
+//! Entries are built from redacted parts; as a last guard, each line goes
+//! through the built-in redactor as JSON once more before it is written
+//! (keys, values, card data in any shape), so nothing the redactor knows
+//! can reach the file even if a caller forgot.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -11,6 +16,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cassette::redact::Redactor;
 use crate::stripe::params::Params;
 use crate::validate::Violation;
 
@@ -112,9 +118,10 @@ impl AuditLog {
     }
 
     /// Appends one entry as one line (a single `write`, so concurrent
-    /// writers never interleave within a line).
+    /// writers never interleave within a line), redacted once more.
     pub fn append(&self, entry: &Entry) {
-        let mut line = match serde_json::to_vec(entry) {
+        let redacted = serde_json::to_value(entry).map(|v| Redactor::standard().redact_json(&v));
+        let mut line = match redacted.and_then(|v| serde_json::to_vec(&v)) {
             Ok(line) => line,
             Err(e) => return tracing::error!(error = %e, "could not serialise an audit entry"),
         };
@@ -176,7 +183,22 @@ mod tests {
         log.append(&entry);
         log.append(&entry);
         let read = AuditLog::read(&path).expect("read");
-        assert_eq!(read, vec![entry.clone(), entry]);
+        assert_eq!(read, vec![entry.clone(), entry.clone()]);
+        // The last guard: what a caller forgot to redact is redacted here.
+        let mut careless = entry.clone();
+        careless.path = "/v1/payment_intents/sk%5Ftest%5F51CarelessSecret".into();
+        careless.params = Params::from_form(b"card[number][]=4242424242424242&card[cvc]=123", "body").expect("form");
+        careless.cassette = Some("x_pi_1_secret_CarelessSecret/a.json".into());
+        std::fs::write(&path, "").expect("truncate");
+        log.append(&careless);
+        let text = std::fs::read_to_string(&path).expect("read");
+        for leaked in ["CarelessSecret", "4242424242424242", "cvc"] {
+            assert!(!text.contains(leaked), "{leaked}: {text}");
+        }
+        assert!(
+            text.contains("sk%5Ftest%5FREDACTED") && text.contains("************4242"),
+            "{text}"
+        );
         std::fs::write(&path, "{not json}\n").expect("write");
         assert!(AuditLog::read(&path).expect_err("bad").to_string().contains(":1:"));
     }

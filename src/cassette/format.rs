@@ -165,14 +165,17 @@ const SECRET_HEADERS: [&str; 3] = ["set-cookie", "cookie", "authorization"];
 
 impl ResponseHeaders {
     /// Keeps the end-to-end headers of an upstream response (redaction
-    /// happens when the whole cassette is sealed).
+    /// happens when the whole cassette is sealed). `Content-Encoding` is
+    /// kept only when the upstream client could not undo it
+    /// (`upstream::decode_body`): the body is then still encoded, and the
+    /// redactor refuses to seal it, so no cassette on disk ever has one.
     pub fn from_upstream(headers: &HeaderMap) -> ResponseHeaders {
         ResponseHeaders(
             headers
                 .iter()
                 .filter(|(name, _)| {
                     let n = name.as_str();
-                    !PER_CONNECTION.contains(&n) && !SECRET_HEADERS.contains(&n)
+                    (n == "content-encoding" || !PER_CONNECTION.contains(&n)) && !SECRET_HEADERS.contains(&n)
                 })
                 .map(|(name, value)| {
                     let text = String::from_utf8_lossy(value.as_bytes());
@@ -405,6 +408,24 @@ mod tests {
         h.insert("request-id", HeaderValue::from_static("req_1"));
         let kept = ResponseHeaders::from_upstream(&h);
         assert_eq!(kept.0, vec![("request-id".to_owned(), "req_1".to_owned())]);
+    }
+
+    #[test]
+    fn a_body_left_encoded_is_never_sealed() {
+        // The upstream client removes Content-Encoding when it decodes the
+        // body; one still there means the body could not be read.
+        let mut h = HeaderMap::new();
+        h.insert("content-encoding", HeaderValue::from_static("br"));
+        h.insert("request-id", HeaderValue::from_static("req_1"));
+        let mut c = sample();
+        c.response.headers = ResponseHeaders::from_upstream(&h);
+        c.response.body = ResponseBody::from_upstream(b"\x0b\x02\x80sk_test_hidden\x03");
+        let err = crate::cassette::redact::Redactor::standard()
+            .seal(&c)
+            .expect_err("refused");
+        assert!(err.to_string().contains("Content-Encoding `br`"), "{err}");
+        // Replay never sends it, even from a hand-edited cassette.
+        assert!(c.response.headers.to_header_map().get("content-encoding").is_none());
     }
 
     #[test]

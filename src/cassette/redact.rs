@@ -1,6 +1,7 @@
 //! Secret redaction: replaces API keys, client secrets and raw card data with
 //! fixed placeholders before anything is written to disk, logged, or used as a
-//! match key.
+//! match key. `verify` uses the same detection: what the redactor would
+//! change in a cassette is exactly what `verify` reports.
 //!
 //! Placeholders keep the secret's prefix and structure (`sk_test_REDACTED`,
 //! `pi_3Rs…_secret_REDACTED`, `************4242`), so SDK-side parsing still
@@ -9,12 +10,37 @@
 //! is what lets a replayed request carrying the placeholder match the same
 //! cassette as one carrying the real secret.
 //!
+//! Secrets are found in every spelling a client or an upstream can give
+//! them:
+//!
+//! - **Escaped**: `%XX` percent escapes, `\uXXXX`, `\/` and `\\` escapes are undone
+//!   (up to [`DECODE_ROUNDS`] layers, so `%255F` counts too) before matching;
+//!   the secret's random part is replaced in the original spelling, and the
+//!   rest of the text keeps its bytes (`sk%5Ftest%5FREDACTED`).
+//! - **Glued** to what comes before (`key_sk_test_…`, `token1sk_live_…`,
+//!   `x_pi_…_secret_…`, `ésk_test_…`): prefixes match anywhere, not only after
+//!   a word boundary. All built-in prefixes are found by one Aho-Corasick
+//!   automaton, overlapping matches included, so a prefix inside another
+//!   secret's random part (`sk_test_sk_live_…`) is redacted too.
+//! - **Card data in any shape**: a value under a card-number key
+//!   (`number`, `card_number`, `card[number]` as a literal key, `number[]`,
+//!   nested arrays, a JSON number) that passes the Luhn check is masked, with
+//!   spaces, tabs or dashes between the groups; a security-code key (`cvc`,
+//!   `cvv`, …) is removed whatever its value's shape (only `null` is kept).
+//! - **Text bodies** (`body_text`: `text/plain`, JSON after a BOM or with
+//!   trailing bytes): the JSON inside is redacted like any JSON body, and in
+//!   the text itself Luhn-valid card numbers and `cvc=123`-style codes are
+//!   masked too.
+//!
 //! The only way to get a cassette the store will write is [`Redactor::seal`],
-//! which runs the whole cassette through the redactor: there is no code path
-//! that writes an unredacted copy first.
+//! which runs the whole cassette through [`Redactor::redact_cassette_value`]:
+//! there is no code path that writes an unredacted copy first. `verify` runs
+//! the same function over a cassette file and reports every change it would
+//! make ([`Detection`]).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
@@ -26,37 +52,120 @@ use crate::stripe::params::{Param, Params, Text};
 /// The fixed text that stands in for a secret's random part.
 pub const PLACEHOLDER: &str = "REDACTED";
 
+/// How many layers of escaping are undone before matching: `%5F` is one,
+/// `%255F` two.
+pub const DECODE_ROUNDS: usize = 3;
+
+/// How many passes of the built-in rules at most, until nothing changes.
+const SETTLE_PASSES: usize = 3;
+
 /// Keys whose value is a card number when it looks like one (Luhn-valid).
 const CARD_NUMBER_KEYS: [&str; 2] = ["number", "card_number"];
 
 /// Keys whose value is a card security code: removed outright.
 const CARD_SECRET_KEYS: [&str; 5] = ["cvc", "cvv", "cvc2", "cvv2", "security_code"];
 
-/// One redaction rule: what it finds, and what the finding is called.
+/// How a built-in secret sits around its literal.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    /// The literal is the prefix (`sk_test_`); the random part follows.
+    Prefix,
+    /// The literal is `_secret_`, after an object id (`pi_…`, `seti_…`);
+    /// the random part follows.
+    ClientSecret,
+}
+
+/// One built-in secret literal.
+struct Needle {
+    literal: &'static str,
+    rule: &'static str,
+    shape: Shape,
+    /// The bytes a secret's random part is made of.
+    body: fn(u8) -> bool,
+}
+
+fn alphanumeric(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+fn base64_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
+}
+
+/// Every built-in secret, by the literal each one contains. Every literal
+/// ends with `_`, which no random part contains: two secrets' random parts
+/// never overlap.
+const NEEDLES: [Needle; 8] = [
+    Needle {
+        literal: "sk_test_",
+        rule: "secret API key",
+        shape: Shape::Prefix,
+        body: alphanumeric,
+    },
+    Needle {
+        literal: "sk_live_",
+        rule: "secret API key",
+        shape: Shape::Prefix,
+        body: alphanumeric,
+    },
+    Needle {
+        literal: "rk_test_",
+        rule: "secret API key",
+        shape: Shape::Prefix,
+        body: alphanumeric,
+    },
+    Needle {
+        literal: "rk_live_",
+        rule: "secret API key",
+        shape: Shape::Prefix,
+        body: alphanumeric,
+    },
+    Needle {
+        literal: "ek_test_",
+        rule: "ephemeral key",
+        shape: Shape::Prefix,
+        body: alphanumeric,
+    },
+    Needle {
+        literal: "ek_live_",
+        rule: "ephemeral key",
+        shape: Shape::Prefix,
+        body: alphanumeric,
+    },
+    Needle {
+        literal: "_secret_",
+        rule: "client secret",
+        shape: Shape::ClientSecret,
+        body: alphanumeric,
+    },
+    Needle {
+        literal: "whsec_",
+        rule: "webhook signing secret",
+        shape: Shape::Prefix,
+        body: base64_char,
+    },
+];
+
+/// A user rule (`--redact REGEX`).
 struct Rule {
     name: String,
-    /// Literals every match contains; a string with none of them is skipped
-    /// without running the regex (the hot path sees mostly plain values).
-    /// Empty for user rules: always run.
-    needles: &'static [&'static str],
     pattern: Regex,
-    /// `$p` placeholders etc. for built-in rules; `None` for user rules
-    /// (replace group 1 if there is one, else the whole match).
-    replacement: Option<&'static str>,
 }
 
 /// Applies every redaction rule. Build one per process (built-ins plus the
 /// user's `--redact` patterns) and share it.
 pub struct Redactor {
+    /// The user's patterns, applied after the built-ins.
     rules: Vec<Rule>,
-    /// Every built-in rule's literals in one automaton: one pass over a
-    /// string tells whether any built-in rule needs to look at it.
+    /// Every built-in literal ([`NEEDLES`]) in one automaton.
     literals: aho_corasick::AhoCorasick,
 }
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.rules.iter().map(|r| r.name.as_str()).collect();
+        let mut names: Vec<&str> = NEEDLES.iter().map(|n| n.rule).collect();
+        names.dedup();
+        names.extend(self.rules.iter().map(|r| r.name.as_str()));
         f.debug_struct("Redactor").field("rules", &names).finish()
     }
 }
@@ -68,6 +177,19 @@ pub struct PatternError {
     pattern: String,
     #[source]
     source: regex::Error,
+}
+
+/// Why a cassette could not be sealed (and so is not written).
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// The cassette did not survive the trip through JSON.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// The response body is still encoded (the upstream used an encoding
+    /// stripe-vcr does not decode, or the body did not decode): it cannot be
+    /// checked for secrets, so it is not stored.
+    #[error("the upstream's body is sent with Content-Encoding `{encoding}`, which stripe-vcr could not decode, so it cannot be checked for secrets; the client got it as sent, but no cassette is written")]
+    Encoded { encoding: String },
 }
 
 /// A value that has been through the redactor. Only this module makes them,
@@ -82,16 +204,208 @@ impl<T> Redacted<T> {
     }
 }
 
+/// What redaction changes in one place of a JSON document: what `verify`
+/// reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detection {
+    /// JSON path of the value or key (`response.body.client_secret`).
+    pub path: String,
+    pub kind: DetectionKind,
+    /// What was found, for people; secrets appear masked ([`mask_secret`]).
+    pub message: String,
+}
+
+/// The kinds of [`Detection`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetectionKind {
+    /// An API key, client secret, webhook secret or a `--redact` match.
+    Secret,
+    /// A Luhn-valid card number where a card number goes.
+    CardNumber,
+    /// A card security code.
+    CardSecurityCode,
+}
+
+impl DetectionKind {
+    /// The stable machine name: `secret`, `card-number`, `card-security-code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetectionKind::Secret => "secret",
+            DetectionKind::CardNumber => "card-number",
+            DetectionKind::CardSecurityCode => "card-security-code",
+        }
+    }
+}
+
 static STANDARD: LazyLock<Redactor> = LazyLock::new(Redactor::builtin);
 
-fn builtin_rule(name: &str, needles: &'static [&'static str], pattern: &str, replacement: &'static str) -> Rule {
-    Rule {
-        name: name.to_owned(),
-        needles,
-        // The patterns are literals covered by the tests below.
-        pattern: Regex::new(pattern).expect("built-in redaction pattern compiles"),
-        replacement: Some(replacement),
+/// `cvc=123`, `"cvv": "123"`, `card[cvc][]=123` in free text: group 1 is the code.
+static TEXT_SECURITY_CODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?:cvc2?|cvv2?|security_code)["'\]]*(?:\[\d*\])*["']?\s*[:=]\s*\[?\s*["']?(\d{3,4})\b"#)
+        .expect("literal regex compiles")
+});
+
+/// A text with its escapes undone, and where each byte came from.
+struct View<'a> {
+    text: Cow<'a, str>,
+    /// For each byte of `text`, its span in the original; `None` when
+    /// nothing was decoded (the spans are the identity).
+    spans: Option<Vec<(usize, usize)>>,
+}
+
+impl<'a> View<'a> {
+    /// `text` with up to [`DECODE_ROUNDS`] layers of `%XX`, `\uXXXX`, `\/`
+    /// and `\\` escapes undone (only escapes that decode to ASCII: no secret has
+    /// anything else). Borrows when there is no escape.
+    fn of(text: &'a str) -> View<'a> {
+        let mut view = View {
+            text: Cow::Borrowed(text),
+            spans: None,
+        };
+        for _ in 0..DECODE_ROUNDS {
+            let Some((decoded, round)) = decode_once(&view.text) else {
+                break;
+            };
+            view.spans = Some(match view.spans.take() {
+                None => round,
+                Some(previous) => round
+                    .iter()
+                    .map(|&(start, end)| (previous[start].0, previous[end - 1].1))
+                    .collect(),
+            });
+            view.text = Cow::Owned(decoded);
+        }
+        view
     }
+
+    /// The span in the original text of a span of the decoded one.
+    fn original(&self, range: Range<usize>, original_len: usize) -> Range<usize> {
+        match &self.spans {
+            None => range,
+            Some(spans) if range.is_empty() => {
+                let at = spans.get(range.start).map_or(original_len, |s| s.0);
+                at..at
+            }
+            Some(spans) => spans[range.start].0..spans[range.end - 1].1,
+        }
+    }
+}
+
+fn hex_value(digits: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(digits).ok()?;
+    u32::from_str_radix(text, 16).ok()
+}
+
+/// The ASCII byte an escape at `at` stands for, and the escape's length.
+fn escape_at(bytes: &[u8], at: usize) -> Option<(u8, usize)> {
+    let ascii = |v: u32| u8::try_from(v).ok().filter(u8::is_ascii);
+    match bytes[at] {
+        b'%' => {
+            let digits = bytes.get(at + 1..at + 3)?;
+            digits
+                .iter()
+                .all(u8::is_ascii_hexdigit)
+                .then(|| hex_value(digits))
+                .flatten()
+                .and_then(ascii)
+                .map(|b| (b, 3))
+        }
+        b'\\' => match bytes.get(at + 1) {
+            Some(b'u') => {
+                let digits = bytes.get(at + 2..at + 6)?;
+                digits
+                    .iter()
+                    .all(u8::is_ascii_hexdigit)
+                    .then(|| hex_value(digits))
+                    .flatten()
+                    .and_then(ascii)
+                    .map(|b| (b, 6))
+            }
+            Some(b'/') => Some((b'/', 2)),
+            // An escaped backslash: a `\u005f` echoed inside a JSON string.
+            Some(b'\\') => Some((b'\\', 2)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// One layer of escapes undone, with each decoded byte's span; `None` when
+/// there is nothing to undo.
+fn decode_once(text: &str) -> Option<(String, Vec<(usize, usize)>)> {
+    let bytes = text.as_bytes();
+    if !bytes.iter().any(|b| matches!(b, b'%' | b'\\')) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut spans = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match escape_at(bytes, i) {
+            Some((byte, len)) => {
+                out.push(byte);
+                spans.push((i, i + len));
+                i += len;
+                changed = true;
+            }
+            None => {
+                out.push(bytes[i]);
+                spans.push((i, i + 1));
+                i += 1;
+            }
+        }
+    }
+    // Escapes start at ASCII bytes, never inside a multi-byte character,
+    // and decode to ASCII: the result is UTF-8.
+    changed
+        .then(|| String::from_utf8(out).ok().map(|s| (s, spans)))
+        .flatten()
+}
+
+/// One built-in secret found in a (decoded) text.
+struct Hit {
+    rule: &'static str,
+    /// Where the whole secret starts (for messages).
+    start: usize,
+    /// Its random part: what the placeholder replaces.
+    body: Range<usize>,
+}
+
+/// Where a client secret whose `_secret_` starts at `at` begins: an object
+/// id (`pi_…` or `seti_…`, anywhere, not only after a word boundary) right
+/// before it.
+fn client_secret_start(bytes: &[u8], at: usize) -> Option<usize> {
+    let id_start = at
+        - bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+    if id_start == at || id_start == 0 || bytes[id_start - 1] != b'_' {
+        return None;
+    }
+    let before = &bytes[..id_start - 1];
+    if before.ends_with(b"seti") {
+        Some(id_start - 5)
+    } else if before.ends_with(b"pi") {
+        Some(id_start - 3)
+    } else {
+        None
+    }
+}
+
+/// `text` with `edits` (sorted, non-overlapping spans of it) replaced.
+fn apply_edits(text: &str, edits: &[(Range<usize>, Cow<'_, str>)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (range, replacement) in edits {
+        out.push_str(&text[at..range.start]);
+        out.push_str(replacement);
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 impl Redactor {
@@ -102,44 +416,18 @@ impl Redactor {
 
     /// The built-in rules alone.
     pub fn builtin() -> Redactor {
-        let rules = vec![
-            builtin_rule(
-                "secret API key",
-                &["_test_", "_live_"],
-                r"\b(?P<p>(?:sk|rk)_(?:test|live)_)[A-Za-z0-9]+",
-                "${p}REDACTED",
-            ),
-            builtin_rule(
-                "ephemeral key",
-                &["_test_", "_live_"],
-                r"\b(?P<p>ek_(?:test|live)_)[A-Za-z0-9]+",
-                "${p}REDACTED",
-            ),
-            builtin_rule(
-                "client secret",
-                &["_secret_"],
-                r"\b(?P<p>(?:pi|seti)_[A-Za-z0-9]+_secret_)[A-Za-z0-9]+",
-                "${p}REDACTED",
-            ),
-            builtin_rule(
-                "webhook signing secret",
-                &["whsec_"],
-                r"\bwhsec_[A-Za-z0-9+/=]+",
-                "whsec_REDACTED",
-            ),
-        ];
-        let literals: Vec<&str> = rules.iter().flat_map(|r: &Rule| r.needles.iter().copied()).collect();
         Redactor {
-            // Built from the literal needles above; building cannot fail.
-            // A DFA without the rare-byte prefilter: Stripe's ids and paths
-            // are full of `_`, the byte every needle shares, so the prefilter
-            // kept stopping; the DFA reads each byte once.
+            // Built from the literal needles above; building cannot fail. A
+            // DFA without the rare-byte prefilter: Stripe's ids and paths
+            // are full of `_`, the byte every needle shares, so the
+            // prefilter kept stopping; the DFA reads each byte once.
+            // Standard match semantics, for overlapping search.
             literals: aho_corasick::AhoCorasick::builder()
                 .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                 .prefilter(false)
-                .build(literals)
+                .build(NEEDLES.iter().map(|n| n.literal))
                 .expect("literal needles build an automaton"),
-            rules,
+            rules: Vec::new(),
         }
     }
 
@@ -153,211 +441,624 @@ impl Redactor {
             })?;
             redactor.rules.push(Rule {
                 name: format!("--redact {pattern}"),
-                needles: &[],
                 pattern: compiled,
-                replacement: None,
             });
         }
         Ok(redactor)
     }
 
-    /// Redacts every secret in `text`; borrows when there is nothing to do.
+    /// Redacts every secret in `text`, in any spelling; borrows when there
+    /// is nothing to do (the usual case, settled by one byte scan or one
+    /// pass of the automaton).
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let maybe = self.maybe_builtin(text);
-        let mut out = Cow::Borrowed(text);
-        for rule in &self.rules {
-            if !rule.applies(&out, maybe) {
-                continue;
+        let mut out = self.redact_builtin(text);
+        // A replacement can, in contrived text, complete another secret's
+        // spelling: go again until nothing changes (the placeholder is
+        // stable, so this ends at once in practice). Text with nothing to
+        // redact (the usual case) is looked at once.
+        if let Cow::Owned(first) = out {
+            let mut current = first;
+            for _ in 1..SETTLE_PASSES {
+                match self.redact_builtin(&current) {
+                    Cow::Owned(again) => current = again,
+                    Cow::Borrowed(_) => break,
+                }
             }
-            let replaced = match rule.replacement {
-                Some(template) => rule.pattern.replace_all(&out, template).into_owned(),
-                None => rule.pattern.replace_all(&out, user_replacement).into_owned(),
-            };
-            out = Cow::Owned(replaced);
+            out = Cow::Owned(current);
+        }
+        for rule in &self.rules {
+            if let Cow::Owned(replaced) = rule.apply(&out) {
+                out = Cow::Owned(replaced);
+            }
         }
         out
     }
 
-    /// Whether any built-in literal occurs in `text`. Every one contains `_`,
-    /// so text without one (most values) is settled by one `memchr`.
-    fn maybe_builtin(&self, text: &str) -> bool {
-        text.as_bytes().contains(&b'_') && self.literals.is_match(text)
+    /// Whether `text` may hold a built-in secret: it has a `_` (every
+    /// literal has one) or an escape that could spell one. Most values have
+    /// neither and cost one byte scan.
+    fn may_hold_builtin(text: &str) -> bool {
+        text.bytes().any(|b| matches!(b, b'_' | b'%' | b'\\'))
     }
 
-    /// Whether any rule could match `text` (cheap for the usual case).
+    /// The built-in secrets in `text` (decoded), not yet redacted.
+    fn hits(&self, decoded: &str) -> Vec<Hit> {
+        let bytes = decoded.as_bytes();
+        let mut hits: Vec<Hit> = Vec::new();
+        for m in self.literals.find_overlapping_iter(decoded) {
+            let needle = &NEEDLES[m.pattern().as_usize()];
+            let start = match needle.shape {
+                Shape::Prefix => m.start(),
+                Shape::ClientSecret => match client_secret_start(bytes, m.start()) {
+                    Some(start) => start,
+                    None => continue,
+                },
+            };
+            let body_end = m.end() + bytes[m.end()..].iter().take_while(|b| (needle.body)(**b)).count();
+            let body = m.end()..body_end;
+            if body.is_empty() || &decoded[body.clone()] == PLACEHOLDER {
+                continue;
+            }
+            hits.push(Hit {
+                rule: needle.rule,
+                start,
+                body,
+            });
+        }
+        // Random parts never overlap (see `NEEDLES`); keep the first if they
+        // ever did, so the edits stay apart.
+        hits.sort_by_key(|h| h.body.start);
+        let mut end = 0;
+        hits.retain(|h| {
+            let apart = h.body.start >= end;
+            if apart {
+                end = h.body.end;
+            }
+            apart
+        });
+        hits
+    }
+
+    /// One pass of the built-in rules.
+    fn redact_builtin<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if !Redactor::may_hold_builtin(text) {
+            return Cow::Borrowed(text);
+        }
+        let view = View::of(text);
+        if !self.literals.is_match(view.text.as_ref()) {
+            return Cow::Borrowed(text);
+        }
+        let hits = self.hits(&view.text);
+        if hits.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        let edits: Vec<(Range<usize>, Cow<'_, str>)> = hits
+            .iter()
+            .map(|h| (view.original(h.body.clone(), text.len()), Cow::Borrowed(PLACEHOLDER)))
+            .collect();
+        Cow::Owned(apply_edits(text, &edits))
+    }
+
+    /// Whether redaction would change `text` (cheap for the usual case).
     pub fn might_redact(&self, text: &str) -> bool {
-        let maybe = self.maybe_builtin(text);
-        self.rules.iter().any(|r| r.applies(text, maybe))
+        matches!(self.redact(text), Cow::Owned(_))
     }
 
-    /// The first rule that finds something not yet redacted in `text`, and
-    /// the text it found.
-    pub fn find<'a>(&'a self, text: &'a str) -> Option<(&'a str, &'a str)> {
+    /// The first secret redaction would replace in `text`: the rule that
+    /// finds it, and the secret as found (escapes undone).
+    pub fn find<'a>(&'a self, text: &str) -> Option<(&'a str, String)> {
+        if Redactor::may_hold_builtin(text) {
+            let view = View::of(text);
+            if let Some(hit) = self.hits(&view.text).first() {
+                return Some((hit.rule, view.text[hit.start..hit.body.end].to_owned()));
+            }
+        }
         self.rules.iter().find_map(|rule| {
-            rule.pattern
-                .find_iter(text)
-                .find(|m| self.redact(m.as_str()) != m.as_str())
-                .map(|m| (rule.name.as_str(), m.as_str()))
+            let view = View::of(text);
+            let found = rule
+                .pattern
+                .captures_iter(&view.text)
+                .find(|caps| {
+                    caps.get(0)
+                        .is_some_and(|m| !m.is_empty() && user_replacement(caps) != m.as_str())
+                })
+                .and_then(|caps| caps.get(0).map(|m| m.as_str().to_owned()));
+            found.map(|f| (rule.name.as_str(), f))
         })
     }
 
     /// Redacts every string (keys and values) inside a JSON value, masks card
     /// numbers and drops card security codes.
     pub fn redact_json(&self, value: &Value) -> Value {
-        match value {
-            Value::String(s) => Value::String(self.redact(s).into_owned()),
-            Value::Array(items) => Value::Array(items.iter().map(|v| self.redact_json(v)).collect()),
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .filter(|(k, v)| !(is_card_secret_key(k) && !v.is_object() && !v.is_array()))
-                    .map(|(k, v)| {
-                        let v = match v {
-                            Value::String(s) if is_card_number_key(k) && is_card_number(s) => {
-                                Value::String(mask_card_number(s))
-                            }
-                            other => self.redact_json(other),
-                        };
-                        (self.redact(k).into_owned(), v)
-                    })
-                    .collect(),
-            ),
-            other => other.clone(),
+        Walk {
+            redactor: self,
+            report: None,
         }
+        .value(value, "", false)
+    }
+
+    /// Redacts a whole cassette as JSON, reporting every change to `report`
+    /// (with its JSON path): `response.body_text` is redacted as a text
+    /// body ([`Redactor::redact_text_body`]), everything else as JSON. This
+    /// is the one detection behind both [`Redactor::seal`] and `verify`.
+    pub fn redact_cassette_value(&self, value: &Value, report: Option<&mut dyn FnMut(Detection)>) -> Value {
+        let mut walk = Walk { redactor: self, report };
+        let Value::Object(top) = value else {
+            return walk.value(value, "", false);
+        };
+        let mut out = serde_json::Map::with_capacity(top.len());
+        for (key, v) in top {
+            let path = walk.child(key, "");
+            let redacted = match (key.as_str(), v) {
+                ("response", Value::Object(response)) => {
+                    let mut inner = serde_json::Map::with_capacity(response.len());
+                    for (k, v) in response {
+                        let child = walk.child(k, &path);
+                        let redacted = match (k.as_str(), v) {
+                            ("body_text", Value::String(text)) => Value::String(walk.text_body(text, &child)),
+                            _ => walk.entry_value(k, v, &child, false),
+                        };
+                        if let Some(redacted) = redacted_entry(k, v, redacted) {
+                            inner.insert(walk.key(k, &child), redacted);
+                        }
+                    }
+                    Some(Value::Object(inner))
+                }
+                _ => redacted_entry(key, v, walk.entry_value(key, v, &path, false)),
+            };
+            if let Some(redacted) = redacted {
+                out.insert(walk.key(key, &path), redacted);
+            }
+        }
+        Value::Object(out)
+    }
+
+    /// Redacts a non-JSON response body (`body_text`): the JSON inside it,
+    /// if it starts with some (after a byte-order mark), like a JSON body;
+    /// then secrets in any spelling, Luhn-valid card numbers and
+    /// `cvc=123`-style security codes anywhere in the text.
+    pub fn redact_text_body(&self, text: &str) -> String {
+        Walk {
+            redactor: self,
+            report: None,
+        }
+        .text_body(text, "")
     }
 
     /// The same rules over decoded request parameters, in place: only the
     /// strings that need it are rewritten (the usual request has none).
     pub fn redact_params_owned(&self, mut params: Params) -> Params {
-        self.redact_map_in_place(&mut params.0);
+        self.redact_map_in_place(&mut params.0, false);
         params
     }
 
-    fn redact_map_in_place(&self, map: &mut BTreeMap<Text, Param>) {
-        map.retain(|k, v| !(is_card_secret_key(k) && matches!(v, Param::Str(_))));
+    fn redact_map_in_place(&self, map: &mut BTreeMap<Text, Param>, card: bool) {
+        map.retain(|k, _| !is_card_secret_key(k));
         if map.keys().any(|k| self.might_redact(k)) {
             let old = std::mem::take(map);
             *map = old.into_iter().map(|(k, v)| (Text::from(self.redact(&k)), v)).collect();
         }
         for (k, v) in map.iter_mut() {
-            match v {
-                Param::Str(s) if is_card_number_key(k) && is_card_number(s) => *s = mask_card_number(s).into(),
-                other => self.redact_param_in_place(other),
-            }
+            self.redact_param_in_place(v, card || is_card_number_key(k));
         }
     }
 
-    fn redact_param_in_place(&self, param: &mut Param) {
+    fn redact_param_in_place(&self, param: &mut Param, card: bool) {
         match param {
+            Param::Str(s) if card && is_card_number(s) => *s = mask_card_number(s).into(),
             Param::Str(s) => {
                 if let Cow::Owned(redacted) = self.redact(s) {
                     *s = redacted.into();
                 }
             }
-            Param::List(items) => items.iter_mut().for_each(|p| self.redact_param_in_place(p)),
-            Param::Map(m) => self.redact_map_in_place(m),
+            Param::List(items) => items.iter_mut().for_each(|p| self.redact_param_in_place(p, card)),
+            Param::Map(m) => self.redact_map_in_place(m, card),
         }
     }
 
     /// The same rules over decoded request parameters.
     pub fn redact_params(&self, params: &Params) -> Params {
-        Params(self.redact_param_map(&params.0))
+        Params(self.redact_param_map(&params.0, false))
     }
 
-    fn redact_param_map(&self, map: &BTreeMap<Text, Param>) -> BTreeMap<Text, Param> {
+    fn redact_param_map(&self, map: &BTreeMap<Text, Param>, card: bool) -> BTreeMap<Text, Param> {
         map.iter()
-            .filter(|(k, v)| !(is_card_secret_key(k) && matches!(v, Param::Str(_))))
+            .filter(|(k, _)| !is_card_secret_key(k))
             .map(|(k, v)| {
-                let v = match v {
-                    Param::Str(s) if is_card_number_key(k) && is_card_number(s) => {
-                        Param::Str(mask_card_number(s).into())
-                    }
-                    Param::Str(s) => Param::Str(self.redact(s).into()),
-                    Param::List(items) => Param::List(items.iter().map(|p| self.redact_param(p)).collect()),
-                    Param::Map(m) => Param::Map(self.redact_param_map(m)),
-                };
-                (Text::from(self.redact(k)), v)
+                (
+                    Text::from(self.redact(k)),
+                    self.redact_param(v, card || is_card_number_key(k)),
+                )
             })
             .collect()
     }
 
-    fn redact_param(&self, param: &Param) -> Param {
+    fn redact_param(&self, param: &Param, card: bool) -> Param {
         match param {
+            Param::Str(s) if card && is_card_number(s) => Param::Str(mask_card_number(s).into()),
             Param::Str(s) => Param::Str(self.redact(s).into()),
-            Param::List(items) => Param::List(items.iter().map(|p| self.redact_param(p)).collect()),
-            Param::Map(m) => Param::Map(self.redact_param_map(m)),
+            Param::List(items) => Param::List(items.iter().map(|p| self.redact_param(p, card)).collect()),
+            Param::Map(m) => Param::Map(self.redact_param_map(m, card)),
         }
     }
 
-    /// Runs a whole cassette through the redactor: every key and string in
-    /// it, whatever part it sits in. The result is what the store writes.
-    pub fn seal(&self, cassette: &Cassette) -> Result<Redacted<Cassette>, serde_json::Error> {
+    /// Runs a whole cassette through the redactor
+    /// ([`Redactor::redact_cassette_value`]): every key and string in it,
+    /// whatever part it sits in. The result is what the store writes. A
+    /// response whose body is still encoded (`Content-Encoding` kept: the
+    /// upstream's encoding could not be undone) is refused, since its bytes
+    /// cannot be checked.
+    pub fn seal(&self, cassette: &Cassette) -> Result<Redacted<Cassette>, SealError> {
+        if let Some(encoding) = cassette
+            .response
+            .headers
+            .get("content-encoding")
+            .filter(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"))
+        {
+            return Err(SealError::Encoded {
+                encoding: self.redact(encoding).into_owned(),
+            });
+        }
         let value = serde_json::to_value(cassette)?;
-        Ok(Redacted(serde_json::from_value(self.redact_json(&value))?))
+        Ok(Redacted(serde_json::from_value(
+            self.redact_cassette_value(&value, None),
+        )?))
+    }
+}
+
+/// The value to keep for a key after redaction: `None` drops the entry
+/// (a card security code).
+fn redacted_entry(key: &str, original: &Value, redacted: Value) -> Option<Value> {
+    (!drops_entry(key, original)).then_some(redacted)
+}
+
+/// Whether the redactor removes `key: value` from a JSON object: a card
+/// security code, whatever its shape, unless it is `null`.
+fn drops_entry(key: &str, value: &Value) -> bool {
+    is_card_secret_key(key) && !value.is_null()
+}
+
+/// One walk of a JSON value: builds the redacted copy and, when asked,
+/// reports each change with its path.
+struct Walk<'r, 'f> {
+    redactor: &'r Redactor,
+    report: Option<&'f mut dyn FnMut(Detection)>,
+}
+
+impl Walk<'_, '_> {
+    fn reporting(&self) -> bool {
+        self.report.is_some()
+    }
+
+    fn report(&mut self, path: &str, kind: DetectionKind, message: impl FnOnce() -> String) {
+        if let Some(report) = self.report.as_mut() {
+            report(Detection {
+                path: path.to_owned(),
+                kind,
+                message: message(),
+            });
+        }
+    }
+
+    /// The path of `key` below `parent` (only built when reporting), with
+    /// any secret in the key redacted: paths are shown to people.
+    fn child(&self, key: &str, parent: &str) -> String {
+        if self.reporting() {
+            json_child_path(parent, &self.redactor.redact(key))
+        } else {
+            String::new()
+        }
+    }
+
+    /// A key, redacted (reported at `path`).
+    fn key(&mut self, key: &str, path: &str) -> String {
+        match self.redactor.redact(key) {
+            Cow::Borrowed(_) => key.to_owned(),
+            Cow::Owned(redacted) => {
+                let redactor = self.redactor;
+                self.report(path, DetectionKind::Secret, || match redactor.find(key) {
+                    Some((rule, found)) => format!("{rule} in a key name: {}", mask_secret(&found)),
+                    None => "secret in a key name".to_owned(),
+                });
+                redacted
+            }
+        }
+    }
+
+    /// The value of `key: value`, redacted; a dropped entry is reported
+    /// here (the caller leaves it out).
+    fn entry_value(&mut self, key: &str, value: &Value, path: &str, card: bool) -> Value {
+        if drops_entry(key, value) {
+            self.report(path, DetectionKind::CardSecurityCode, || {
+                "card security code present".to_owned()
+            });
+            return Value::Null;
+        }
+        self.value(value, path, card || is_card_number_key(key))
+    }
+
+    /// `card`: the value sits under a card-number key.
+    fn value(&mut self, value: &Value, path: &str, card: bool) -> Value {
+        match value {
+            Value::String(s) => Value::String(self.string(s, path, card)),
+            Value::Number(n) if card => {
+                let digits = n.to_string();
+                if is_card_number(&digits) {
+                    self.report(path, DetectionKind::CardNumber, || {
+                        format!("card number: {}", mask_secret(&digits))
+                    });
+                    Value::String(mask_card_number(&digits))
+                } else {
+                    value.clone()
+                }
+            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let child = if self.reporting() {
+                            format!("{path}[{i}]")
+                        } else {
+                            String::new()
+                        };
+                        self.value(v, &child, card)
+                    })
+                    .collect(),
+            ),
+            Value::Object(map) => {
+                let mut out = serde_json::Map::with_capacity(map.len());
+                for (k, v) in map {
+                    let child = self.child(k, path);
+                    let redacted = self.entry_value(k, v, &child, card);
+                    if let Some(redacted) = redacted_entry(k, v, redacted) {
+                        out.insert(self.key(k, &child), redacted);
+                    }
+                }
+                Value::Object(out)
+            }
+            other => other.clone(),
+        }
+    }
+
+    fn string(&mut self, s: &str, path: &str, card: bool) -> String {
+        if card && is_card_number(s) {
+            self.report(path, DetectionKind::CardNumber, || {
+                format!("card number: {}", mask_secret(s))
+            });
+            return mask_card_number(s);
+        }
+        match self.redactor.redact(s) {
+            Cow::Borrowed(_) => s.to_owned(),
+            Cow::Owned(redacted) => {
+                let redactor = self.redactor;
+                self.report(path, DetectionKind::Secret, || match redactor.find(s) {
+                    Some((rule, found)) => format!("{rule}: {}", mask_secret(&found)),
+                    None => "secret".to_owned(),
+                });
+                redacted
+            }
+        }
+    }
+
+    /// A text body: see [`Redactor::redact_text_body`].
+    fn text_body(&mut self, text: &str, path: &str) -> String {
+        let mut out = Cow::Borrowed(text);
+        // JSON after an optional byte-order mark, perhaps with bytes after it.
+        let lead = text.len() - text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']).len();
+        if text[lead..].starts_with(['{', '[']) {
+            let mut values = serde_json::Deserializer::from_str(&text[lead..]).into_iter::<Value>();
+            if let Some(Ok(json)) = values.next() {
+                let end = lead + values.byte_offset();
+                let redacted = self.value(&json, path, false);
+                if redacted != json {
+                    let pretty = serde_json::to_string_pretty(&redacted).unwrap_or_default();
+                    out = Cow::Owned(format!("{}{pretty}{}", &text[..lead], &text[end..]));
+                }
+            }
+        }
+        if let Cow::Owned(redacted) = self.redactor.redact(&out) {
+            let redactor = self.redactor;
+            let before = out.clone();
+            self.report(path, DetectionKind::Secret, || match redactor.find(&before) {
+                Some((rule, found)) => format!("{rule}: {}", mask_secret(&found)),
+                None => "secret".to_owned(),
+            });
+            out = Cow::Owned(redacted);
+        }
+        if let Some(masked) = mask_card_numbers_in_text(&out) {
+            let first = first_card_number_in_text(&out).unwrap_or_default();
+            self.report(path, DetectionKind::CardNumber, || {
+                format!("card number in the text: {}", mask_secret(&first))
+            });
+            out = Cow::Owned(masked);
+        }
+        if TEXT_SECURITY_CODE.is_match(&out) {
+            self.report(path, DetectionKind::CardSecurityCode, || {
+                "card security code in the text".to_owned()
+            });
+            let replaced = TEXT_SECURITY_CODE
+                .replace_all(&out, |caps: &Captures<'_>| replace_group(caps, PLACEHOLDER))
+                .into_owned();
+            out = Cow::Owned(replaced);
+        }
+        out.into_owned()
     }
 }
 
 impl Rule {
-    /// `maybe` is whether any built-in literal occurs in the text at all.
-    fn applies(&self, text: &str, maybe: bool) -> bool {
-        let worth_a_look = if self.needles.is_empty() {
-            true
+    /// The rule over `text` with escapes undone; each match (not yet
+    /// redacted) is replaced in the original spelling.
+    fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let view = View::of(text);
+        let mut edits: Vec<(Range<usize>, Cow<'_, str>)> = Vec::new();
+        for caps in self.pattern.captures_iter(&view.text) {
+            let Some(whole) = caps.get(0).filter(|m| !m.is_empty()) else {
+                continue;
+            };
+            let replacement = user_replacement(&caps);
+            if replacement == whole.as_str() {
+                continue;
+            }
+            edits.push((view.original(whole.range(), text.len()), Cow::Owned(replacement)));
+        }
+        if edits.is_empty() {
+            Cow::Borrowed(text)
         } else {
-            maybe && self.needles.iter().any(|n| text.contains(n))
-        };
-        worth_a_look && self.pattern.is_match(text)
+            Cow::Owned(apply_edits(text, &edits))
+        }
     }
 }
 
 /// User rules: replace capture group 1 when the pattern has one (so
 /// `token=(\w+)` keeps `token=`), else the whole match.
 fn user_replacement(caps: &Captures<'_>) -> String {
+    replace_group(caps, PLACEHOLDER)
+}
+
+/// The match with group 1 (or, without one, the whole match) replaced.
+fn replace_group(caps: &Captures<'_>, with: &str) -> String {
     let whole = caps.get(0).map(|m| m.as_str()).unwrap_or_default();
     match (caps.get(0), caps.get(1)) {
         (Some(all), Some(group)) => {
             let start = group.start() - all.start();
             let end = group.end() - all.start();
-            format!("{}{PLACEHOLDER}{}", &whole[..start], &whole[end..])
+            format!("{}{with}{}", &whole[..start], &whole[end..])
         }
-        _ => PLACEHOLDER.to_owned(),
+        _ => with.to_owned(),
+    }
+}
+
+/// The JSON path of `key` below `parent`: `a.b`, or `a["x.y"]` for keys
+/// that are not plain names.
+pub fn json_child_path(parent: &str, key: &str) -> String {
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    match (parent.is_empty(), plain) {
+        (true, true) => key.to_owned(),
+        (false, true) => format!("{parent}.{key}"),
+        (_, false) => format!("{parent}[{}]", Value::String(key.to_owned())),
+    }
+}
+
+/// The field a parameter key names: `number` for `number`, `number[]`,
+/// `card[number]` (a literal key in JSON) or `card[cvc][0]`.
+fn card_field(key: &str) -> &str {
+    if !key.ends_with(']') {
+        return key;
+    }
+    let mut k = key;
+    loop {
+        if let Some(stripped) = k.strip_suffix("[]") {
+            k = stripped;
+            continue;
+        }
+        if let Some(open) = k.strip_suffix(']').and_then(|inner| inner.rfind('[')) {
+            let index = &k[open + 1..k.len() - 1];
+            if !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()) {
+                k = &k[..open];
+                continue;
+            }
+        }
+        break;
+    }
+    match k
+        .strip_suffix(']')
+        .and_then(|inner| inner.rfind('[').map(|open| &inner[open + 1..]))
+    {
+        Some(field) => field,
+        None => k,
     }
 }
 
 fn is_card_number_key(key: &str) -> bool {
-    CARD_NUMBER_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+    let field = card_field(key);
+    CARD_NUMBER_KEYS.iter().any(|k| k.eq_ignore_ascii_case(field))
 }
 
-/// Card security codes (`cvc`, `cvv`, …) are never kept.
+/// Card security codes (`cvc`, `cvv`, …, also as `card[cvc]` or `cvc[]`)
+/// are never kept.
 pub fn is_card_secret_key(key: &str) -> bool {
-    CARD_SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+    let field = card_field(key);
+    CARD_SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(field))
 }
 
-/// 12 to 19 digits (spaces and dashes allowed between them) that pass the
-/// Luhn check: a primary account number. Ids and amounts fail it.
-pub fn is_card_number(value: &str) -> bool {
-    if !value.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-') {
-        return false;
-    }
-    let digits: Vec<u32> = value.chars().filter_map(|c| c.to_digit(10)).collect();
-    if !(12..=19).contains(&digits.len()) {
-        return false;
-    }
+/// Whether digits pass the Luhn check.
+fn luhn(digits: impl DoubleEndedIterator<Item = u32>) -> bool {
     let sum: u32 = digits
-        .iter()
         .rev()
         .enumerate()
-        .map(|(i, d)| {
-            if i % 2 == 1 {
-                if d * 2 > 9 {
-                    d * 2 - 9
-                } else {
-                    d * 2
-                }
-            } else {
-                *d
-            }
+        .map(|(i, d)| match (i % 2 == 1, d * 2) {
+            (true, doubled) if doubled > 9 => doubled - 9,
+            (true, doubled) => doubled,
+            (false, _) => d,
         })
         .sum();
     sum % 10 == 0
+}
+
+/// 12 to 19 digits (spaces, tabs and dashes allowed between them) that pass
+/// the Luhn check: a primary account number. Ids and amounts fail it.
+pub fn is_card_number(value: &str) -> bool {
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'-' || b.is_ascii_whitespace())
+    {
+        return false;
+    }
+    let digits: Vec<u32> = value.chars().filter_map(|c| c.to_digit(10)).collect();
+    (12..=19).contains(&digits.len()) && luhn(digits.into_iter())
+}
+
+/// The card numbers in free text: runs of 12 to 19 digits (one space, tab
+/// or dash allowed between digits), not part of a longer number, that pass
+/// the Luhn check. Spans of `text`.
+fn card_numbers_in_text(text: &str) -> Vec<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_digit()) {
+            i += 1;
+            continue;
+        }
+        let (mut j, mut end, mut digits) = (i, i, 0);
+        while j < bytes.len() {
+            if bytes[j].is_ascii_digit() {
+                digits += 1;
+                j += 1;
+                end = j;
+            } else if matches!(bytes[j], b' ' | b'\t' | b'-') && bytes.get(j + 1).is_some_and(u8::is_ascii_digit) {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        if (12..=19).contains(&digits) && is_card_number(&text[i..end]) {
+            found.push(i..end);
+        }
+        i = end.max(i + 1);
+    }
+    found
+}
+
+/// Free text with its card numbers masked; `None` when it has none.
+fn mask_card_numbers_in_text(text: &str) -> Option<String> {
+    let found = card_numbers_in_text(text);
+    if found.is_empty() {
+        return None;
+    }
+    let edits: Vec<(Range<usize>, Cow<'_, str>)> = found
+        .into_iter()
+        .map(|r| {
+            let masked = mask_card_number(&text[r.clone()]);
+            (r, Cow::Owned(masked))
+        })
+        .collect();
+    Some(apply_edits(text, &edits))
+}
+
+fn first_card_number_in_text(text: &str) -> Option<String> {
+    card_numbers_in_text(text).first().map(|r| text[r.clone()].to_owned())
 }
 
 /// A card number reduced to its last four digits: `************4242`.
@@ -386,13 +1087,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_builtin_needle_contains_an_underscore() {
-        // `maybe_builtin` skips text without `_` on that promise.
-        for rule in &Redactor::builtin().rules {
-            assert!(rule.needles.iter().all(|n| n.contains('_')), "{}", rule.name);
+    fn every_builtin_needle_ends_with_an_underscore() {
+        // `may_hold_builtin` skips text without `_` (or an escape) on that
+        // promise, and random parts never overlap because of it.
+        for needle in &NEEDLES {
+            assert!(needle.literal.ends_with('_'), "{}", needle.literal);
+            assert!(!(needle.body)(b'_'), "{}", needle.literal);
         }
         assert_eq!(Redactor::standard().redact("sk_test_abc123"), "sk_test_REDACTED");
         assert_eq!(Redactor::standard().redact("no underscore here"), "no underscore here");
+    }
+
+    /// Redacts `input` to `want`; the result is stable, `find` sees the
+    /// secret in the input and nothing in the result.
+    fn redacts(r: &Redactor, input: &str, want: &str) {
+        assert_eq!(r.redact(input), want, "{input}");
+        assert_eq!(r.redact(want), want, "not idempotent: {want}");
+        assert!(r.find(want).is_none(), "{want}");
+        assert!(r.find(input).is_some(), "{input}");
     }
 
     #[test]
@@ -420,11 +1132,67 @@ mod tests {
             ),
         ];
         for (input, want) in cases {
-            assert_eq!(r.redact(input), want, "{input}");
-            // Idempotent: the placeholder redacts to itself.
-            assert_eq!(r.redact(want), want);
-            assert!(r.find(want).is_none(), "{want}");
-            assert!(r.find(input).is_some(), "{input}");
+            redacts(r, input, want);
+        }
+    }
+
+    #[test]
+    fn escaped_secrets_are_decoded_before_matching_and_replaced_in_their_spelling() {
+        let r = Redactor::standard();
+        for (input, want) in [
+            (
+                "/v1/payment_intents/sk%5Ftest%5F51AbcDEF",
+                "/v1/payment_intents/sk%5Ftest%5FREDACTED",
+            ),
+            (
+                "/v1/payment_intents/%73k_test_51AbcDEF",
+                "/v1/payment_intents/%73k_test_REDACTED",
+            ),
+            (
+                "/v1/payment_intents/pi_1Abc_secret%5Fz9Y8",
+                "/v1/payment_intents/pi_1Abc_secret%5FREDACTED",
+            ),
+            ("sk_test_ab%63d%20and more", "sk_test_REDACTED%20and more"),
+            (
+                "%255F double: sk%255Flive%255Fabc",
+                "%255F double: sk%255Flive%255FREDACTED",
+            ),
+            ("sk\\u005ftest\\u005fabc", "sk\\u005ftest\\u005fREDACTED"),
+            // Escaped again, as an error message quoting JSON shows it.
+            (
+                "[{\\\"k\\\":\\\"sk\\\\u005ftest\\\\u005fabc\\\"}]",
+                "[{\\\"k\\\":\\\"sk\\\\u005ftest\\\\u005fREDACTED\\\"}]",
+            ),
+            (r#"{"k": "whsec\u005fab\/cd=="}"#, r#"{"k": "whsec\u005fREDACTED"}"#),
+            (
+                "%53K_TEST_x stays, sk%5Ftest%5Fy goes",
+                "%53K_TEST_x stays, sk%5Ftest%5FREDACTED goes",
+            ),
+        ] {
+            redacts(r, input, want);
+        }
+        // Escapes that spell no secret are left as they are.
+        for plain in ["/v1/payment_intents/pi_1%20x", "100%", "a\\u00e9b", "%zz_test_"] {
+            assert!(matches!(r.redact(plain), Cow::Borrowed(_)), "{plain}");
+        }
+    }
+
+    #[test]
+    fn secrets_glued_to_a_word_are_found() {
+        let r = Redactor::standard();
+        for (input, want) in [
+            ("key_sk_test_51Abc", "key_sk_test_REDACTED"),
+            ("token1sk_live_51Abc", "token1sk_live_REDACTED"),
+            ("x_pi_3Abc_secret_Zz9", "x_pi_3Abc_secret_REDACTED"),
+            ("a_whsec_abc", "a_whsec_REDACTED"),
+            ("ésk_test_51Abc", "ésk_test_REDACTED"),
+            ("日本rk_live_51Abc", "日本rk_live_REDACTED"),
+            ("xseti_1_secret_abc", "xseti_1_secret_REDACTED"),
+            // A prefix inside another secret's random part.
+            ("sk_test_sk_live_realsecret", "sk_test_REDACTED_live_REDACTED"),
+            ("pi_1_secret_pi_2_secret_abc", "pi_1_secret_REDACTED_2_secret_REDACTED"),
+        ] {
+            redacts(r, input, want);
         }
     }
 
@@ -435,11 +1203,37 @@ mod tests {
             "pi_3Rsx4dDtWMrPDtgt0mUrePJ9",
             "pk_test_abc",
             "usd",
-            "task_test_1",
-            "ask_test_x",
+            "client_secret",
+            "payment_intent_secret_x",
+            "pi__secret_x",
+            "sk_test_",
+            "requires_payment_method",
+            "/v1/payment_intents/pi_3Rsx4dDtWMrPDtgt0mUrePJ9/confirm",
         ] {
             assert!(matches!(r.redact(s), Cow::Borrowed(_)), "{s}");
         }
+    }
+
+    #[test]
+    fn the_demo_cassettes_have_no_false_positive() {
+        // Their ids, amounts, timestamps and request ids are the corpus of
+        // ordinary values: matching without word boundaries must find
+        // nothing in them.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cassettes");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).expect("cassettes/") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let value: Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+            let mut found = Vec::new();
+            let redacted = Redactor::standard().redact_cassette_value(&value, Some(&mut |d| found.push(d)));
+            assert!(found.is_empty(), "{}: {found:?}", path.display());
+            assert_eq!(redacted, value, "{}", path.display());
+            checked += 1;
+        }
+        assert!(checked >= 8, "{checked}");
     }
 
     #[test]
@@ -448,7 +1242,10 @@ mod tests {
         assert_eq!(r.redact("on acct_1Abc"), "on REDACTED");
         assert_eq!(r.redact("x token=abc123 y"), "x token=REDACTED y");
         assert_eq!(r.redact("x token=REDACTED y"), "x token=REDACTED y");
+        // Escapes are undone for user patterns too.
+        assert_eq!(r.redact("x token%3Dabc123 y"), "x token=REDACTED y");
         assert!(r.find("acct_1Abc").is_some());
+        assert!(r.find("on REDACTED").is_none());
         assert!(Redactor::with_patterns(&["(".into()]).is_err());
     }
 
@@ -459,6 +1256,7 @@ mod tests {
             "4000 0566 5566 5556",
             "5555-5555-5555-4444",
             "378282246310005",
+            "4242\t4242\t4242\t4242",
         ] {
             assert!(is_card_number(valid), "{valid}");
         }
@@ -488,16 +1286,64 @@ mod tests {
     }
 
     #[test]
-    fn in_place_and_copying_redaction_agree() {
+    fn card_data_in_other_shapes_is_masked_or_removed() {
+        let r = Redactor::standard();
+        let form = Params::from_form(
+            b"number[]=4242424242424242&card[cvc][]=321&card[cvv][0]=654&card[cvc2][x]=1\
+              &card[number]=4242%094242%094242%094242&list[0][card_number][0]=6011111111111117&card[exp_month]=12",
+            "body",
+        )
+        .expect("form");
+        let json = serde_json::to_string(&r.redact_params(&form)).expect("json");
+        assert_eq!(
+            json,
+            r#"{"card":{"exp_month":"12","number":"************4242"},"list":[{"card_number":["************1117"]}],"number":["************4242"]}"#
+        );
+        let body = Params::from_json(
+            br#"{"number": ["6011111111111117"], "cvc": ["111"], "card[number]": "4000056655665556",
+                 "card[cvc]": "123", "payment_method_data": {"card": {"number": 4242424242424242}}}"#,
+        )
+        .expect("json");
+        let json = serde_json::to_string(&r.redact_params(&body)).expect("json");
+        assert_eq!(
+            json,
+            r#"{"card[number]":"************5556","number":["************1117"],"payment_method_data":{"card":{"number":"************4242"}}}"#
+        );
+        // The same shapes in a response body (JSON numbers stay numbers
+        // only when they are not card numbers).
+        let response = serde_json::json!({
+            "number": ["6011111111111117"], "cvc": ["111"], "card[number]": "4000056655665556",
+            "card": {"number": 4242424242424242u64, "cvv": {"value": "654"}, "cvc": null, "exp_year": 2030},
+            "other": {"number": 4242424242424241u64}
+        });
+        assert_eq!(
+            r.redact_json(&response),
+            serde_json::json!({
+                "number": ["************1117"], "card[number]": "************5556",
+                "card": {"number": "************4242", "cvc": null, "exp_year": 2030},
+                "other": {"number": 4242424242424241u64}
+            })
+        );
+    }
+
+    #[test]
+    fn in_place_and_copying_redaction_agree_and_json_redaction_adds_nothing() {
         let r = Redactor::with_patterns(&["acct_[A-Za-z0-9]+".into()]).expect("pattern");
         for form in [
             "amount=1&currency=usd",
             "metadata[sk_test_abc]=x&metadata[k]=pi_1_secret_z&expand[0]=acct_123",
             "payment_method_data[card][number]=4242424242424242&payment_method_data[card][cvc]=1&a[][b]=whsec_x",
             "card[cvc][x]=1&number=4242424242424242&list[0][number]=4000056655665556",
+            "number[]=4242424242424242&card[cvv][0]=654&k=key_sk_test_a&m[x_pi_1_secret_b]=sk%255Ftest%255Fc",
         ] {
             let p = Params::from_form(form.as_bytes(), "body").expect("form");
-            assert_eq!(r.redact_params_owned(p.clone()), r.redact_params(&p), "{form}");
+            let redacted = r.redact_params(&p);
+            assert_eq!(r.redact_params_owned(p.clone()), redacted, "{form}");
+            // Sealing a cassette redacts its parameters again as JSON: that
+            // must change nothing, or the stored request would no longer
+            // hash to the cassette's name.
+            let value = serde_json::to_value(&redacted).expect("json");
+            assert_eq!(r.redact_json(&value), value, "{form}");
         }
     }
 
@@ -517,6 +1363,65 @@ mod tests {
                 "card": {"number": "************4242", "last4": "4242"}
             })
         );
+    }
+
+    #[test]
+    fn text_bodies_are_redacted_as_text_and_as_the_json_inside() {
+        let r = Redactor::standard();
+        for (input, want) in [
+            (
+                "error: key sk\\u005ftest\\u005fabc123 and sk%5Flive%5Fdef456",
+                "error: key sk\\u005ftest\\u005fREDACTED and sk%5Flive%5FREDACTED",
+            ),
+            (
+                "paid with 4242 4242 4242 4242, cvc=123; order 1767225600",
+                "paid with ************4242, cvc=REDACTED; order 1767225600",
+            ),
+            (
+                "\u{feff}{\"card\": {\"number\": \"4000056655665556\", \"cvc\": \"123\"}, \"s\": \"pi_1_secret\\u005fz\"}",
+                "\u{feff}{\n  \"card\": {\n    \"number\": \"************5556\"\n  },\n  \"s\": \"pi_1_secret_REDACTED\"\n}",
+            ),
+            (
+                "{\"number\": 4242424242424242}\ntrailing card[cvc][]=321 whsec%5Fabc",
+                "{\n  \"number\": \"************4242\"\n}\ntrailing card[cvc][]=REDACTED whsec%5FREDACTED",
+            ),
+        ] {
+            assert_eq!(r.redact_text_body(input), want, "{input}");
+            assert_eq!(r.redact_text_body(want), want, "not idempotent: {want}");
+        }
+        // Nothing to redact: byte for byte, JSON formatting included.
+        let plain = "\u{feff}{\"id\":\"pi_1\",\"amount\":2000}  trailing";
+        assert_eq!(r.redact_text_body(plain), plain);
+    }
+
+    #[test]
+    fn every_change_is_reported_with_its_path() {
+        let r = Redactor::standard();
+        let cassette = serde_json::json!({
+            "request": {"path": "/v1/payment_intents/sk%5Ftest%5F51Abcdefghijkl", "params": {"card": {"cvc": "1"}, "x_pi_1_secret_k": "v"}},
+            "response": {"headers": {"x": ["ok", "a_whsec_abc"]}, "body_text": "key sk_live_abc"}
+        });
+        let mut found = Vec::new();
+        let redacted = r.redact_cassette_value(&cassette, Some(&mut |d| found.push(d)));
+        let seen: Vec<(&str, &str)> = found.iter().map(|d| (d.path.as_str(), d.kind.as_str())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("request.path", "secret"),
+                ("request.params.card.cvc", "card-security-code"),
+                ("request.params.x_pi_1_secret_REDACTED", "secret"),
+                ("response.headers.x[1]", "secret"),
+                ("response.body_text", "secret"),
+            ]
+        );
+        assert_eq!(found[0].message, "secret API key: sk_test_**********ijkl");
+        assert!(found.iter().all(|d| !d.message.contains("51Abcdefgh")), "{found:?}");
+        let mut again = Vec::new();
+        assert_eq!(
+            r.redact_cassette_value(&redacted, Some(&mut |d| again.push(d))),
+            redacted
+        );
+        assert!(again.is_empty(), "{again:?}");
     }
 
     #[test]

@@ -3,12 +3,20 @@
 //! header or an `/__cassette/<set>` prefix in the API base. Sequence counters
 //! and idempotency memory are per set, so tests running in parallel against
 //! one proxy never interfere.
+//!
+//! A set name becomes a directory name, the audit log's `cassette` field and
+//! part of log lines, none of which is redacted after the fact: a request
+//! naming a set that looks like a secret (`sk_test_…`, a client secret, …,
+//! by the redactor's built-in rules) is refused, and error messages never
+//! echo a secret in a name.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use hyper::http::request::Parts;
 use hyper::Uri;
+
+use crate::cassette::redact::Redactor;
 
 /// The request header that names a set.
 pub const SET_HEADER: &str = "stripe-vcr-cassette";
@@ -33,7 +41,30 @@ pub struct SetError {
     pub reason: &'static str,
 }
 
+impl SetError {
+    /// An error about `name`, with any secret in it redacted.
+    fn about(name: &str, reason: &'static str) -> SetError {
+        SetError {
+            name: Redactor::standard().redact(name).chars().take(MAX_LEN).collect(),
+            reason,
+        }
+    }
+}
+
 impl CassetteSet {
+    /// A set a request asks for: a valid name ([`CassetteSet::parse`]) that
+    /// does not look like a secret.
+    pub fn requested(name: &str) -> Result<CassetteSet, SetError> {
+        let set = CassetteSet::parse(name)?;
+        if Redactor::standard().might_redact(set.name()) {
+            return Err(SetError::about(
+                name,
+                "it looks like a secret (an API key, client secret or webhook secret), and set names become directory names and appear in logs",
+            ));
+        }
+        Ok(set)
+    }
+
     /// The cassette directory itself.
     pub fn root() -> CassetteSet {
         CassetteSet(String::new())
@@ -41,10 +72,7 @@ impl CassetteSet {
 
     /// Validates a set name.
     pub fn parse(name: &str) -> Result<CassetteSet, SetError> {
-        let err = |reason| SetError {
-            name: name.chars().take(MAX_LEN).collect(),
-            reason,
-        };
+        let err = |reason| SetError::about(name, reason);
         let trimmed = name.trim();
         if trimmed.is_empty() {
             return Err(err("it is empty"));
@@ -108,25 +136,25 @@ impl CassetteSet {
             let (name, tail) = match rest.find("/v1/").or_else(|| rest.strip_suffix("/v1").map(|r| r.len())) {
                 Some(i) => (&rest[..i], &rest[i..]),
                 None => {
-                    return Err(SetError {
-                        name: rest.to_owned(),
-                        reason: "the path after /__cassette/<set> must continue with /v1/",
-                    })
+                    return Err(SetError::about(
+                        rest,
+                        "the path after /__cassette/<set> must continue with /v1/",
+                    ))
                 }
             };
-            set = CassetteSet::parse(name)?;
+            set = CassetteSet::requested(name)?;
             let query = parts.uri.query().map(|q| format!("?{q}")).unwrap_or_default();
-            rewritten = Some(format!("{tail}{query}").parse::<Uri>().map_err(|_| SetError {
-                name: name.to_owned(),
-                reason: "the rest of the path is not a valid URI",
-            })?);
+            rewritten = Some(
+                format!("{tail}{query}")
+                    .parse::<Uri>()
+                    .map_err(|_| SetError::about(name, "the rest of the path is not a valid URI"))?,
+            );
         }
         if let Some(value) = parts.headers.get(SET_HEADER) {
-            let name = value.to_str().map_err(|_| SetError {
-                name: String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                reason: "the header is not ASCII",
-            })?;
-            set = CassetteSet::parse(name)?;
+            let name = value
+                .to_str()
+                .map_err(|_| SetError::about(&String::from_utf8_lossy(value.as_bytes()), "the header is not ASCII"))?;
+            set = CassetteSet::requested(name)?;
         }
         Ok((set, rewritten))
     }
@@ -200,5 +228,29 @@ mod tests {
         assert!(CassetteSet::from_request(&parts("/__cassette/../v1/payment_intents", None)).is_err());
         assert!(CassetteSet::from_request(&parts("/__cassette/x/other", None)).is_err());
         assert!(CassetteSet::from_request(&parts("/v1/payment_intents", Some("../etc"))).is_err());
+    }
+
+    #[test]
+    fn secret_shaped_set_names_are_refused_without_being_echoed() {
+        for (uri, header) in [
+            ("/v1/payment_intents", Some("sk_test_51SetNameSecret00")),
+            ("/v1/payment_intents", Some("checkout/key_sk_live_51SetNameSecret00")),
+            ("/v1/payment_intents", Some("pi_1Abc_secret_SetNameSecret00")),
+            ("/v1/payment_intents", Some("a_whsec_SetNameSecret00")),
+            ("/__cassette/sk_test_51SetNameSecret00/v1/payment_intents", None),
+            ("/__cassette/x/rk_live_51SetNameSecret00/v1/payment_intents", None),
+        ] {
+            let err = CassetteSet::from_request(&parts(uri, header)).expect_err(uri);
+            let shown = err.to_string();
+            assert!(shown.contains("looks like a secret"), "{shown}");
+            assert!(!shown.contains("SetNameSecret00"), "{shown}");
+        }
+        // Other errors do not echo a secret either.
+        let err = CassetteSet::parse("sk_test_51SetNameSecret00/../x").expect_err("dots");
+        assert!(!err.to_string().contains("SetNameSecret00"), "{err}");
+        // Placeholders and ordinary names are fine.
+        for ok in ["sk_test_REDACTED", "checkout/secret-handling", "task-test-1"] {
+            assert!(CassetteSet::requested(ok).is_ok(), "{ok}");
+        }
     }
 }

@@ -41,6 +41,21 @@
 //! `POST /__standin/release/TOKEN`, and `GET /__standin/held/TOKEN` answers
 //! once a request carrying TOKEN is being held (both give up after 30 s), so
 //! a test can order requests by events instead of sleeps.
+//!
+//! Echo hooks, for the secrets corpus (a hostile upstream echoing crafted
+//! values). Each value is percent-decoded once, so a test can plant any
+//! bytes (`%255F` arrives as `%5F`):
+//! `Standin-Echo-Header: V` adds the response header `standin-echo: V`;
+//! `Standin-Echo-Body: V` replaces the response body with V (the status is
+//! kept), sent with `Content-Type` from `Standin-Echo-Type` (default
+//! `text/plain`), so a test can send text, JSON after a byte-order mark or
+//! JSON with trailing bytes; `Standin-Encode: CODING` sends the body
+//! encoded and says so in `Content-Encoding`: `gzip`, `x-gzip` or `deflate`
+//! in the letter case given (`deflate` is zlib-wrapped), `gzip-multi`
+//! (two gzip members, sent as `gzip`), `deflate-raw` (raw deflate, sent as
+//! `deflate`), or any other name (such as `br`), which sends the body as it
+//! is under that name, as a server using an encoding the proxy cannot
+//! decode would look to it.
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
@@ -87,6 +102,14 @@ const DELAY_HEADER: &str = "standin-delay-ms";
 const HOLD_HEADER: &str = "standin-hold";
 /// How long a hold, or a wait for one, lasts at most.
 const HOLD_LIMIT: Duration = Duration::from_secs(30);
+/// Test hook header: echo this value in the `standin-echo` response header.
+const ECHO_HEADER: &str = "standin-echo-header";
+/// Test hook header: answer with this body instead.
+const ECHO_BODY: &str = "standin-echo-body";
+/// Test hook header: the `Content-Type` of an echoed body.
+const ECHO_TYPE: &str = "standin-echo-type";
+/// Test hook header: send the body with this `Content-Encoding`.
+const ENCODE_HEADER: &str = "standin-encode";
 
 /// Documented parameters of `POST /v1/payment_intents`.
 const CREATE_PARAMS: &[&str] = &[
@@ -563,7 +586,90 @@ impl App {
             reply.status.as_u16(),
             if reply.replayed { ", replayed" } else { "" }
         );
-        finish_response(&request, &request_id, reply)
+        echo_hooks(&request.headers, finish_response(&request, &request_id, reply))
+    }
+}
+
+/// A test hook header's value, percent-decoded once.
+fn hook_value(headers: &HeaderMap, name: &str) -> Option<Vec<u8>> {
+    let raw = headers.get(name)?;
+    Some(percent_encoding::percent_decode(raw.as_bytes()).collect())
+}
+
+/// The echo hooks (see the module doc): crafted headers, bodies and
+/// encodings, as a hostile upstream would send them.
+fn echo_hooks(headers: &HeaderMap, mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    use std::io::Write as _;
+    if let Some(value) = hook_value(headers, ECHO_HEADER) {
+        if let Ok(value) = HeaderValue::from_bytes(&value) {
+            response.headers_mut().insert("standin-echo", value);
+        }
+    }
+    let echoed = hook_value(headers, ECHO_BODY);
+    let encoding = headers
+        .get(ENCODE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if echoed.is_none() && encoding.is_none() {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let mut response = Response::from_parts(parts, Full::new(Bytes::new()));
+    let body = match echoed {
+        Some(bytes) => {
+            let content_type = hook_value(headers, ECHO_TYPE).unwrap_or_else(|| b"text/plain".to_vec());
+            if let Ok(value) = HeaderValue::from_bytes(&content_type) {
+                response.headers_mut().insert("content-type", value);
+            }
+            bytes
+        }
+        // A `Full` body is one chunk, there at once.
+        None => full_body_bytes(body),
+    };
+    let body = match encoding.as_deref() {
+        None => body,
+        Some(coding) => {
+            let gzip = |data: &[u8]| {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                e.write_all(data).and_then(|()| e.finish()).unwrap_or_default()
+            };
+            let (sent_as, encoded) = match coding.to_ascii_lowercase().as_str() {
+                "gzip" | "x-gzip" => (coding.to_owned(), gzip(&body)),
+                "gzip-multi" => {
+                    let half = body.len() / 2;
+                    ("gzip".to_owned(), [gzip(&body[..half]), gzip(&body[half..])].concat())
+                }
+                "deflate" => {
+                    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+                    let encoded = e.write_all(&body).and_then(|()| e.finish()).unwrap_or_default();
+                    (coding.to_owned(), encoded)
+                }
+                "deflate-raw" => {
+                    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+                    let encoded = e.write_all(&body).and_then(|()| e.finish()).unwrap_or_default();
+                    ("deflate".to_owned(), encoded)
+                }
+                _ => (coding.to_owned(), body),
+            };
+            if let Ok(value) = HeaderValue::from_str(&sent_as) {
+                response.headers_mut().insert("content-encoding", value);
+            }
+            encoded
+        }
+    };
+    *response.body_mut() = Full::new(Bytes::from(body));
+    response
+}
+
+/// The bytes of a one-chunk `Full` body.
+fn full_body_bytes(body: Full<Bytes>) -> Vec<u8> {
+    use hyper::body::Body as _;
+    let mut body = std::pin::pin!(body);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    match body.as_mut().poll_frame(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().map(|d| d.to_vec()).unwrap_or_default(),
+        _ => Vec::new(),
     }
 }
 

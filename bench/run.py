@@ -382,7 +382,7 @@ def main():
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     log("building (release)…")
-    sh("cargo", "build", "--release", "--bins", "--examples", cwd=ROOT, stdout=subprocess.DEVNULL)
+    sh("cargo", "build", "--release", "--workspace", "--bins", "--examples", cwd=ROOT, stdout=subprocess.DEVNULL)
     log("recording the benchmark requests…")
     pid, upstream, template = record_fixture()
     body_sizes = sizes(WORK / "cassettes", pid)

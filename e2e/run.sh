@@ -49,8 +49,8 @@ log() { printf '== %s\n' "$*" >&2; }
 
 # --- build and install --------------------------------------------------------
 
-log "cargo build --bins"
-cargo build --bins --quiet
+log "cargo build --workspace --bins"
+cargo build --workspace --bins --quiet
 
 install_python() {
   if [ -x "$VENV/bin/python" ] &&

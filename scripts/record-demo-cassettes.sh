@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-records the demo cassettes in cassettes/ through stripe-vcr from the
-# deterministic stand-in upstream (tests/standin/server.rs, --seed 42), so the
+# deterministic stand-in upstream (standin/, --seed 42), so the
 # same ids come back every time. Run from the repository root:
 #
 #   scripts/record-demo-cassettes.sh
@@ -10,7 +10,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-cargo build --quiet --bins
+cargo build --quiet --workspace --bins
 work=$(mktemp -d)
 cleanup() {
   [[ -n "${proxy_pid:-}" ]] && kill "$proxy_pid" 2>/dev/null || true

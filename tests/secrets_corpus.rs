@@ -17,7 +17,7 @@
 //!
 //! The stand-in upstream echoes crafted values through its test hooks
 //! (`Standin-Echo-Header`, `Standin-Echo-Body`, `Standin-Echo-Type`,
-//! `Standin-Encode`: see tests/standin/server.rs).
+//! `Standin-Encode`: see standin/src/main.rs).
 
 mod common;
 

@@ -18,6 +18,39 @@ pub const REPLAY_KEY: &str = "sk_test_ReplayKeyThatWasNeverRecorded";
 /// The API version the flows pin, as the SDKs do.
 pub const STRIPE_VERSION: &str = "2026-07-29.dahlia";
 
+/// The stand-in's binary. It is a workspace member of its own (`standin/`),
+/// not one of the product's binaries: `cargo test` in the workspace builds it
+/// beside these tests. When it is missing or older than its sources (a run
+/// of one test target, `cargo test --test …`), it is built here, once.
+pub fn standin_binary() -> &'static Path {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        // target/<profile>/deps/<this test> → target/<profile>/stripe-vcr-standin
+        let exe = std::env::current_exe().expect("test executable");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+        let binary = profile_dir.join("stripe-vcr-standin");
+        let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("standin");
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let newest_source = ["src/main.rs", "Cargo.toml"]
+            .iter()
+            .filter_map(|f| modified(&sources.join(f)))
+            .max();
+        if modified(&binary).is_none() || modified(&binary) < newest_source {
+            let mut build = Command::new(env!("CARGO"));
+            build
+                .args(["build", "--quiet", "-p", "stripe-vcr-standin"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if !cfg!(debug_assertions) {
+                build.arg("--release");
+            }
+            let status = build.status().expect("run cargo build -p stripe-vcr-standin");
+            assert!(status.success(), "cargo build -p stripe-vcr-standin failed");
+        }
+        assert!(binary.exists(), "{} was not built", binary.display());
+        binary
+    })
+}
+
 /// The stand-in "Stripe" server, run as its own process.
 pub struct Standin {
     child: Child,
@@ -40,7 +73,7 @@ impl Standin {
     fn spawn(extra: &[&str]) -> Standin {
         let dir = tempfile::tempdir().expect("tempdir");
         let ca = dir.path().join("standin-ca.pem");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_stripe-vcr-standin"))
+        let mut child = Command::new(standin_binary())
             .args(["--listen", "127.0.0.1:0", "--cert-out"])
             .arg(&ca)
             .args(extra)

@@ -4,11 +4,11 @@
 //! a shorter session, `expand` in any order; and every answer the proxy
 //! makes itself carries a `Request-Id`.
 
-mod common;
+
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use stripe_vcr::config::ModeConfig;
 use stripe_vcr::proxy::{self, RunningProxy};

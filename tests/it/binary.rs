@@ -2,13 +2,13 @@
 //! outbound connection (checked from the kernel's socket table), Ctrl-C
 //! summary, `certs`, `--help`, and start-up refusal of a broken cassette.
 
-mod common;
+
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_stripe-vcr");
 

@@ -2,7 +2,7 @@
 //! curl command in the README's demo block gets its recorded answer (run with
 //! the real curl), and the miss example prints exactly what the README shows.
 
-mod common;
+
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,11 +1,11 @@
 //! What a new user meets: `doctor`, the health endpoint CI waits on, and a
 //! one-line explanation with the fix when their client does not trust the CA.
 
-mod common;
+
 
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_stripe-vcr");
 

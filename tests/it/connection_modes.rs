@@ -2,9 +2,9 @@
 //! localhost), HTTP CONNECT with the real api.stripe.com name, and plain
 //! HTTP — in HTTP/1.1 and HTTP/2, in record and in replay.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 
 const MODES: [(Connect, bool); 7] = [
     (Connect::Direct, false),

@@ -2,9 +2,9 @@
 //! cassette; repeats replay in order; idempotent retries replay; a miss names
 //! the closest recording and how it differs.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 use reqwest::Method;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

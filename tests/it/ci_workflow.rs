@@ -2,12 +2,12 @@
 //! disturb, record-missing, re-recording stale cassettes, unused cassettes
 //! (report, --fail-on-unused, prune), drift between recordings, admin reset.
 
-mod common;
+
 
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use stripe_vcr::config::{Config, ModeConfig, UpstreamConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stripe-vcr");

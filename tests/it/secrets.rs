@@ -2,11 +2,11 @@
 //! catches any that do; live keys are refused unless allowed; the CA only
 //! signs for the hosts the proxy intercepts.
 
-mod common;
+
 
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use stripe_vcr::cassette::redact::Redactor;
 use stripe_vcr::config::{Config, ModeConfig};
 

@@ -12,13 +12,13 @@
 //! STRIPE_VCR_SOAK_SECS=60 cargo test --test soak -- --nocapture
 //! ```
 
-mod common;
+
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use stripe_vcr::cassette::format::{
     BodyEncoding, Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
 };

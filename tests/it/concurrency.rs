@@ -1,11 +1,11 @@
 //! Many concurrent recordings: every one is stored, none overwrites another,
 //! and repeats of one request are numbered and replay in order.
 
-mod common;
+
 
 use std::collections::HashSet;
 
-use common::*;
+use crate::common::*;
 use stripe_vcr::cassette::format::Cassette;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,9 +1,9 @@
 //! Record a full application flow through the proxy against the stand-in
 //! upstream, stop the upstream, replay the same flow offline, and compare.
 
-mod common;
 
-use common::*;
+
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_flow_replays_offline_identically_and_leaks_no_secret() {

@@ -19,14 +19,14 @@
 //! - **Load**: 200 concurrent recordings (40 requests × 5 repeats) are each
 //!   stored once, numbered 001..005, and replayed in that order.
 
-mod common;
+
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use stripe_vcr::cassette::format::{
     BodyEncoding, Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
 };

@@ -2,12 +2,12 @@
 //! each `--fail-on` tripping on its finding (and only then), and the audit log
 //! of a replay run with misses audited the same way.
 
-mod common;
+
 
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use stripe_vcr::config::{Config, ModeConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_stripe-vcr");

@@ -19,11 +19,11 @@
 //! (`Standin-Echo-Header`, `Standin-Echo-Body`, `Standin-Echo-Type`,
 //! `Standin-Encode`: see standin/src/main.rs).
 
-mod common;
+
 
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 use stripe_vcr::cassette::redact::{is_card_number, Redactor};

@@ -1,11 +1,11 @@
 //! Record mode when the upstream is down or slow: a Stripe-shaped 502 naming
 //! the upstream and the cause, `Stripe-Should-Retry: false`, nothing recorded.
 
-mod common;
+
 
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use stripe_vcr::config::{Config, ModeConfig, UpstreamConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,11 +3,11 @@
 //! SDK's encoding, warnings that let the request through, nothing forwarded
 //! in strict record mode, and a gateway schema supplied with --schema.
 
-mod common;
+
 
 use std::path::PathBuf;
 
-use common::*;
+use crate::common::*;
 use stripe_vcr::config::{Config, ModeConfig};
 use stripe_vcr::validate::ValidationMode;
 

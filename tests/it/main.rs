@@ -1,0 +1,28 @@
+//! stripe-vcr's integration tests, one binary: one link of the crate and its
+//! dependencies instead of one per file. Each module is what used to be a file
+//! of its own under `tests/`; `common` is the shared harness (the stand-in
+//! upstream as a real process, the proxy on an ephemeral port, clients for
+//! each way an app connects). Only loopback addresses are used.
+
+#[macro_use]
+mod common;
+
+mod audit;
+mod audit_html;
+mod binary;
+mod ci_workflow;
+mod concurrency;
+mod connection_modes;
+mod demo;
+mod faithful_replay;
+mod first_five_minutes;
+mod matching;
+mod properties;
+mod properties_more;
+mod record_replay;
+mod reliability;
+mod secrets;
+mod secrets_corpus;
+mod soak;
+mod upstream_faults;
+mod validation;

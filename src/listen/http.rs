@@ -26,7 +26,7 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most headers one request may carry (more get 431); Stripe's SDKs send
 /// about a dozen. This is hyper's default, deliberately not set explicitly:
 /// an explicit limit makes hyper initialise a header array of that size for
-/// every request (`tests/reliability.rs` checks the limit holds).
+/// every request (`tests/it/reliability.rs` checks the limit holds).
 pub const MAX_HEADERS: usize = 100;
 /// Largest header block accepted, in bytes.
 pub const MAX_HEADER_BYTES: usize = 64 * 1024;

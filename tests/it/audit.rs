@@ -2,8 +2,6 @@
 //! each `--fail-on` tripping on its finding (and only then), and the audit log
 //! of a replay run with misses audited the same way.
 
-
-
 use std::path::Path;
 use std::process::Command;
 

@@ -2,8 +2,6 @@
 //! outbound connection (checked from the kernel's socket table), Ctrl-C
 //! summary, `certs`, `--help`, and start-up refusal of a broken cassette.
 
-
-
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::time::Duration;

@@ -2,8 +2,6 @@
 //! disturb, record-missing, re-recording stale cassettes, unused cassettes
 //! (report, --fail-on-unused, prune), drift between recordings, admin reset.
 
-
-
 use std::path::Path;
 use std::process::Command;
 

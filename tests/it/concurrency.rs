@@ -1,8 +1,6 @@
 //! Many concurrent recordings: every one is stored, none overwrites another,
 //! and repeats of one request are numbered and replay in order.
 
-
-
 use std::collections::HashSet;
 
 use crate::common::*;

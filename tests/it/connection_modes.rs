@@ -2,8 +2,6 @@
 //! localhost), HTTP CONNECT with the real api.stripe.com name, and plain
 //! HTTP — in HTTP/1.1 and HTTP/2, in record and in replay.
 
-
-
 use crate::common::*;
 
 const MODES: [(Connect, bool); 7] = [

@@ -2,8 +2,6 @@
 //! curl command in the README's demo block gets its recorded answer (run with
 //! the real curl), and the miss example prints exactly what the README shows.
 
-
-
 use std::path::PathBuf;
 use std::process::Command;
 

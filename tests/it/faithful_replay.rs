@@ -4,8 +4,6 @@
 //! a shorter session, `expand` in any order; and every answer the proxy
 //! makes itself carries a `Request-Id`.
 
-
-
 use std::time::Duration;
 
 use crate::common::*;

@@ -1,8 +1,6 @@
 //! What a new user meets: `doctor`, the health endpoint CI waits on, and a
 //! one-line explanation with the fix when their client does not trust the CA.
 
-
-
 use std::process::Command;
 
 use crate::common::*;

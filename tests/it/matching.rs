@@ -2,8 +2,6 @@
 //! cassette; repeats replay in order; idempotent retries replay; a miss names
 //! the closest recording and how it differs.
 
-
-
 use crate::common::*;
 use reqwest::Method;
 

@@ -1,8 +1,6 @@
 //! Record a full application flow through the proxy against the stand-in
 //! upstream, stop the upstream, replay the same flow offline, and compare.
 
-
-
 use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

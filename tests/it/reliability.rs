@@ -19,8 +19,6 @@
 //! - **Load**: 200 concurrent recordings (40 requests × 5 repeats) are each
 //!   stored once, numbered 001..005, and replayed in that order.
 
-
-
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -2,8 +2,6 @@
 //! catches any that do; live keys are refused unless allowed; the CA only
 //! signs for the hosts the proxy intercepts.
 
-
-
 use std::path::Path;
 
 use crate::common::*;

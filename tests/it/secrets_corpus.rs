@@ -19,8 +19,6 @@
 //! (`Standin-Echo-Header`, `Standin-Echo-Body`, `Standin-Echo-Type`,
 //! `Standin-Encode`: see standin/src/main.rs).
 
-
-
 use std::path::{Path, PathBuf};
 
 use crate::common::*;

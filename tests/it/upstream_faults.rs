@@ -1,8 +1,6 @@
 //! Record mode when the upstream is down or slow: a Stripe-shaped 502 naming
 //! the upstream and the cause, `Stripe-Should-Retry: false`, nothing recorded.
 
-
-
 use std::time::Duration;
 
 use crate::common::*;

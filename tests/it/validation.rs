@@ -3,8 +3,6 @@
 //! SDK's encoding, warnings that let the request through, nothing forwarded
 //! in strict record mode, and a gateway schema supplied with --schema.
 
-
-
 use std::path::PathBuf;
 
 use crate::common::*;

@@ -238,6 +238,7 @@ async fn launch<M: Mode>(
         audit,
         tls: issuer,
         body_limit: config.body_limit,
+        body_read_timeout: config.body_read_timeout,
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     });

@@ -291,6 +291,11 @@ pub struct ReplayArgs {
     /// Exit non-zero at shutdown if any cassette was never served in this run.
     #[arg(long)]
     pub fail_on_unused: bool,
+    /// Most `Idempotency-Key`s each cassette set remembers (about 400 bytes
+    /// each; the least recently used is forgotten first). Keys are also
+    /// forgotten 24 h after their first use, as Stripe forgets them.
+    #[arg(long, default_value_t = crate::mode::replay::IDEMPOTENCY_KEYS_REMEMBERED, value_name = "N")]
+    pub idempotency_keys: usize,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -380,6 +385,8 @@ pub struct Config {
     pub audit_log: Option<PathBuf>,
     /// Replay: exit non-zero when a cassette was never served.
     pub fail_on_unused: bool,
+    /// Replay: most idempotency keys remembered per set (`--idempotency-keys`).
+    pub idempotency_keys: usize,
 }
 
 /// A configuration that cannot work.
@@ -391,6 +398,8 @@ pub enum ConfigError {
     ZeroTimeout,
     #[error("--body-read-timeout must be more than zero")]
     ZeroBodyReadTimeout,
+    #[error("--idempotency-keys must be at least 1")]
+    ZeroIdempotencyKeys,
     #[error("--redact-file {}: {source}", path.display())]
     RedactFile {
         path: PathBuf,
@@ -417,6 +426,7 @@ impl Default for Config {
             schema: None,
             audit_log: None,
             fail_on_unused: false,
+            idempotency_keys: crate::mode::replay::IDEMPOTENCY_KEYS_REMEMBERED,
         }
     }
 }
@@ -452,6 +462,8 @@ impl Config {
         };
         let mut config = Config::from_serve(ModeConfig::Replay { record_missing }, args.serve)?;
         config.fail_on_unused = args.fail_on_unused;
+        config.idempotency_keys = args.idempotency_keys;
+        config.validate()?;
         Ok(config)
     }
 
@@ -469,6 +481,7 @@ impl Config {
             schema: serve.schema,
             audit_log: serve.audit_log,
             fail_on_unused: false,
+            idempotency_keys: crate::mode::replay::IDEMPOTENCY_KEYS_REMEMBERED,
         };
         config.validate()?;
         Ok(config)
@@ -481,6 +494,9 @@ impl Config {
         }
         if self.body_read_timeout.is_zero() {
             return Err(ConfigError::ZeroBodyReadTimeout);
+        }
+        if self.idempotency_keys == 0 {
+            return Err(ConfigError::ZeroIdempotencyKeys);
         }
         let upstream = match &self.mode {
             ModeConfig::Record { upstream, .. } => Some(upstream),
@@ -576,5 +592,15 @@ mod tests {
             panic!("record")
         };
         assert!(matches!(Config::record(args), Err(ConfigError::ZeroBodyReadTimeout)));
+        let cli = Cli::try_parse_from(["stripe-vcr", "replay", "--idempotency-keys", "50"]).expect("parses");
+        let Command::Replay(args) = cli.command else {
+            panic!("replay")
+        };
+        assert_eq!(Config::replay(args).expect("valid").idempotency_keys, 50);
+        let cli = Cli::try_parse_from(["stripe-vcr", "replay", "--idempotency-keys", "0"]).expect("parses");
+        let Command::Replay(args) = cli.command else {
+            panic!("replay")
+        };
+        assert!(matches!(Config::replay(args), Err(ConfigError::ZeroIdempotencyKeys)));
     }
 }

@@ -190,7 +190,7 @@ fn create_with_key(key: &str) -> ApiRequest {
         .method("POST")
         .uri("/v1/payment_intents")
         .header("authorization", "Bearer sk_test_FreshKeysEveryPost")
-        .header("stripe-version", planted::VERSION)
+        .header("stripe-version", common::STRIPE_VERSION)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("idempotency-key", key)
         .body(())

@@ -1,9 +1,11 @@
 //! Cassettes written straight into a directory, as `record` would write
-//! them, for the tests of bounded state and of the cassette walk.
+//! them (with `mod common;` beside it).
 
 #![allow(dead_code)]
 
 use std::path::Path;
+
+use crate::common::STRIPE_VERSION;
 
 use stripe_vcr::cassette::format::{
     BodyEncoding, Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
@@ -13,17 +15,14 @@ use stripe_vcr::cassette::redact::Redactor;
 use stripe_vcr::cassette::store::{CassetteStore, Written};
 use stripe_vcr::stripe::params::Params;
 
-/// The `Stripe-Version` every planted request was recorded with.
-pub const VERSION: &str = "2026-07-29.dahlia";
-
 /// The canonical request `record` stores for `method path?query` with a
-/// form `body`, sent with [`VERSION`].
+/// form `body`, sent with the tests' `Stripe-Version`.
 pub fn canonical(method: &str, path_and_query: &str, form: &str) -> CanonicalRequest {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let mut params = Params::from_form(query.as_bytes(), "query string").expect("query decodes");
     params.merge(Params::from_form(form.as_bytes(), "body").expect("body decodes"));
     CanonicalRequest::new(Redactor::standard(), method, path, &params, |h| {
-        (h == "stripe-version").then(|| VERSION.to_owned())
+        (h == "stripe-version").then(|| STRIPE_VERSION.to_owned())
     })
 }
 

@@ -31,7 +31,12 @@ async fn main() {
         std::process::exit(2);
     };
     let mut table: Table = HashMap::new();
-    for loaded in CassetteStore::new(cassettes).load_all().expect("cassettes load") {
+    for loaded in CassetteStore::new(cassettes)
+        .load_sets()
+        .expect("cassettes load")
+        .into_values()
+        .flatten()
+    {
         let c = loaded.cassette;
         let status = hyper::StatusCode::from_u16(c.response.status).expect("status");
         let mut body = Vec::new();

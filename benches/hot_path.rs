@@ -125,5 +125,47 @@ fn hot_path(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, hot_path);
+/// A replay miss at 100,000 cassettes: finding the closest recording to
+/// explain it (`ReplayIndex::closest`). Target: ≤ 5 ms (issue #16).
+fn miss(c: &mut Criterion) {
+    let index = index(100_000);
+    let cases: [(&str, &str, &str, &'static [u8]); 4] = [
+        (
+            "GET retrieve, an id never recorded",
+            "GET",
+            "/v1/payment_intents/pi_NeverRecorded000000000000",
+            b"",
+        ),
+        (
+            "GET retrieve, a typo in a recorded id",
+            "GET",
+            "/v1/payment_intents/pi_000000000000000000042O42",
+            b"",
+        ),
+        (
+            "GET retrieve with a parameter not recorded",
+            "GET",
+            "/v1/payment_intents/pi_000000000000000000004242?expand[]=customer",
+            b"",
+        ),
+        (
+            "POST create, another amount",
+            "POST",
+            "/v1/payment_intents",
+            b"amount=2001&currency=usd",
+        ),
+    ];
+    let mut group = c.benchmark_group("miss at 100,000 cassettes: closest");
+    group.sample_size(20);
+    for (name, method, uri, body) in cases {
+        let api = decode(method, uri, body);
+        assert!(index.next(&api.key).is_none(), "{name} must miss");
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(index.closest(&api.canonical).expect("closest")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, hot_path, miss);
 criterion_main!(benches);

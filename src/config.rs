@@ -12,6 +12,10 @@ use crate::validate::ValidationMode;
 /// Default largest request body: Stripe requests are a few KiB at most.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// Default time a client has to send a request's whole body once its
+/// headers are in (the header-read timeout is 10 s too).
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// stripe-vcr: record Stripe Payment Intents traffic once, replay it offline
 /// forever.
 #[derive(Debug, Parser)]
@@ -205,6 +209,11 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes; larger ones get a 413.
     #[arg(long, default_value_t = DEFAULT_BODY_LIMIT, value_name = "BYTES")]
     pub max_body: usize,
+    /// How long a client may take to send a request's whole body once its
+    /// headers are in (e.g. 10s, 500ms); a client that goes silent halfway
+    /// gets a 400 and its connection is closed.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub body_read_timeout: Duration,
     /// Another host name to intercept and mint certificates for, besides
     /// api.stripe.com, localhost, 127.0.0.1 and ::1 (repeatable). The CA is
     /// name-constrained to these hosts.
@@ -282,6 +291,11 @@ pub struct ReplayArgs {
     /// Exit non-zero at shutdown if any cassette was never served in this run.
     #[arg(long)]
     pub fail_on_unused: bool,
+    /// Most `Idempotency-Key`s each cassette set remembers (about 400 bytes
+    /// each; the least recently used is forgotten first). Keys are also
+    /// forgotten 24 h after their first use, as Stripe forgets them.
+    #[arg(long, default_value_t = crate::mode::replay::IDEMPOTENCY_KEYS_REMEMBERED, value_name = "N")]
+    pub idempotency_keys: usize,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -358,6 +372,8 @@ pub struct Config {
     pub cassettes: PathBuf,
     pub certs: PathBuf,
     pub body_limit: usize,
+    /// `--body-read-timeout`: the whole body must arrive within this.
+    pub body_read_timeout: Duration,
     /// Hosts intercepted (and signed for) beyond the built-in ones.
     pub intercept_hosts: Vec<String>,
     /// Extra redaction patterns (regular expressions).
@@ -369,6 +385,8 @@ pub struct Config {
     pub audit_log: Option<PathBuf>,
     /// Replay: exit non-zero when a cassette was never served.
     pub fail_on_unused: bool,
+    /// Replay: most idempotency keys remembered per set (`--idempotency-keys`).
+    pub idempotency_keys: usize,
 }
 
 /// A configuration that cannot work.
@@ -378,6 +396,10 @@ pub enum ConfigError {
     ZeroBodyLimit,
     #[error("--upstream-timeout must be more than zero")]
     ZeroTimeout,
+    #[error("--body-read-timeout must be more than zero")]
+    ZeroBodyReadTimeout,
+    #[error("--idempotency-keys must be at least 1")]
+    ZeroIdempotencyKeys,
     #[error("--redact-file {}: {source}", path.display())]
     RedactFile {
         path: PathBuf,
@@ -397,12 +419,14 @@ impl Default for Config {
             cassettes: PathBuf::from("cassettes"),
             certs: PathBuf::from("certs"),
             body_limit: DEFAULT_BODY_LIMIT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             intercept_hosts: Vec::new(),
             redact_patterns: Vec::new(),
             validation: ValidationMode::Warn,
             schema: None,
             audit_log: None,
             fail_on_unused: false,
+            idempotency_keys: crate::mode::replay::IDEMPOTENCY_KEYS_REMEMBERED,
         }
     }
 }
@@ -438,6 +462,8 @@ impl Config {
         };
         let mut config = Config::from_serve(ModeConfig::Replay { record_missing }, args.serve)?;
         config.fail_on_unused = args.fail_on_unused;
+        config.idempotency_keys = args.idempotency_keys;
+        config.validate()?;
         Ok(config)
     }
 
@@ -448,12 +474,14 @@ impl Config {
             cassettes: serve.cassettes,
             certs: serve.certs,
             body_limit: serve.max_body,
+            body_read_timeout: serve.body_read_timeout,
             redact_patterns: serve.redact.patterns()?,
             intercept_hosts: serve.intercept_hosts,
             validation: serve.validate,
             schema: serve.schema,
             audit_log: serve.audit_log,
             fail_on_unused: false,
+            idempotency_keys: crate::mode::replay::IDEMPOTENCY_KEYS_REMEMBERED,
         };
         config.validate()?;
         Ok(config)
@@ -463,6 +491,12 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.body_limit == 0 {
             return Err(ConfigError::ZeroBodyLimit);
+        }
+        if self.body_read_timeout.is_zero() {
+            return Err(ConfigError::ZeroBodyReadTimeout);
+        }
+        if self.idempotency_keys == 0 {
+            return Err(ConfigError::ZeroIdempotencyKeys);
         }
         let upstream = match &self.mode {
             ModeConfig::Record { upstream, .. } => Some(upstream),
@@ -489,6 +523,7 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:8443".parse().expect("addr"));
         assert_eq!(config.cassettes, PathBuf::from("cassettes"));
         assert_eq!(config.certs, PathBuf::from("certs"));
+        assert_eq!(config.body_read_timeout, Duration::from_secs(10));
         assert_eq!(
             config.mode,
             ModeConfig::record(UpstreamConfig::new("https://api.stripe.com"))
@@ -544,5 +579,28 @@ mod tests {
             panic!("replay")
         };
         assert!(Config::replay(args).is_err());
+        let cli = Cli::try_parse_from(["stripe-vcr", "replay", "--body-read-timeout", "250ms"]).expect("parses");
+        let Command::Replay(args) = cli.command else {
+            panic!("replay")
+        };
+        assert_eq!(
+            Config::replay(args).expect("valid").body_read_timeout,
+            Duration::from_millis(250)
+        );
+        let cli = Cli::try_parse_from(["stripe-vcr", "record", "--body-read-timeout", "0s"]).expect("parses");
+        let Command::Record(args) = cli.command else {
+            panic!("record")
+        };
+        assert!(matches!(Config::record(args), Err(ConfigError::ZeroBodyReadTimeout)));
+        let cli = Cli::try_parse_from(["stripe-vcr", "replay", "--idempotency-keys", "50"]).expect("parses");
+        let Command::Replay(args) = cli.command else {
+            panic!("replay")
+        };
+        assert_eq!(Config::replay(args).expect("valid").idempotency_keys, 50);
+        let cli = Cli::try_parse_from(["stripe-vcr", "replay", "--idempotency-keys", "0"]).expect("parses");
+        let Command::Replay(args) = cli.command else {
+            panic!("replay")
+        };
+        assert!(matches!(Config::replay(args), Err(ConfigError::ZeroIdempotencyKeys)));
     }
 }

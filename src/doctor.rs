@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::cassette::index::ReplayIndex;
+use crate::cassette::load::index_walk;
 use crate::cassette::store::CassetteStore;
 use crate::proxy::permitted_hosts;
 use crate::tls::CertificateAuthority;
@@ -154,25 +154,38 @@ fn probe_health(listen: SocketAddr) -> Option<String> {
     (json["service"] == "stripe-vcr").then(|| json["mode"].as_str().unwrap_or("?").to_owned())
 }
 
-/// The cassette directory exists and every cassette in it loads.
+/// The cassette directory exists and every cassette in it and in every set
+/// below it loads into its set's replay index, as `replay` would load it.
+/// Directories read once under two names (a link back up the tree) are a note.
 pub fn check_cassettes(dir: &Path) -> Check {
     let store = CassetteStore::new(dir);
-    match store.load_all().map_err(|e| e.to_string()).and_then(|loaded| {
-        let n = loaded.len();
-        ReplayIndex::build(loaded).map(|_| n).map_err(|e| e.to_string())
-    }) {
-        Ok(0) => check(
+    let loaded = store
+        .walk()
+        .map_err(|e| e.to_string())
+        .and_then(|walk| index_walk(&walk).map(|_| walk).map_err(|e| e.to_string()));
+    match loaded {
+        Ok(walk) if walk.cassettes.is_empty() => check(
             "cassettes",
             Status::Note,
             format!("{} is empty", dir.display()),
             Some("record a session with `stripe-vcr record --cassettes DIR`".into()),
         ),
-        Ok(n) => check(
-            "cassettes",
-            Status::Ok,
-            format!("{n} cassettes in {} load", dir.display()),
-            None,
-        ),
+        Ok(walk) => {
+            let sets = walk.sets_summary().map(|s| format!(" ({s})")).unwrap_or_default();
+            let detail = format!("{} cassettes in {} load{sets}", walk.cassettes.len(), dir.display());
+            match walk.skipped.first() {
+                None => check("cassettes", Status::Ok, detail, None),
+                Some(first) => check(
+                    "cassettes",
+                    Status::Note,
+                    format!("{detail}; {first}"),
+                    Some(format!(
+                        "remove the link {} (a set is a real subdirectory)",
+                        first.path.display()
+                    )),
+                ),
+            }
+        }
         Err(e) if !dir.exists() => check(
             "cassettes",
             Status::Fail,
@@ -205,6 +218,57 @@ mod tests {
         let missing = check_cassettes(&dir.path().join("nope"));
         assert_eq!(missing.status, Status::Fail);
         assert!(missing.to_string().contains("fix: record into it first"), "{missing}");
+    }
+
+    /// Writes a valid cassette named `name` into `dir`.
+    fn plant(dir: &Path, name: &str) {
+        CassetteStore::new(dir)
+            .write(name, &crate::cassette::store::tests::cassette(1))
+            .and_then(crate::cassette::store::Written::sync)
+            .expect("write");
+    }
+
+    #[test]
+    fn cassettes_in_sets_are_counted_per_set_and_a_malformed_one_fails_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        plant(dir.path(), "a.json");
+        plant(&dir.path().join("checkout"), "b.json");
+        plant(&dir.path().join("checkout/eu"), "c.json");
+        let ok = check_cassettes(dir.path());
+        assert_eq!(ok.status, Status::Ok, "{ok}");
+        assert!(
+            ok.detail.starts_with("3 cassettes in")
+                && ok.detail.ends_with("load (1 at the top, checkout 1, checkout/eu 1)"),
+            "{ok}"
+        );
+        // Two levels down, where the root-only check never looked.
+        std::fs::write(
+            dir.path().join("checkout/eu/bad.json"),
+            b"{\n  \"format_version\": 1,\n  oops\n}",
+        )
+        .expect("write");
+        let bad = check_cassettes(dir.path());
+        assert_eq!(bad.status, Status::Fail, "{bad}");
+        assert!(
+            bad.detail.contains("checkout/eu/bad.json") && bad.detail.contains("line 3"),
+            "{bad}"
+        );
+        assert!(bad.to_string().contains("fix or delete that file"), "{bad}");
+    }
+
+    #[test]
+    fn a_link_back_up_the_tree_is_a_note_not_a_hang() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        plant(dir.path(), "a.json");
+        std::os::unix::fs::symlink(".", dir.path().join("a")).expect("link");
+        std::os::unix::fs::symlink(".", dir.path().join("b")).expect("link");
+        let note = check_cassettes(dir.path());
+        assert_eq!(note.status, Status::Note, "{note}");
+        assert!(
+            note.detail.starts_with("1 cassettes in") && note.detail.contains("is the same directory as"),
+            "{note}"
+        );
+        assert!(note.to_string().contains("remove the link"), "{note}");
     }
 
     #[test]

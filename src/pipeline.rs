@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 use hyper::header::HeaderValue;
 use hyper::Request;
 use tokio_util::either::Either;
@@ -44,6 +44,8 @@ pub struct State<M> {
     /// The port the proxy listens on: a CONNECT to a loopback name on it is
     /// the proxy itself, intercepted like the API on 443.
     pub listen_port: u16,
+    /// How long the whole body may take to arrive.
+    pub body_read_timeout: std::time::Duration,
     /// Cancelled when the proxy shuts down.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -64,7 +66,7 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
     // A block, so the request head is gone before the mode's answer is awaited.
     let prepared = {
         let (parts, body) = request.into_parts();
-        let body = read_body(body, state.body_limit).await;
+        let body = read_body(body, state.body_limit, state.body_read_timeout).await;
         prepare(&state, parts, body, via)
     };
     let mut handled = prepared.answer.await;
@@ -247,10 +249,25 @@ fn note_violations(handled: &mut Handled, violations: &[Violation], line: String
     handled.detail = Some((Severity::Warn, format!("{line}{previous}")));
 }
 
-async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, ProxyError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ClientError::BodyTooLarge { limit }.into()),
-        Err(e) => Err(ClientError::BodyRead(e.to_string()).into()),
+/// Reads the whole body: at most `limit` bytes, within `timeout`. A
+/// declared `Content-Length` over the limit is refused before any of it is
+/// read, and a client that stops sending halfway is answered (and its
+/// connection closed) when the time is up, instead of holding it forever.
+async fn read_body(body: Incoming, limit: usize, timeout: std::time::Duration) -> Result<Bytes, ProxyError> {
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
+    if body.size_hint().lower() > limit as u64 {
+        return Err(ClientError::BodyTooLarge { limit }.into());
+    }
+    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ClientError::BodyTooLarge { limit }.into()),
+        Ok(Err(e)) => Err(ClientError::BodyRead(e.to_string()).into()),
+        Err(_) => Err(ClientError::BodyRead(format!(
+            "the whole body did not arrive within {} (--body-read-timeout)",
+            humantime::format_duration(timeout)
+        ))
+        .into()),
     }
 }

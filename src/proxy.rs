@@ -161,7 +161,8 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
                 .map(|u| recorder(&config, u, redactor.clone()))
                 .transpose()?;
             let url = fallback.as_ref().map(Recorder::upstream_url);
-            let replayer = Replayer::new(config.cassettes.clone(), sets, fallback);
+            let keys = std::num::NonZeroUsize::new(config.idempotency_keys).unwrap_or(std::num::NonZeroUsize::MIN);
+            let replayer = Replayer::remembering(config.cassettes.clone(), sets, fallback, keys);
             let count = replayer.cassette_count();
             launch(config, replayer, common, url, count).await
         }
@@ -239,6 +240,7 @@ async fn launch<M: Mode>(
         tls: issuer,
         body_limit: config.body_limit,
         listen_port: listen.port(),
+        body_read_timeout: config.body_read_timeout,
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     });

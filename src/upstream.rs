@@ -28,7 +28,7 @@ use hyper::{Method, Request, StatusCode, Uri};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
@@ -50,6 +50,34 @@ const HOP_BY_HOP: [&str; 9] = [
     "transfer-encoding",
     "upgrade",
 ];
+
+/// How long an idle upstream connection is kept for the next request
+/// before it is closed.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most idle connections kept open to the upstream: a burst of concurrent
+/// recordings opens one connection each, and all but these close as soon
+/// as their requests are done.
+pub const POOL_MAX_IDLE: usize = 8;
+
+/// Bounds on the connections kept open to the upstream between requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool {
+    /// An idle connection is closed after this long.
+    pub idle_timeout: Duration,
+    /// At most this many idle connections are kept.
+    pub max_idle: usize,
+}
+
+impl Default for Pool {
+    /// [`POOL_IDLE_TIMEOUT`] and [`POOL_MAX_IDLE`].
+    fn default() -> Pool {
+        Pool {
+            idle_timeout: POOL_IDLE_TIMEOUT,
+            max_idle: POOL_MAX_IDLE,
+        }
+    }
+}
 
 /// Why an upstream could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -85,8 +113,19 @@ impl std::fmt::Debug for Upstream {
 
 impl Upstream {
     /// Builds the client for `url` (`https://api.stripe.com`, or
-    /// `https://127.0.0.1:12112` with `extra_ca`).
+    /// `https://127.0.0.1:12112` with `extra_ca`), its idle connections
+    /// bounded by [`Pool::default`].
     pub fn new(url: &str, extra_ca: Option<&Path>, timeout: Duration) -> Result<Upstream, UpstreamConfigError> {
+        Upstream::with_pool(url, extra_ca, timeout, Pool::default())
+    }
+
+    /// Like [`Upstream::new`], with other bounds on idle connections.
+    pub fn with_pool(
+        url: &str,
+        extra_ca: Option<&Path>,
+        timeout: Duration,
+        pool: Pool,
+    ) -> Result<Upstream, UpstreamConfigError> {
         let bad = |reason: &str| UpstreamConfigError::BadUrl {
             url: url.to_owned(),
             reason: reason.to_owned(),
@@ -131,7 +170,13 @@ impl Upstream {
             .https_or_http()
             .enable_all_versions()
             .build();
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        // Without a timer the pool never looks for expired connections: they
+        // would stay open until a request happened to find them.
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(pool.idle_timeout)
+            .pool_max_idle_per_host(pool.max_idle)
+            .build(connector);
         Ok(Upstream {
             client,
             scheme: scheme.to_owned(),

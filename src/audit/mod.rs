@@ -9,7 +9,7 @@ pub mod text;
 
 use std::path::{Path, PathBuf};
 
-use crate::cassette::store::{CassetteStore, StoreError};
+use crate::cassette::store::{read_cassette, CassetteStore, LoadedCassette, StoreError};
 use crate::validate::schema::Schema;
 use log::{AuditLog, AuditLogError};
 use report::{Observation, Report};
@@ -41,9 +41,17 @@ pub fn gather(cassettes: Option<&Path>, logs: &[PathBuf], schema: &Schema) -> Re
     let mut observations = Vec::new();
     let mut sources = Vec::new();
     if let Some(dir) = cassettes {
-        let loaded = CassetteStore::new(dir).load_all()?;
-        sources.push(format!("{} ({} cassettes)", dir.display(), loaded.len()));
-        observations.extend(loaded.iter().map(Observation::from_cassette));
+        // Every set, through the one walk; each cassette is read, observed
+        // and dropped, so a large library is never held whole.
+        let walk = CassetteStore::new(dir).walk()?;
+        for (_, path) in &walk.cassettes {
+            let (file_name, cassette) = read_cassette(path)?;
+            observations.push(Observation::from_cassette(&LoadedCassette { file_name, cassette }));
+        }
+        sources.push(match walk.sets_summary() {
+            None => format!("{} ({} cassettes)", dir.display(), walk.cassettes.len()),
+            Some(sets) => format!("{} ({} cassettes: {sets})", dir.display(), walk.cassettes.len()),
+        });
     }
     for path in logs {
         let entries = AuditLog::read(path)?;

@@ -10,12 +10,13 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
-use hyper::StatusCode;
+use hyper::{Method, StatusCode};
 
 use crate::cassette::arena::Arena;
 use crate::cassette::format::{Cassette, ResponseBody, ResponseHeaders};
 use crate::cassette::key::{CanonicalRequest, RequestKey};
 use crate::cassette::store::LoadedCassette;
+use crate::route::{Endpoint, Route};
 use crate::stripe::idempotency;
 
 /// A response ready to send: parsed and serialised once at load time, so
@@ -65,6 +66,8 @@ pub struct Recording {
     pub saved_by_stripe: bool,
     /// Served at least once in this run.
     served: AtomicBool,
+    /// The request's method and endpoint: its group in the near-miss search.
+    group: NearKey,
 }
 
 impl Recording {
@@ -115,6 +118,214 @@ impl Progress {
 pub struct ReplayIndex {
     by_key: HashMap<RequestKey, Sequence, KeyHasher>,
     count: usize,
+    near: NearIndex,
+}
+
+/// At most this many recordings of one (method, endpoint) group are
+/// compared with a request that missed, however large the library: the
+/// request's neighbours in the group's two orders (see [`NearIndex`]).
+/// Smaller groups are compared whole.
+pub const NEAR_MISS_CANDIDATES: usize = 64;
+
+/// The recorded requests (the first occurrence of each), grouped for the
+/// near-miss search by method and endpoint (which fixes the path's shape),
+/// so a miss looks first where the closest recording can be, and only as
+/// far as a closer one could still be found.
+///
+/// Within a group, recordings are sorted by their canonical bytes from the
+/// path on (`"path", "params", "headers"`), and again by those bytes read
+/// backwards. A request's neighbours in the first order share the
+/// longest start with it (the same path, then the same leading
+/// parameters: a typo late in an id or a value); in the second, the
+/// longest end (the same headers and trailing parameters, the end of an
+/// id: a typo early in it). In a group larger than
+/// [`NEAR_MISS_CANDIDATES`], those neighbours are the candidates.
+#[derive(Debug, Default)]
+struct NearIndex {
+    groups: Vec<NearGroup>,
+}
+
+#[derive(Debug)]
+struct NearGroup {
+    key: NearKey,
+    /// Sorted by canonical bytes from the path on.
+    forward: Vec<Arc<Recording>>,
+    /// Positions in `forward`, sorted by canonical bytes read backwards.
+    backward: Vec<u32>,
+}
+
+/// A recorded request's group in the near-miss search: its method and its
+/// endpoint (`None` outside the Payment Intents API), worked out once when
+/// it is loaded. Methods other than these few share one group, their own
+/// method compared with the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct NearKey {
+    method: u8,
+    route: Option<Endpoint>,
+}
+
+/// The methods with a group of their own, by [`NearKey::method`].
+const NEAR_METHODS: [&str; 3] = ["GET", "POST", "DELETE"];
+
+impl NearKey {
+    fn of(method: &str, path: &str) -> NearKey {
+        NearKey {
+            method: NEAR_METHODS
+                .iter()
+                .position(|m| *m == method)
+                .map_or(u8::MAX, |i| i as u8),
+            route: route_of(method, path),
+        }
+    }
+
+    /// The least score a recording of this group can have against a
+    /// request of group `sent`: a method difference costs 100; another
+    /// endpoint means another path (at least 5).
+    fn least_score(self, sent: NearKey) -> u32 {
+        if self.method != sent.method || self.method == u8::MAX {
+            // Another method, or one of the rest, which may be another.
+            return if self.method == sent.method { 0 } else { 100 };
+        }
+        if self.route == sent.route {
+            0
+        } else {
+            5
+        }
+    }
+}
+
+/// Collects the first recording of each request, by group.
+#[derive(Default)]
+struct NearIndexBuilder {
+    groups: Vec<(NearKey, Vec<Arc<Recording>>)>,
+    /// The group the last recording went to: recordings come in bursts.
+    last: usize,
+}
+
+impl NearIndexBuilder {
+    fn add(&mut self, first: &Arc<Recording>) {
+        let key = first.group;
+        if self.groups.get(self.last).is_none_or(|g| g.0 != key) {
+            self.last = self.groups.iter().position(|g| g.0 == key).unwrap_or_else(|| {
+                self.groups.push((key, Vec::new()));
+                self.groups.len() - 1
+            });
+        }
+        self.groups[self.last].1.push(first.clone());
+    }
+
+    fn finish(mut self) -> NearIndex {
+        self.groups.sort_by_key(|g| g.0);
+        NearIndex {
+            groups: self
+                .groups
+                .into_iter()
+                .map(|(key, members)| NearGroup::new(key, members))
+                .collect(),
+        }
+    }
+}
+
+impl NearGroup {
+    fn new(key: NearKey, mut members: Vec<Arc<Recording>>) -> NearGroup {
+        // In the order their bytes lie in memory: each pass below then
+        // reads them front to back instead of jumping about a large library.
+        members.sort_unstable_by_key(|r| r.canonical.as_ptr() as usize);
+        // From the path on: the group "other methods" mixes methods, and a
+        // request is looked up by its bytes from the path on (see `candidates`).
+        let bytes: Vec<&[u8]> = members.iter().map(|r| after_method(&r.canonical)).collect();
+        // What every recording of the group starts or ends with (the
+        // method and path's start; the headers, often the parameters)
+        // orders nothing. Each is sorted by the 8 bytes after its shared
+        // start (or before its shared end), the bytes themselves only on a
+        // tie: a comparison seldom leaves the sort's own array.
+        let (first, rest) = bytes.split_first().map_or((&[][..], &[][..]), |(f, r)| (*f, r));
+        let (mut starts, mut ends) = (first.len(), first.len());
+        for b in rest {
+            // Usually still shared: one comparison of the whole run.
+            if !b.starts_with(&first[..starts]) {
+                starts = common_prefix(&first[..starts], b);
+            }
+            if !b.ends_with(&first[first.len() - ends..]) {
+                ends = common_suffix(&first[first.len() - ends..], b);
+            }
+        }
+        if rest.is_empty() {
+            (starts, ends) = (0, 0);
+        }
+        let mut order: Vec<(u64, &[u8], u32)> = bytes.iter().zip(0..).map(|(b, i)| (head(b, starts), *b, i)).collect();
+        order.sort_unstable();
+        let mut backward: Vec<(u64, &[u8], u32)> = order
+            .iter()
+            .zip(0..)
+            .map(|(&(_, b, _), at)| {
+                let unshared = &b[..b.len() - ends];
+                (tail(unshared), unshared, at)
+            })
+            .collect();
+        backward.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.iter().rev().cmp(b.1.iter().rev())));
+        let backward: Vec<u32> = backward.into_iter().map(|(_, _, at)| at).collect();
+        let order: Vec<u32> = order.into_iter().map(|(_, _, i)| i).collect();
+        // Moved into place, not cloned: no reference count is touched.
+        let mut members: Vec<Option<Arc<Recording>>> = members.into_iter().map(Some).collect();
+        NearGroup {
+            key,
+            forward: order.iter().filter_map(|&i| members[i as usize].take()).collect(),
+            backward,
+        }
+    }
+}
+
+/// The 8 bytes of `bytes` from `from` on, as a number that orders as they
+/// do (zeros past the end: JSON holds no zero byte).
+fn head(bytes: &[u8], from: usize) -> u64 {
+    let mut key = [0u8; 8];
+    for (k, b) in key.iter_mut().zip(bytes.iter().skip(from)) {
+        *k = *b;
+    }
+    u64::from_be_bytes(key)
+}
+
+/// The last 8 bytes of `bytes`, last first, as a number that orders as
+/// they do read backwards.
+fn tail(bytes: &[u8]) -> u64 {
+    let mut key = [0u8; 8];
+    for (k, b) in key.iter_mut().zip(bytes.iter().rev()) {
+        *k = *b;
+    }
+    u64::from_be_bytes(key)
+}
+
+/// How many bytes `a` and `b` start with in common.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Canonical bytes from the path on.
+fn after_method(canonical: &[u8]) -> &[u8] {
+    const PATH: &[u8] = b",\"path\":";
+    canonical
+        .windows(PATH.len())
+        .position(|w| w == PATH)
+        .map_or(canonical, |at| &canonical[at..])
+}
+
+/// How many bytes `a` and `b` end with in common.
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).count()
+}
+
+/// The canonical bytes read from the end.
+fn backwards(recording: &Recording) -> std::iter::Rev<std::slice::Iter<'_, u8>> {
+    recording.canonical.iter().rev()
+}
+
+/// The endpoint of `method path` (`None` outside the Payment Intents API).
+fn route_of(method: &str, path: &str) -> Option<Endpoint> {
+    match Method::from_bytes(method.as_bytes()).map(|m| Route::classify(&m, path)) {
+        Ok(Route::PaymentIntents(endpoint)) => Some(endpoint),
+        Ok(Route::Other) | Err(_) => None,
+    }
 }
 
 /// Builds an index one cassette at a time, keeping only what replay needs
@@ -154,6 +365,7 @@ impl IndexBuilder {
         let headers = self.intern(&cassette.response.headers);
         // Stored by any version: matched by today's canonical form.
         let canonical = cassette.request.canonical.canonicalised();
+        let group = NearKey::of(&canonical.method, &canonical.path);
         self.scratch.clear();
         canonical.write_canonical_bytes(&mut self.scratch);
         let key = RequestKey::of_canonical_bytes(&self.scratch);
@@ -172,6 +384,7 @@ impl IndexBuilder {
             saved_by_stripe: idempotency::result_is_saved(cassette.response.status, json_body),
             served: AtomicBool::new(false),
             occurrence: cassette.occurrence,
+            group,
             canonical,
             file_name,
         };
@@ -206,6 +419,7 @@ impl IndexBuilder {
     /// The finished index; refuses two files holding the same occurrence.
     pub fn finish(self) -> Result<ReplayIndex, IndexError> {
         let mut by_key = HashMap::with_capacity_and_hasher(self.grouped.len(), KeyHasher::default());
+        let mut near = NearIndexBuilder::default();
         for (key, mut recordings) in self.grouped {
             recordings.sort_by_key(|r| r.occurrence);
             recordings.shrink_to_fit();
@@ -217,9 +431,11 @@ impl IndexBuilder {
                 });
             }
             let progress = Progress::for_recordings(&recordings);
+            near.add(&recordings[0]);
             by_key.insert(key, Sequence { recordings, progress });
         }
         Ok(ReplayIndex {
+            near: near.finish(),
             by_key,
             count: self.count,
         })
@@ -341,22 +557,76 @@ impl ReplayIndex {
     /// fewest and least important differences first, then the most similar
     /// values (a typo in an id points at the id it was meant to be), then
     /// the file name.
+    ///
+    /// Groups of recordings are searched from the one a closest recording
+    /// is likeliest in (same method and endpoint), and a group is skipped
+    /// once no recording in it could rank before the closest found so far.
+    /// A group larger than [`NEAR_MISS_CANDIDATES`] contributes only the
+    /// request's neighbours (see [`NearIndex`]), so a miss costs about the
+    /// same at 100,000 cassettes as at 100 (bench/RESULTS.md).
     pub fn closest(&self, request: &CanonicalRequest) -> Option<NearMiss> {
-        self.by_key
-            .values()
-            .filter_map(|seq| seq.recordings.first())
-            .filter_map(|rec| Some((rec.canonical()?, rec)))
-            .map(|(canonical, rec)| {
+        let sent = request.canonical_bytes();
+        let sent_key = NearKey::of(&request.method, &request.path);
+        let mut groups: Vec<(u32, &NearGroup)> = self
+            .near
+            .groups
+            .iter()
+            .map(|g| (g.key.least_score(sent_key), g))
+            .collect();
+        groups.sort_by_key(|(least, _)| *least);
+        let mut best: Option<(Rank, &Recording, CanonicalRequest, Vec<Difference>)> = None;
+        for (least, group) in groups {
+            if best.as_ref().is_some_and(|(rank, ..)| rank.0 < least) {
+                break;
+            }
+            for recording in group.candidates(&sent) {
+                let Some(canonical) = recording.canonical() else {
+                    continue;
+                };
                 let differences = differences(request, &canonical);
                 let rank = (score(&differences), dissimilarity(&differences));
-                (rank, rec.file_name.as_str(), canonical, differences)
-            })
-            .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
-            .map(|(_, file_name, canonical, differences)| NearMiss {
-                file_name: file_name.to_owned(),
-                recorded: canonical.summary(),
-                differences,
-            })
+                let closer = best.as_ref().is_none_or(|(best_rank, best_recording, ..)| {
+                    (rank, recording.file_name.as_str()) < (*best_rank, best_recording.file_name.as_str())
+                });
+                if closer {
+                    best = Some((rank, recording, canonical, differences));
+                }
+            }
+        }
+        best.map(|(_, recording, canonical, differences)| NearMiss {
+            file_name: recording.file_name.clone(),
+            recorded: canonical.summary(),
+            differences,
+        })
+    }
+}
+
+/// How close a recording is: (weighted difference count, edit distance).
+type Rank = (u32, usize);
+
+impl NearGroup {
+    /// The recordings to compare with a request whose canonical bytes are
+    /// `sent`: all of them in a small group, else its neighbours in both
+    /// orders.
+    fn candidates<'a>(&'a self, sent: &[u8]) -> Box<dyn Iterator<Item = &'a Recording> + 'a> {
+        if self.forward.len() <= NEAR_MISS_CANDIDATES {
+            return Box::new(self.forward.iter().map(|r| r.as_ref()));
+        }
+        let reach = NEAR_MISS_CANDIDATES / 4;
+        let around = |at: usize| at.saturating_sub(reach)..(at + reach).min(self.forward.len());
+        // Compared from the path on: in another method's group, the
+        // request's own method would otherwise put it at one end.
+        let sent_rest = after_method(sent);
+        let at = self.forward.partition_point(|r| after_method(&r.canonical) < sent_rest);
+        let back_at = self
+            .backward
+            .partition_point(|&i| backwards(&self.forward[i as usize]).lt(sent.iter().rev()));
+        let mut picked: Vec<usize> = around(at)
+            .chain(around(back_at).map(|i| self.backward[i] as usize))
+            .collect();
+        picked.sort_unstable();
+        picked.dedup();
+        Box::new(picked.into_iter().map(|i| self.forward[i].as_ref()))
     }
 }
 
@@ -684,6 +954,157 @@ mod tests {
             ))
             .expect("some");
         assert_eq!(near.file_name, "b");
+    }
+
+    /// `n` ids like Stripe's (`pi_` and 14 letters and digits), the same every run.
+    fn ids(n: usize) -> Vec<String> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        (0..n)
+            .map(|_| {
+                let tail: String = (0..14)
+                    .map(|_| {
+                        state = state
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1_442_695_040_888_963_407);
+                        ALPHABET[(state >> 33) as usize % ALPHABET.len()] as char
+                    })
+                    .collect();
+                format!("pi_{tail}")
+            })
+            .collect()
+    }
+
+    /// What `closest` found before it searched by group: every recorded
+    /// request compared.
+    fn closest_of_all(index: &ReplayIndex, request: &CanonicalRequest) -> Option<String> {
+        index
+            .by_key
+            .values()
+            .filter_map(|seq| seq.recordings.first())
+            .filter_map(|rec| Some((rec.canonical()?, rec)))
+            .map(|(canonical, rec)| {
+                let differences = differences(request, &canonical);
+                (
+                    (score(&differences), dissimilarity(&differences)),
+                    rec.file_name.clone(),
+                )
+            })
+            .min()
+            .map(|(_, name)| name)
+    }
+
+    /// A library far larger than [`NEAR_MISS_CANDIDATES`]: 1,200 retrieves,
+    /// one create and a confirm per tenth id, a few with another version.
+    fn large_library() -> (Vec<String>, ReplayIndex) {
+        let ids = ids(1_200);
+        let mut loaded = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let version = if i % 500 == 7 { "v0" } else { "v1" };
+            let path = format!("/v1/payment_intents/{id}");
+            loaded.push(loaded_named(
+                format!("retrieve-{id}"),
+                canonical("GET", &path, "", version),
+            ));
+            if i % 10 == 0 {
+                let confirm = canonical("POST", &format!("{path}/confirm"), "payment_method=pm_card_visa", "v1");
+                loaded.push(loaded_named(format!("confirm-{id}"), confirm));
+            }
+        }
+        let create = canonical("POST", "/v1/payment_intents", "amount=2000&currency=usd", "v1");
+        loaded.push(loaded_named("create".into(), create));
+        (ids, ReplayIndex::build(loaded).expect("index"))
+    }
+
+    fn loaded_named(name: String, canonical: CanonicalRequest) -> LoadedCassette {
+        loaded(&name, canonical, 1, 200)
+    }
+
+    /// `id` with the character at `at` replaced.
+    fn typo(id: &str, at: usize) -> String {
+        id.char_indices()
+            .map(|(i, c)| {
+                if i == at {
+                    if c == 'Q' {
+                        'R'
+                    } else {
+                        'Q'
+                    }
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn in_a_large_library_a_typo_anywhere_in_an_id_still_points_at_it() {
+        let (ids, index) = large_library();
+        assert!(index.len() > 10 * NEAR_MISS_CANDIDATES);
+        for id in ids.iter().step_by(41) {
+            for at in [3, 9, id.len() - 1] {
+                let probe = canonical("GET", &format!("/v1/payment_intents/{}", typo(id, at)), "", "v1");
+                let near = index.closest(&probe).expect("some");
+                assert_eq!(near.file_name, format!("retrieve-{id}"), "typo at {at} of {id}");
+            }
+        }
+    }
+
+    #[test]
+    fn in_a_large_library_the_closest_is_the_one_comparing_every_recording_finds() {
+        let (ids, index) = large_library();
+        let mut probes = Vec::new();
+        // Ids with a recorded confirm (every tenth), so that the closest
+        // recording to a capture or an update is the confirm of the same
+        // id, not one of hundreds tied on an unrelated id.
+        for (i, id) in ids.iter().enumerate().step_by(250) {
+            let path = format!("/v1/payment_intents/{id}");
+            probes.push(canonical("GET", &path, "", "v2"));
+            probes.push(canonical("GET", &path, "expand[]=customer", "v1"));
+            probes.push(canonical(
+                "GET",
+                &format!("/v1/payment_intents/{}", typo(id, 5 + i % 9)),
+                "",
+                "v1",
+            ));
+            probes.push(canonical("POST", &format!("{path}/capture"), "", "v1"));
+            probes.push(canonical(
+                "POST",
+                &format!("{path}/confirm"),
+                "payment_method=pm_card_amex",
+                "v1",
+            ));
+            probes.push(canonical("POST", &path, "description=x", "v1"));
+        }
+        probes.push(canonical(
+            "POST",
+            "/v1/payment_intents",
+            "amount=2001&currency=usd",
+            "v1",
+        ));
+        probes.push(canonical("GET", "/v1/payment_intents", "limit=3", "v1"));
+        probes.push(canonical(
+            "DELETE",
+            &format!("/v1/payment_intents/{}", ids[42]),
+            "",
+            "v1",
+        ));
+        probes.push(canonical(
+            "DELETE",
+            &format!("/v1/payment_intents/{}", ids[43]),
+            "expand[]=x",
+            "v1",
+        ));
+        for probe in &probes {
+            assert!(index.next(&probe.key()).is_none(), "{} must miss", probe.summary());
+            assert_eq!(
+                index.closest(probe).map(|n| n.file_name),
+                closest_of_all(&index, probe),
+                "{} {:?}",
+                probe.summary(),
+                probe.params
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::cassette::index::{IndexBuilder, IndexError, ReplayIndex};
 use crate::cassette::set::CassetteSet;
-use crate::cassette::store::{read_cassette, CassetteStore, StoreError};
+use crate::cassette::store::{read_cassette, CassetteStore, StoreError, Walk};
 
 /// Most threads used for loading.
 const MAX_THREADS: usize = 8;
@@ -35,7 +35,12 @@ fn build(part: &[(CassetteSet, PathBuf)]) -> Result<BTreeMap<CassetteSet, IndexB
 /// Every set of `store` (the directory itself always included), indexed.
 /// The first unreadable or malformed file, in file order, stops the load.
 pub fn load_indexes(store: &CassetteStore) -> Result<BTreeMap<CassetteSet, ReplayIndex>, LoadError> {
-    let paths = store.all_cassette_paths()?;
+    index_walk(&store.walk()?)
+}
+
+/// Every set the walk found (the directory itself always included), indexed.
+pub fn index_walk(walk: &Walk) -> Result<BTreeMap<CassetteSet, ReplayIndex>, LoadError> {
+    let paths = &walk.cassettes;
     let threads = std::thread::available_parallelism()
         .map(usize::from)
         .unwrap_or(1)

@@ -136,39 +136,107 @@ pub fn sync(batch: &[Written]) -> Vec<(PathBuf, StoreError)> {
     failed
 }
 
-/// Whether a directory entry is a file (or directory, per `kind`). The type
-/// comes from the directory listing itself, so a 100k-cassette library costs
-/// no `stat` per file; only symbolic links are followed to what they name.
-fn entry_is(entry: &fs::DirEntry, kind: fn(&fs::FileType) -> bool) -> bool {
+/// Where a file or directory is, whatever name it was reached by: its
+/// device and inode. Two directory links to one place (`a -> .`, `b -> .`)
+/// name one directory, and a hard or symbolic link to a cassette names one
+/// file; the walk enters and reads each only once.
+type Identity = (u64, u64);
+
+fn identity(metadata: &fs::Metadata) -> Identity {
+    use std::os::unix::fs::MetadataExt;
+    (metadata.dev(), metadata.ino())
+}
+
+/// What a directory entry is, for the walk. The type comes from the
+/// directory listing itself, and so does a plain file's inode, so a
+/// 100k-cassette library costs no `stat` per file; only symbolic links are
+/// followed to what they name.
+enum Entry {
+    File(Identity),
+    Dir,
+    Other,
+}
+
+fn entry_kind(entry: &fs::DirEntry, dev: u64) -> Entry {
+    use std::os::unix::fs::DirEntryExt;
+    let of = |t: fs::FileType, id: Identity| {
+        if t.is_file() {
+            Entry::File(id)
+        } else if t.is_dir() {
+            Entry::Dir
+        } else {
+            Entry::Other
+        }
+    };
     match entry.file_type() {
-        Ok(t) if t.is_symlink() => fs::metadata(entry.path()).is_ok_and(|m| kind(&m.file_type())),
-        Ok(t) => kind(&t),
-        Err(_) => false,
+        Ok(t) if t.is_symlink() => fs::metadata(entry.path()).map_or(Entry::Other, |m| of(m.file_type(), identity(&m))),
+        Ok(t) => of(t, (dev, entry.ino())),
+        Err(_) => Entry::Other,
     }
 }
 
-/// The sets directly below `set` (at `dir`): non-hidden subdirectories with valid names.
-fn subsets(set: &CassetteSet, dir: &Path) -> Result<Vec<(CassetteSet, PathBuf)>, StoreError> {
-    let entries = fs::read_dir(dir).map_err(|source| StoreError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    Ok(entries
-        .filter_map(Result::ok)
-        .filter(|e| entry_is(e, fs::FileType::is_dir))
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                return None;
-            }
-            let child = if set.name().is_empty() {
-                name
-            } else {
-                format!("{}/{name}", set.name())
-            };
-            CassetteSet::parse(&child).ok().map(|c| (c, e.path()))
-        })
-        .collect())
+/// A directory the walk did not enter because it had already read it under
+/// another name: a link back to a directory above it (`a -> .`, which would
+/// otherwise be walked forever), or a second link to the same set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The directory as it was reached this time.
+    pub path: PathBuf,
+    /// Where it was read first.
+    pub same_as: PathBuf,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is the same directory as {} (a link to it): its cassettes are read once, as those of {}",
+            self.path.display(),
+            self.same_as.display(),
+            self.same_as.display()
+        )
+    }
+}
+
+/// Everything the walk of a cassette directory found.
+#[derive(Debug, Clone, Default)]
+pub struct Walk {
+    /// Every cassette file of every set, each file once: the directory's own
+    /// first, then each set's (sets in name order, depth first), files in
+    /// name order within each.
+    pub cassettes: Vec<(CassetteSet, PathBuf)>,
+    /// The directories read (the cassette directory and every set's).
+    pub dirs: Vec<PathBuf>,
+    /// Directories not entered because they had already been read.
+    pub skipped: Vec<Skipped>,
+}
+
+impl Walk {
+    /// How many cassettes each set holds (sets holding none left out).
+    pub fn per_set(&self) -> BTreeMap<&CassetteSet, usize> {
+        let mut counts = BTreeMap::new();
+        for (set, _) in &self.cassettes {
+            *counts.entry(set).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Where the cassettes are, when some are in sets: `3 at the top,
+    /// checkout 5, checkout/eu 2` (`None` when all are at the top).
+    pub fn sets_summary(&self) -> Option<String> {
+        let per_set = self.per_set();
+        if per_set.keys().all(|set| set.name().is_empty()) {
+            return None;
+        }
+        let parts: Vec<String> = per_set
+            .iter()
+            .map(|(set, n)| match set.name() {
+                "" => format!("{n} at the top"),
+                name => format!("{name} {n}"),
+            })
+            .collect();
+        Some(parts.join(", "))
+    }
 }
 
 impl CassetteStore {
@@ -214,54 +282,105 @@ impl CassetteStore {
         result.map(|()| Written { path: final_path })
     }
 
-    /// Loads every `*.json` cassette in the directory, sorted by file name.
-    /// The first unreadable or malformed file stops the load with its path
-    /// and the parser's line and column.
-    pub fn load_all(&self) -> Result<Vec<LoadedCassette>, StoreError> {
-        let mut out = Vec::new();
-        self.visit(|file_name, cassette| {
-            out.push(LoadedCassette { file_name, cassette });
-            Ok::<_, StoreError>(())
-        })?;
-        Ok(out)
+    /// The one walk of a cassette directory: the directory itself and every
+    /// set below it (non-hidden subdirectories with valid set names, links
+    /// followed), each directory and each file read once however many names
+    /// lead to it, so links back up the tree (`a -> .`) end the walk instead
+    /// of looping. Every command that reads cassettes goes through here.
+    /// Each directory not entered is logged as a warning (and listed in
+    /// [`Walk::skipped`]).
+    pub fn walk(&self) -> Result<Walk, StoreError> {
+        let walk = self.walk_quietly()?;
+        for skipped in &walk.skipped {
+            tracing::warn!("{skipped}");
+        }
+        Ok(walk)
     }
 
-    /// Hands each cassette of the directory (not its sets) to `f` as it is
-    /// read, so a large library never sits in memory twice.
-    pub fn visit<E: From<StoreError>>(&self, mut f: impl FnMut(String, Cassette) -> Result<(), E>) -> Result<(), E> {
-        if !self.dir.is_dir() {
-            return Err(StoreError::MissingDir(self.dir.clone()).into());
-        }
-        for path in self.cassette_paths()? {
-            let (file_name, cassette) = read_cassette(&path)?;
-            f(file_name, cassette)?;
-        }
-        Ok(())
-    }
-
-    /// Every cassette file of every set: (set, path), sets in no particular order.
-    pub fn all_cassette_paths(&self) -> Result<Vec<(CassetteSet, PathBuf)>, StoreError> {
-        if !self.dir.is_dir() {
-            return Err(StoreError::MissingDir(self.dir.clone()));
-        }
-        let mut out = Vec::new();
-        let mut pending = vec![(CassetteSet::root(), self.dir.clone())];
-        while let Some((set, dir)) = pending.pop() {
-            out.extend(
-                CassetteStore::new(&dir)
-                    .cassette_paths()?
+    /// [`CassetteStore::walk`] without the warnings (for a walk that another
+    /// one follows at once).
+    fn walk_quietly(&self) -> Result<Walk, StoreError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        let root = fs::metadata(&self.dir)
+            .ok()
+            .filter(fs::Metadata::is_dir)
+            .ok_or_else(|| StoreError::MissingDir(self.dir.clone()))?;
+        let mut walk = Walk::default();
+        let mut dirs: std::collections::HashMap<Identity, PathBuf> = std::collections::HashMap::new();
+        let mut files: std::collections::HashSet<Identity> = std::collections::HashSet::new();
+        dirs.insert(identity(&root), self.dir.clone());
+        let mut pending = vec![(CassetteSet::root(), self.dir.clone(), identity(&root).0)];
+        while let Some((set, dir, dev)) = pending.pop() {
+            let mut found: Vec<(std::ffi::OsString, PathBuf, Identity)> = Vec::new();
+            let mut below: Vec<(String, PathBuf)> = Vec::new();
+            for entry in fs::read_dir(&dir).map_err(io(&dir))?.filter_map(Result::ok) {
+                let name = entry.file_name();
+                let bytes = name.as_encoded_bytes();
+                if bytes.starts_with(b".") {
+                    continue;
+                }
+                match entry_kind(&entry, dev) {
+                    Entry::File(id) if bytes.ends_with(b".json") => found.push((name, entry.path(), id)),
+                    Entry::Dir => below.push((name.to_string_lossy().into_owned(), entry.path())),
+                    Entry::File(_) | Entry::Other => {}
+                }
+            }
+            // All in one directory: ordering by file name is ordering by
+            // path, without comparing the shared leading components again.
+            found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            walk.cassettes.extend(
+                found
                     .into_iter()
-                    .map(|p| (set.clone(), p)),
+                    .filter(|(_, _, id)| files.insert(*id))
+                    .map(|(_, path, _)| (set.clone(), path)),
             );
-            pending.extend(subsets(&set, &dir)?);
+            walk.dirs.push(dir);
+            // Claimed in name order (the first name of a directory wins),
+            // then pushed reversed: popped from the end, sets are walked in
+            // name order.
+            below.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let mut children = Vec::new();
+            for (name, path) in below {
+                let qualified = set.qualify(&name);
+                let Ok(child) = CassetteSet::parse(&qualified) else {
+                    continue;
+                };
+                let Ok(metadata) = fs::metadata(&path) else {
+                    continue;
+                };
+                match dirs.entry(identity(&metadata)) {
+                    std::collections::hash_map::Entry::Occupied(first) => {
+                        walk.skipped.push(Skipped {
+                            path,
+                            same_as: first.get().clone(),
+                        });
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(path.clone());
+                        children.push((child, path, identity(&metadata).0));
+                    }
+                }
+            }
+            pending.extend(children.into_iter().rev());
         }
-        Ok(out)
+        Ok(walk)
     }
 
-    /// Loads every set: the directory itself and each subdirectory holding
-    /// cassettes (recursively), keyed by set name. Hidden directories are skipped.
-    pub fn load_sets(&self) -> Result<std::collections::BTreeMap<CassetteSet, Vec<LoadedCassette>>, StoreError> {
-        let mut sets: std::collections::BTreeMap<CassetteSet, Vec<LoadedCassette>> = std::collections::BTreeMap::new();
+    /// Every cassette file of every set, each once: (set, path), in
+    /// [`CassetteStore::walk`] order.
+    pub fn all_cassette_paths(&self) -> Result<Vec<(CassetteSet, PathBuf)>, StoreError> {
+        Ok(self.walk()?.cassettes)
+    }
+
+    /// Loads every set: the directory itself (always present, perhaps
+    /// empty) and each set holding cassettes, keyed by set name, files in
+    /// name order. The first unreadable or malformed file stops the load
+    /// with its path and the parser's line and column.
+    pub fn load_sets(&self) -> Result<BTreeMap<CassetteSet, Vec<LoadedCassette>>, StoreError> {
+        let mut sets: BTreeMap<CassetteSet, Vec<LoadedCassette>> = BTreeMap::new();
         sets.insert(CassetteSet::root(), Vec::new());
         self.visit_sets(|set, file_name, cassette| {
             sets.entry(set.clone())
@@ -272,60 +391,30 @@ impl CassetteStore {
         Ok(sets)
     }
 
-    /// Hands every cassette of every set to `f` as it is read.
+    /// Hands every cassette of every set to `f` as it is read (in
+    /// [`CassetteStore::walk`] order), so a large library never sits in
+    /// memory twice.
     pub fn visit_sets<E: From<StoreError>>(
         &self,
         mut f: impl FnMut(&CassetteSet, String, Cassette) -> Result<(), E>,
     ) -> Result<(), E> {
-        if !self.dir.is_dir() {
-            return Err(StoreError::MissingDir(self.dir.clone()).into());
-        }
-        let mut pending = vec![(CassetteSet::root(), self.dir.clone())];
-        while let Some((set, dir)) = pending.pop() {
-            CassetteStore::new(&dir).visit(|name, cassette| f(&set, name, cassette))?;
-            pending.extend(subsets(&set, &dir)?);
+        for (set, path) in self.walk()?.cassettes {
+            let (file_name, cassette) = read_cassette(&path)?;
+            f(&set, file_name, cassette)?;
         }
         Ok(())
     }
 
-    /// Paths of the cassette files, sorted; temporaries and hidden files are skipped.
-    pub fn cassette_paths(&self) -> Result<Vec<PathBuf>, StoreError> {
-        let entries = fs::read_dir(&self.dir).map_err(|source| StoreError::Io {
-            path: self.dir.clone(),
-            source,
-        })?;
-        let mut paths: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .filter(|e| {
-                let name = e.file_name();
-                let name = name.as_encoded_bytes();
-                name.ends_with(b".json") && !name.starts_with(b".") && entry_is(e, fs::FileType::is_file)
-            })
-            .map(|e| e.path())
-            .collect();
-        // All in one directory: ordering by file name is ordering by path,
-        // without comparing the shared leading components again.
-        paths.sort_unstable_by(|a, b| a.file_name().cmp(&b.file_name()));
-        Ok(paths)
-    }
-
     /// Deletes temporary files left behind by a crashed writer, in the
     /// directory and every set below it; returns how many were removed.
+    /// (Quietly: loading the cassettes walks again and warns.)
     pub fn clean_temp_files_everywhere(&self) -> usize {
-        let mut removed = 0;
-        let mut pending = vec![self.dir.clone()];
-        while let Some(dir) = pending.pop() {
-            removed += CassetteStore::new(&dir).clean_temp_files();
-            if let Ok(entries) = fs::read_dir(&dir) {
-                for entry in entries.filter_map(Result::ok) {
-                    let hidden = entry.file_name().to_string_lossy().starts_with('.');
-                    if !hidden && entry.file_type().is_ok_and(|t| t.is_dir()) {
-                        pending.push(entry.path());
-                    }
-                }
-            }
-        }
-        removed
+        self.walk_quietly().map_or(0, |walk| {
+            walk.dirs
+                .into_iter()
+                .map(|dir| CassetteStore::new(dir).clean_temp_files())
+                .sum()
+        })
     }
 
     /// Deletes temporary files left behind by a crashed writer in this
@@ -395,7 +484,11 @@ pub(crate) mod tests {
         assert!(sync(&written).is_empty(), "all three sync");
         // A leftover temporary from a crash is ignored, then cleaned.
         fs::write(store.dir().join(".c.json.1.1.tmp"), b"{partial").expect("temp");
-        let loaded = store.load_all().expect("loads");
+        let loaded = store
+            .load_sets()
+            .expect("loads")
+            .remove(&CassetteSet::root())
+            .expect("root");
         let names: Vec<_> = loaded.iter().map(|l| l.file_name.as_str()).collect();
         assert_eq!(names, ["a.json", "b.json"]);
         assert_eq!(loaded[0].cassette.occurrence, 3);
@@ -439,25 +532,7 @@ pub(crate) mod tests {
         std::os::unix::fs::symlink(elsewhere.path().join("shared"), dir.path().join("team")).expect("link");
         std::os::unix::fs::symlink(elsewhere.path().join("gone.json"), dir.path().join("c.json")).expect("link");
         fs::create_dir(dir.path().join("dir.json")).expect("a directory named like a cassette");
-        let names = |paths: Vec<PathBuf>| -> Vec<String> {
-            paths
-                .iter()
-                .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
-                .collect()
-        };
-        assert_eq!(names(root.cassette_paths().expect("paths")), ["a.json", "b.json"]);
-        let mut all: Vec<(String, String)> = root
-            .all_cassette_paths()
-            .expect("all")
-            .into_iter()
-            .map(|(set, p)| {
-                (
-                    set.name().to_owned(),
-                    p.file_name().expect("name").to_string_lossy().into_owned(),
-                )
-            })
-            .collect();
-        all.sort();
+        let all = listed(&root);
         let expected: Vec<(String, String)> = [("", "a.json"), ("", "b.json"), ("team", "s.json")]
             .iter()
             .map(|(s, f)| ((*s).to_owned(), (*f).to_owned()))
@@ -470,7 +545,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = CassetteStore::new(dir.path());
         fs::write(dir.path().join("bad.json"), b"{\n  \"format_version\": 1,\n  oops\n}").expect("write");
-        let err = store.load_all().expect_err("malformed");
+        let err = store.load_sets().expect_err("malformed");
         let msg = err.to_string();
         assert!(msg.contains("bad.json") && msg.contains("line 3"), "{msg}");
     }
@@ -478,8 +553,107 @@ pub(crate) mod tests {
     #[test]
     fn missing_directory_is_explained() {
         let err = CassetteStore::new("/nonexistent/stripe-vcr")
-            .load_all()
+            .load_sets()
             .expect_err("missing");
         assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    /// (set, file name) of every cassette the walk finds, in its order.
+    fn listed(store: &CassetteStore) -> Vec<(String, String)> {
+        store
+            .all_cassette_paths()
+            .expect("walk")
+            .into_iter()
+            .map(|(set, p)| {
+                (
+                    set.name().to_owned(),
+                    p.file_name().expect("name").to_string_lossy().into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+        expected
+            .iter()
+            .map(|(s, f)| ((*s).to_owned(), (*f).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn links_back_up_the_tree_end_the_walk_and_every_file_is_read_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = CassetteStore::new(dir.path());
+        for name in ["a.json", "b.json"] {
+            root.write(name, &cassette(1)).and_then(Written::sync).expect("write");
+        }
+        CassetteStore::new(dir.path().join("checkout"))
+            .write("c.json", &cassette(1))
+            .and_then(Written::sync)
+            .expect("write");
+        // Two links to the directory itself: without cycle detection the
+        // walk never ends (a/, a/a/, a/b/, b/a/ ...); with one, every
+        // cassette is read twice. A link inside a set back to the top, and a
+        // second name for a set and for a file, are read once too.
+        std::os::unix::fs::symlink(".", dir.path().join("a")).expect("link");
+        std::os::unix::fs::symlink(".", dir.path().join("b")).expect("link");
+        std::os::unix::fs::symlink("..", dir.path().join("checkout/up")).expect("link");
+        std::os::unix::fs::symlink("checkout", dir.path().join("z-checkout")).expect("link");
+        std::os::unix::fs::symlink("a.json", dir.path().join("same-as-a.json")).expect("link");
+        fs::hard_link(dir.path().join("b.json"), dir.path().join("hard-b.json")).expect("hard link");
+        let walk = root.walk().expect("walk ends");
+        assert_eq!(
+            listed(&root),
+            pairs(&[("", "a.json"), ("", "b.json"), ("checkout", "c.json")])
+        );
+        let mut skipped: Vec<String> = walk
+            .skipped
+            .iter()
+            .map(|s| {
+                let shown = s.path.strip_prefix(dir.path()).expect("inside");
+                assert!(s.to_string().contains("is the same directory as"), "{s}");
+                shown.display().to_string()
+            })
+            .collect();
+        skipped.sort();
+        assert_eq!(skipped, ["a", "b", "checkout/up", "z-checkout"]);
+        assert_eq!(walk.dirs.len(), 2, "{:?}", walk.dirs);
+        let per_set: Vec<(String, usize)> = walk
+            .per_set()
+            .into_iter()
+            .map(|(s, n)| (s.name().to_owned(), n))
+            .collect();
+        assert_eq!(per_set, [("".to_owned(), 2), ("checkout".to_owned(), 1)]);
+        let loaded = root.load_sets().expect("loads");
+        assert_eq!(loaded.values().map(Vec::len).sum::<usize>(), 3);
+    }
+
+    #[test]
+    fn sets_are_walked_in_name_order_after_the_directory_itself() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (set, file) in [
+            ("b", "2.json"),
+            ("a/deep", "4.json"),
+            ("", "9.json"),
+            ("a", "3.json"),
+            ("", "1.json"),
+        ] {
+            CassetteStore::new(dir.path().join(set))
+                .write(file, &cassette(1))
+                .and_then(Written::sync)
+                .expect("write");
+        }
+        fs::create_dir(dir.path().join("not a set")).expect("dir");
+        fs::write(dir.path().join("not a set/x.json"), b"{}").expect("write");
+        assert_eq!(
+            listed(&CassetteStore::new(dir.path())),
+            pairs(&[
+                ("", "1.json"),
+                ("", "9.json"),
+                ("a", "3.json"),
+                ("a/deep", "4.json"),
+                ("b", "2.json")
+            ])
+        );
     }
 }

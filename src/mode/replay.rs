@@ -2,15 +2,18 @@
 //! offline and deterministically. Nothing here opens a network connection —
 //! except, with `--record-missing`, the recorder it hands misses to.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use http_body_util::Full;
 use hyper::header::HeaderValue;
 use hyper::{Method, Response};
+use lru::LruCache;
 use tokio_util::either::Either;
 
 use crate::cassette::index::{PreparedResponse, Recording, ReplayIndex};
@@ -26,6 +29,16 @@ use crate::stripe::auth::ApiKey;
 /// Header naming the cassette a replayed response came from.
 pub const CASSETTE_HEADER: &str = "stripe-vcr-cassette";
 
+/// How long an `Idempotency-Key` is remembered after its first use, as
+/// Stripe keeps keys: a request that sends it again later is a new one.
+pub const IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Most `Idempotency-Key`s each cassette set remembers (SDKs send a fresh
+/// one with every POST); beyond it the least recently used is forgotten.
+/// About 400 bytes each (measured in `tests/bounded_state.rs`; see
+/// bench/RESULTS.md), so at most about 4 MB per set.
+pub const IDEMPOTENCY_KEYS_REMEMBERED: usize = 10_000;
+
 /// What an `Idempotency-Key` was used for in this run.
 #[derive(Debug)]
 struct KeyUse {
@@ -34,6 +47,57 @@ struct KeyUse {
     first: String,
     /// The result Stripe saved under the key, if it saved one.
     saved: Option<Saved>,
+    /// When the key was first used.
+    since: Instant,
+}
+
+/// The `Idempotency-Key`s one set has seen, bounded by age
+/// ([`IDEMPOTENCY_KEY_TTL`]) and by count (the least recently used go first).
+#[derive(Debug)]
+struct KeyMemory {
+    keys: LruCache<String, KeyUse>,
+    capacity: NonZeroUsize,
+}
+
+impl KeyMemory {
+    /// Grows as keys come, up to `capacity` (an LRU made with its capacity
+    /// would allocate its whole table up front, in every set).
+    fn new(capacity: NonZeroUsize) -> KeyMemory {
+        KeyMemory {
+            keys: LruCache::unbounded(),
+            capacity,
+        }
+    }
+
+    /// What `key` was used for, unless that was [`IDEMPOTENCY_KEY_TTL`] or
+    /// more before `now` (then it is forgotten here).
+    fn get_mut(&mut self, key: &str, now: Instant) -> Option<&mut KeyUse> {
+        if self.keys.peek(key).is_some_and(|used| expired(used, now)) {
+            self.keys.pop(key);
+            return None;
+        }
+        self.keys.get_mut(key)
+    }
+
+    /// Remembers `key`, first forgetting expired keys at the old end and,
+    /// when full, the least recently used one.
+    fn remember(&mut self, key: &str, used: KeyUse) {
+        while self
+            .keys
+            .peek_lru()
+            .is_some_and(|(_, oldest)| expired(oldest, used.since))
+        {
+            self.keys.pop_lru();
+        }
+        if self.keys.len() >= self.capacity.get() {
+            self.keys.pop_lru();
+        }
+        self.keys.push(key.to_owned(), used);
+    }
+}
+
+fn expired(used: &KeyUse, now: Instant) -> bool {
+    now.saturating_duration_since(used.since) >= IDEMPOTENCY_KEY_TTL
 }
 
 /// A result saved under an idempotency key, answered again to a retry with
@@ -79,9 +143,15 @@ enum Answer {
 #[derive(Debug)]
 struct SetState {
     index: ReplayIndex,
-    idempotency: Mutex<HashMap<String, KeyUse>>,
+    idempotency: Mutex<KeyMemory>,
     hits: AtomicU64,
     misses: AtomicU64,
+}
+
+impl SetState {
+    fn remembered_keys(&self) -> usize {
+        self.idempotency.lock().unwrap_or_else(|p| p.into_inner()).keys.len()
+    }
 }
 
 /// The replay-mode handler.
@@ -96,6 +166,17 @@ pub struct Replayer {
 impl Replayer {
     /// A replayer over the sets loaded from `root`, optionally recording misses.
     pub fn new(root: PathBuf, sets: BTreeMap<CassetteSet, ReplayIndex>, fallback: Option<Recorder>) -> Replayer {
+        let remembered = NonZeroUsize::new(IDEMPOTENCY_KEYS_REMEMBERED).unwrap_or(NonZeroUsize::MIN);
+        Replayer::remembering(root, sets, fallback, remembered)
+    }
+
+    /// Like [`Replayer::new`], remembering at most `keys` idempotency keys per set.
+    pub fn remembering(
+        root: PathBuf,
+        sets: BTreeMap<CassetteSet, ReplayIndex>,
+        fallback: Option<Recorder>,
+        keys: NonZeroUsize,
+    ) -> Replayer {
         Replayer {
             root,
             sets: sets
@@ -105,7 +186,7 @@ impl Replayer {
                         set,
                         SetState {
                             index,
-                            idempotency: Mutex::new(HashMap::new()),
+                            idempotency: Mutex::new(KeyMemory::new(keys)),
                             hits: AtomicU64::new(0),
                             misses: AtomicU64::new(0),
                         },
@@ -119,6 +200,11 @@ impl Replayer {
     /// Cassettes loaded, across all sets.
     pub fn cassette_count(&self) -> usize {
         self.sets.values().map(|s| s.index.len()).sum()
+    }
+
+    /// Idempotency keys remembered now, across all sets.
+    pub fn remembered_keys(&self) -> usize {
+        self.sets.values().map(SetState::remembered_keys).sum()
     }
 
     /// The recorded response, except that `Idempotency-Key` echoes this
@@ -176,7 +262,7 @@ impl Replayer {
             .filter(|k| !k.is_empty());
         let answer = match idempotency_key {
             None => state.index.next(&request.key).map_or(Answer::Miss, Answer::Recorded),
-            Some(k) => Self::with_key(state, request, k),
+            Some(k) => Self::with_key(state, request, k, Instant::now()),
         };
         match answer {
             Answer::Recorded(recording) => {
@@ -217,15 +303,22 @@ impl Replayer {
     /// Stripe's rules (the saved result again, an idempotency error for
     /// other parameters or another endpoint, or, when nothing was saved, a
     /// fresh run of the request).
-    fn with_key(state: &SetState, request: &ApiRequest, key: &str) -> Answer {
+    fn with_key(state: &SetState, request: &ApiRequest, key: &str, now: Instant) -> Answer {
         let mut memory = state.idempotency.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(used) = memory.get_mut(key) else {
+        let Some(used) = memory.get_mut(key, now) else {
             let Some(recording) = state.index.next(&request.key) else {
                 return Answer::Miss;
             };
             let saved = Saved::of(&recording, request);
             let first = recording.file_name.clone();
-            memory.insert(key.to_owned(), KeyUse { first, saved });
+            memory.remember(
+                key,
+                KeyUse {
+                    first,
+                    saved,
+                    since: now,
+                },
+            );
             return Answer::Recorded(recording);
         };
         if let Some(retry) = state.index.next_reusing(&request.key, &used.first) {
@@ -302,6 +395,7 @@ impl Mode for Replayer {
                         "hits": s.hits.load(Ordering::Relaxed),
                         "misses": s.misses.load(Ordering::Relaxed),
                         "unused": s.index.unused().len(),
+                        "idempotency_keys": s.remembered_keys(),
                     }),
                 )
             })
@@ -324,7 +418,7 @@ impl Mode for Replayer {
     fn reset(&self, set: Option<&CassetteSet>) -> bool {
         let reset_one = |s: &SetState| {
             s.index.reset();
-            s.idempotency.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            s.idempotency.lock().unwrap_or_else(|p| p.into_inner()).keys.clear();
         };
         match set {
             None => {
@@ -340,5 +434,117 @@ impl Mode for Replayer {
             .iter()
             .flat_map(|(set, s)| s.index.unused().into_iter().map(move |f| set.qualify(&f)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cassette::format::{
+        BodyEncoding, Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
+    };
+    use crate::cassette::redact::Redactor;
+    use crate::cassette::store::LoadedCassette;
+    use crate::mode::Via;
+
+    /// A form create sent with `Idempotency-Key: key`.
+    fn create(key: &str) -> ApiRequest {
+        let (parts, ()) = hyper::Request::builder()
+            .method("POST")
+            .uri("/v1/payment_intents")
+            .header("authorization", "Bearer sk_test_IdempotencyMemory")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("idempotency-key", key)
+            .body(())
+            .expect("request")
+            .into_parts();
+        let body = bytes::Bytes::from_static(b"amount=700&currency=usd");
+        ApiRequest::decode(parts, body, Via::Plain, Redactor::standard()).expect("decodes")
+    }
+
+    /// A set holding two recorded answers to [`create`], `pi_1` then `pi_2`.
+    fn set(remembered: usize) -> SetState {
+        let canonical = create("any").canonical;
+        let loaded = (1..=2)
+            .map(|n| LoadedCassette {
+                file_name: format!("create-{n}.json"),
+                cassette: Cassette {
+                    format_version: FORMAT_VERSION,
+                    recorded_at: "2026-11-22T00:00:00Z".into(),
+                    endpoint: "create".into(),
+                    occurrence: n,
+                    request: RecordedRequest {
+                        canonical: canonical.clone(),
+                        body_encoding: BodyEncoding::Form,
+                        user_agent: None,
+                        reuses_idempotency_key_of: None,
+                    },
+                    response: RecordedResponse {
+                        status: 200,
+                        headers: ResponseHeaders::default(),
+                        body: ResponseBody::Body(serde_json::json!({ "id": format!("pi_{n}") })),
+                    },
+                },
+            })
+            .collect();
+        SetState {
+            index: ReplayIndex::build(loaded).expect("index"),
+            idempotency: Mutex::new(KeyMemory::new(NonZeroUsize::new(remembered).expect("non-zero"))),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// What `key` is answered with at `now`: `new create-N.json` for a
+    /// recording served afresh, `saved create-N.json` for a saved result
+    /// served again.
+    fn answer(state: &SetState, key: &str, now: Instant) -> String {
+        match Replayer::with_key(state, &create(key), key, now) {
+            Answer::Recorded(recording) => format!("new {}", recording.file_name),
+            Answer::Saved { cassette, .. } => format!("saved {cassette}"),
+            Answer::Refused(error) => format!("refused {error}"),
+            Answer::Miss => "miss".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_key_is_forgotten_a_day_after_its_first_use() {
+        let state = set(10);
+        let t0 = Instant::now();
+        assert_eq!(answer(&state, "k", t0), "new create-1.json");
+        let hour = Duration::from_secs(3600);
+        assert_eq!(answer(&state, "k", t0 + hour), "saved create-1.json", "a retry");
+        assert_eq!(
+            answer(&state, "k", t0 + IDEMPOTENCY_KEY_TTL - hour),
+            "saved create-1.json",
+            "a retry on the same day"
+        );
+        assert_eq!(
+            answer(&state, "k", t0 + IDEMPOTENCY_KEY_TTL),
+            "new create-2.json",
+            "expired: a new request"
+        );
+        // Expired keys at the old end go when a new key comes.
+        assert_eq!(answer(&state, "a", t0 + IDEMPOTENCY_KEY_TTL), "new create-2.json");
+        assert_eq!(answer(&state, "b", t0 + 3 * IDEMPOTENCY_KEY_TTL), "new create-2.json");
+        assert_eq!(state.remembered_keys(), 1, "only b is left");
+    }
+
+    #[test]
+    fn beyond_its_bound_the_least_recently_used_key_is_forgotten() {
+        let state = set(2);
+        let now = Instant::now();
+        assert_eq!(answer(&state, "a", now), "new create-1.json");
+        assert_eq!(answer(&state, "b", now), "new create-2.json");
+        assert_eq!(
+            answer(&state, "a", now),
+            "saved create-1.json",
+            "a is used again: now the newest"
+        );
+        assert_eq!(answer(&state, "c", now), "new create-2.json");
+        assert_eq!(state.remembered_keys(), 2);
+        assert_eq!(answer(&state, "a", now), "saved create-1.json", "a is kept");
+        assert_eq!(answer(&state, "b", now), "new create-2.json", "b was forgotten");
+        assert_eq!(state.remembered_keys(), 2);
     }
 }

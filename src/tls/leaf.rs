@@ -1,10 +1,18 @@
 //! Per-host leaf certificate cache: turns the CA's leaves into rustls server
 //! configs for CONNECT tunnels and for direct (SNI-selected) connections.
+//!
+//! The cache is bounded ([`LEAF_CACHE_CAPACITY`] hosts, least recently used
+//! dropped first): a client can ask for any number of names under an
+//! intercepted DNS subtree (`a.localhost`, `b.api.stripe.com`, …). A leaf is
+//! minted outside the cache's lock, so a handshake for one name never waits
+//! for another name's key to be generated, and on a multi-threaded runtime
+//! the minting worker hands its other tasks to another thread first.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use lru::LruCache;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::ServerConfig;
@@ -16,6 +24,11 @@ use super::TlsError;
 /// A cached leaf is replaced once it is this close to expiring, so no
 /// connection is ever handed a certificate that expires mid-session.
 pub const LEAF_RENEW_BEFORE_EXPIRY: Duration = Duration::hours(1);
+
+/// Most hosts whose leaf is kept; beyond it the least recently used is
+/// dropped (and minted again if it comes back). Real clients use one to a
+/// few names.
+pub const LEAF_CACHE_CAPACITY: usize = 256;
 
 /// The names on the leaf presented to direct clients that send no SNI (IP
 /// literals) or an SNI name the CA does not permit.
@@ -34,10 +47,17 @@ pub struct LeafIssuer {
 
 struct Inner {
     ca: Arc<CertificateAuthority>,
-    /// Keyed by the canonical host (lowercase DNS name or IP). Bounded by the
-    /// CA's name constraints, since only permitted hosts are ever minted.
-    leaves: Mutex<HashMap<String, CachedLeaf>>,
-    fallback: Mutex<Option<CachedLeaf>>,
+    /// Keyed by the canonical host (lowercase DNS name or IP); only hosts
+    /// the CA permits get a slot. Locked only to find or make a slot.
+    leaves: Mutex<LruCache<String, Arc<Slot>>>,
+    fallback: Slot,
+}
+
+/// One host's leaf, minted at most once at a time: concurrent handshakes
+/// for the same host wait here for the first one's leaf, not on the cache.
+#[derive(Default)]
+struct Slot {
+    leaf: Mutex<Option<Arc<CachedLeaf>>>,
 }
 
 impl fmt::Debug for Inner {
@@ -49,26 +69,36 @@ impl fmt::Debug for Inner {
     }
 }
 
-#[derive(Clone)]
 struct CachedLeaf {
     key: Arc<CertifiedKey>,
-    config: Arc<ServerConfig>,
+    /// The server config presenting this leaf alone, for CONNECT tunnels;
+    /// made on first use (direct clients need only the key, and a config
+    /// costs far more memory than the leaf itself).
+    config: OnceLock<Arc<ServerConfig>>,
     not_after: OffsetDateTime,
 }
 
 impl CachedLeaf {
-    fn new(minted: MintedLeaf, ca: &CertificateAuthority) -> Result<Self, TlsError> {
-        let key = Arc::new(minted.certified_key);
-        let resolver = Arc::new(SingleCertAndKey::from(Arc::clone(&key)));
-        Ok(CachedLeaf {
-            config: server_config(ca, resolver)?,
-            key,
+    fn new(minted: MintedLeaf) -> Self {
+        CachedLeaf {
+            key: Arc::new(minted.certified_key),
+            config: OnceLock::new(),
             not_after: minted.not_after,
-        })
+        }
     }
 
     fn is_fresh(&self, now: OffsetDateTime) -> bool {
         !needs_renewal(self.not_after, now)
+    }
+
+    fn config(&self, ca: &CertificateAuthority) -> Result<Arc<ServerConfig>, TlsError> {
+        if let Some(config) = self.config.get() {
+            return Ok(config.clone());
+        }
+        let resolver = Arc::new(SingleCertAndKey::from(Arc::clone(&self.key)));
+        let config = server_config(ca, resolver)?;
+        // Two tunnels racing here both built one; every later caller gets the first.
+        Ok(self.config.get_or_init(|| config).clone())
     }
 }
 
@@ -80,6 +110,20 @@ fn needs_renewal(not_after: OffsetDateTime, now: OffsetDateTime) -> bool {
 /// still a valid cache, so keep using it.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `mint` (generating a key and signing a certificate) without
+/// holding up the async worker it is called on: rustls asks for the
+/// certificate synchronously, inside the handshake, so on a multi-threaded
+/// runtime the worker hands its other tasks to another thread first
+/// (`block_in_place`). Elsewhere (a current-thread runtime, no runtime) it
+/// just runs.
+fn off_the_workers<T>(mint: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(mint),
+        _ => mint(),
+    }
 }
 
 fn server_config(
@@ -95,13 +139,19 @@ fn server_config(
 }
 
 impl LeafIssuer {
-    /// Wraps the CA; no leaf is minted until one is needed.
+    /// Wraps the CA; no leaf is minted until one is needed. At most
+    /// [`LEAF_CACHE_CAPACITY`] hosts' leaves are kept.
     pub fn new(ca: Arc<CertificateAuthority>) -> Self {
+        LeafIssuer::with_capacity(ca, NonZeroUsize::new(LEAF_CACHE_CAPACITY).unwrap_or(NonZeroUsize::MIN))
+    }
+
+    /// Like [`LeafIssuer::new`], keeping at most `capacity` hosts' leaves.
+    pub fn with_capacity(ca: Arc<CertificateAuthority>, capacity: NonZeroUsize) -> Self {
         LeafIssuer {
             inner: Arc::new(Inner {
                 ca,
-                leaves: Mutex::new(HashMap::new()),
-                fallback: Mutex::new(None),
+                leaves: Mutex::new(LruCache::new(capacity)),
+                fallback: Slot::default(),
             }),
         }
     }
@@ -117,7 +167,7 @@ impl LeafIssuer {
     /// leaf is within [`LEAF_RENEW_BEFORE_EXPIRY`] of expiring.
     pub fn server_config_for(&self, host: &str) -> Result<Arc<ServerConfig>, TlsError> {
         let host = Host::parse(host)?;
-        Ok(self.inner.leaf_for(&host)?.config)
+        self.inner.leaf_for(&host)?.config(&self.inner.ca)
     }
 
     /// A server config for clients connecting straight to the proxy port:
@@ -135,50 +185,84 @@ impl LeafIssuer {
     }
 
     /// How many hosts currently have a cached leaf (the fallback leaf is not
-    /// counted), for stats.
+    /// counted), for stats; never more than the cache's capacity.
     pub fn cached_hosts(&self) -> usize {
         lock(&self.inner.leaves).len()
     }
 }
 
 impl Inner {
-    /// The cached leaf for `host`, minting it (at most once, even when called
-    /// concurrently, since the lock is held while minting) if absent or stale.
-    fn leaf_for(&self, host: &Host) -> Result<CachedLeaf, TlsError> {
-        let key = host.to_string();
-        let now = OffsetDateTime::now_utc();
-        let mut leaves = lock(&self.leaves);
-        if let Some(leaf) = leaves.get(&key).filter(|l| l.is_fresh(now)) {
-            return Ok(leaf.clone());
+    /// The cached leaf for `host`, minting it if absent or stale: at most
+    /// once for concurrent callers, and without holding the cache's lock,
+    /// so other hosts' handshakes go on meanwhile.
+    fn leaf_for(&self, host: &Host) -> Result<Arc<CachedLeaf>, TlsError> {
+        if !self.ca.permits_host(host) {
+            return Err(TlsError::HostNotPermitted { host: host.to_string() });
         }
-        let leaf = CachedLeaf::new(self.ca.mint(std::slice::from_ref(host))?, &self.ca)?;
-        tracing::debug!(host = %key, not_after = %leaf.not_after, "minted leaf certificate");
-        leaves.insert(key, leaf.clone());
-        Ok(leaf)
+        self.leaf_with(host, || self.ca.mint(std::slice::from_ref(host)))
+    }
+
+    /// [`Inner::leaf_for`], minting with `mint`.
+    fn leaf_with(
+        &self,
+        host: &Host,
+        mint: impl FnOnce() -> Result<MintedLeaf, TlsError>,
+    ) -> Result<Arc<CachedLeaf>, TlsError> {
+        let key = host.to_string();
+        let slot = {
+            let mut leaves = lock(&self.leaves);
+            match leaves.get(&key) {
+                Some(slot) => slot.clone(),
+                None => {
+                    let slot = Arc::new(Slot::default());
+                    leaves.push(key.clone(), slot.clone());
+                    slot
+                }
+            }
+        };
+        let minted = self.fill(&slot, mint);
+        if minted.is_err() {
+            // Leave no empty slot behind for a host that could not be minted.
+            let mut leaves = lock(&self.leaves);
+            if leaves.peek(&key).is_some_and(|s| Arc::ptr_eq(s, &slot)) {
+                leaves.pop(&key);
+            }
+        }
+        minted
+    }
+
+    /// The slot's leaf if it is fresh, else a new one from `mint`.
+    fn fill(
+        &self,
+        slot: &Slot,
+        mint: impl FnOnce() -> Result<MintedLeaf, TlsError>,
+    ) -> Result<Arc<CachedLeaf>, TlsError> {
+        let mut leaf = lock(&slot.leaf);
+        if let Some(fresh) = leaf.as_ref().filter(|l| l.is_fresh(OffsetDateTime::now_utc())) {
+            return Ok(fresh.clone());
+        }
+        let minted = Arc::new(CachedLeaf::new(off_the_workers(mint)?));
+        tracing::debug!(not_after = %minted.not_after, "minted a leaf certificate");
+        *leaf = Some(minted.clone());
+        Ok(minted)
     }
 
     /// The leaf for direct clients without a usable SNI name. It names only
     /// those of [`FALLBACK_HOSTS`] the CA permits.
-    fn fallback_leaf(&self) -> Result<CachedLeaf, TlsError> {
-        let now = OffsetDateTime::now_utc();
-        let mut fallback = lock(&self.fallback);
-        if let Some(leaf) = fallback.as_ref().filter(|l| l.is_fresh(now)) {
-            return Ok(leaf.clone());
-        }
-        let hosts: Vec<Host> = FALLBACK_HOSTS
-            .iter()
-            .filter_map(|h| Host::parse(h).ok())
-            .filter(|h| self.ca.permits_host(h))
-            .collect();
-        if hosts.is_empty() {
-            return Err(TlsError::HostNotPermitted {
-                host: FALLBACK_HOSTS.join(", "),
-            });
-        }
-        let leaf = CachedLeaf::new(self.ca.mint(&hosts)?, &self.ca)?;
-        tracing::debug!(not_after = %leaf.not_after, "minted fallback leaf certificate");
-        *fallback = Some(leaf.clone());
-        Ok(leaf)
+    fn fallback_leaf(&self) -> Result<Arc<CachedLeaf>, TlsError> {
+        self.fill(&self.fallback, || {
+            let hosts: Vec<Host> = FALLBACK_HOSTS
+                .iter()
+                .filter_map(|h| Host::parse(h).ok())
+                .filter(|h| self.ca.permits_host(h))
+                .collect();
+            if hosts.is_empty() {
+                return Err(TlsError::HostNotPermitted {
+                    host: FALLBACK_HOSTS.join(", "),
+                });
+            }
+            self.ca.mint(&hosts)
+        })
     }
 
     fn key_for_sni(&self, sni: Option<&str>) -> Result<Arc<CertifiedKey>, TlsError> {
@@ -189,7 +273,7 @@ impl Inner {
             Some(host) => self.leaf_for(&host)?,
             None => self.fallback_leaf()?,
         };
-        Ok(leaf.key)
+        Ok(leaf.key.clone())
     }
 }
 
@@ -395,6 +479,98 @@ mod tests {
     }
 
     #[test]
+    fn ten_thousand_sni_names_leave_the_cache_at_its_bound() {
+        let (_dir, issuer) = issuer();
+        let name = |i: usize| format!("n{i}.localhost");
+        let first = issuer.inner.key_for_sni(Some(&name(0))).unwrap();
+        for i in 1..10_000 {
+            issuer.inner.key_for_sni(Some(&name(i))).unwrap();
+            assert!(issuer.cached_hosts() <= LEAF_CACHE_CAPACITY);
+        }
+        assert_eq!(issuer.cached_hosts(), LEAF_CACHE_CAPACITY);
+        // The newest names are still cached; the oldest was dropped, and
+        // coming back it is minted anew (and presents its own name).
+        let newest = issuer.inner.key_for_sni(Some(&name(9_999))).unwrap();
+        assert!(Arc::ptr_eq(
+            &newest,
+            &issuer.inner.key_for_sni(Some(&name(9_999))).unwrap()
+        ));
+        let again = issuer.inner.key_for_sni(Some(&name(0))).unwrap();
+        assert!(!Arc::ptr_eq(&first, &again), "the least recently used leaf was dropped");
+        assert_eq!(san_names(&again.cert[0]), [name(0)]);
+        assert_eq!(issuer.cached_hosts(), LEAF_CACHE_CAPACITY);
+    }
+
+    #[tokio::test]
+    async fn direct_handshakes_for_more_names_than_the_cache_holds_each_get_their_own_leaf() {
+        let (_dir, issuer) = issuer();
+        let issuer = LeafIssuer::with_capacity(issuer.ca().clone(), NonZeroUsize::new(2).unwrap());
+        let config = issuer.direct_server_config().unwrap();
+        for name in ["a.localhost", "b.api.stripe.com", "c.localhost", "a.localhost"] {
+            let hs = handshake(config.clone(), issuer.ca(), name, &[b"h2"]).await.unwrap();
+            assert_eq!(hs.sans, [name]);
+            assert!(issuer.cached_hosts() <= 2);
+        }
+        assert_eq!(issuer.cached_hosts(), 2);
+    }
+
+    #[test]
+    fn minting_a_leaf_does_not_hold_up_other_hosts() {
+        let (_dir, issuer) = issuer();
+        let slow = Host::parse("slow.localhost").unwrap();
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let (finish, finish_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            let (issuer, slow) = (&issuer, &slow);
+            let slow_mint = s.spawn(move || {
+                issuer.inner.leaf_with(slow, || {
+                    started_tx.send(()).unwrap();
+                    // Held until the other host's leaf is done (or 30 s).
+                    let _ = finish_rx.recv_timeout(std::time::Duration::from_secs(30));
+                    issuer.ca().mint(std::slice::from_ref(slow))
+                })
+            });
+            started.recv().unwrap();
+            // Minted and cached while the slow one is still minting: the
+            // cache's lock is not held during minting.
+            issuer.server_config_for("fast.localhost").unwrap();
+            assert_eq!(issuer.cached_hosts(), 2);
+            finish.send(()).unwrap();
+            slow_mint.join().unwrap().unwrap();
+        });
+    }
+
+    #[test]
+    fn minting_inside_a_handshake_leaves_the_runtime_workers_free() {
+        // One worker: if minting blocked it, the task that lets the mint
+        // finish could never run.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (_dir, issuer) = issuer();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let waited = runtime.block_on(async move {
+            let minting = tokio::spawn(async move {
+                let host = Host::parse("blocking.localhost").unwrap();
+                let mut waited = None;
+                issuer
+                    .inner
+                    .leaf_with(&host, || {
+                        waited = Some(released.recv_timeout(std::time::Duration::from_secs(30)));
+                        issuer.ca().mint(std::slice::from_ref(&host))
+                    })
+                    .unwrap();
+                waited
+            });
+            tokio::spawn(async move { release.send(()).unwrap() });
+            minting.await.unwrap()
+        });
+        assert_eq!(waited, Some(Ok(())), "the other task ran while the leaf was minted");
+    }
+
+    #[test]
     fn leaves_near_expiry_are_reminted() {
         let now = OffsetDateTime::now_utc();
         assert!(!needs_renewal(now + Duration::days(7), now));
@@ -410,7 +586,19 @@ mod tests {
 
         let (_dir, issuer) = issuer();
         let first = issuer.server_config_for("api.stripe.com").unwrap();
-        lock(&issuer.inner.leaves).get_mut("api.stripe.com").unwrap().not_after = now + Duration::minutes(30);
+        let slot = lock(&issuer.inner.leaves).get("api.stripe.com").unwrap().clone();
+        let stale = {
+            let mut leaf = lock(&slot.leaf);
+            let current = leaf.take().unwrap();
+            let stale = Arc::new(CachedLeaf {
+                key: current.key.clone(),
+                config: OnceLock::new(),
+                not_after: now + Duration::minutes(30),
+            });
+            *leaf = Some(stale.clone());
+            stale
+        };
+        assert!(!stale.is_fresh(now));
         let second = issuer.server_config_for("api.stripe.com").unwrap();
         assert!(!Arc::ptr_eq(&first, &second), "stale leaf replaced");
         let third = issuer.server_config_for("api.stripe.com").unwrap();

@@ -4,10 +4,12 @@
 //! [`CertificateAuthority`] owns the CA files on disk (`ca.pem`,
 //! `ca-key.pem`) and mints leaves; the CA carries a critical
 //! nameConstraints extension so that a leaked key can only vouch for the
-//! hosts the proxy stands in for. [`LeafIssuer`] caches the minted leaves and
-//! hands out ready-to-use [`rustls::ServerConfig`]s, both for CONNECT tunnels
-//! (host known from the CONNECT line) and for direct connections (host chosen
-//! by SNI, with a `localhost`/`127.0.0.1`/`::1` fallback).
+//! hosts the proxy stands in for. [`LeafIssuer`] caches the minted leaves
+//! (at most [`LEAF_CACHE_CAPACITY`] hosts, least recently used dropped
+//! first) and hands out ready-to-use [`rustls::ServerConfig`]s, both for
+//! CONNECT tunnels (host known from the CONNECT line) and for direct
+//! connections (host chosen by SNI, with a `localhost`/`127.0.0.1`/`::1`
+//! fallback).
 
 mod ca;
 mod leaf;
@@ -17,7 +19,7 @@ use std::path::PathBuf;
 pub use ca::{
     CaOrigin, CertificateAuthority, CA_BACKDATE, CA_VALIDITY, DEFAULT_PERMITTED_HOSTS, LEAF_BACKDATE, LEAF_VALIDITY,
 };
-pub use leaf::{LeafIssuer, FALLBACK_HOSTS, LEAF_RENEW_BEFORE_EXPIRY};
+pub use leaf::{LeafIssuer, FALLBACK_HOSTS, LEAF_CACHE_CAPACITY, LEAF_RENEW_BEFORE_EXPIRY};
 
 /// Everything that can go wrong while loading, creating or using the CA.
 #[derive(Debug, thiserror::Error)]

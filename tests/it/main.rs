@@ -6,10 +6,13 @@
 
 #[macro_use]
 mod common;
+mod planted;
 
 mod audit;
 mod audit_html;
 mod binary;
+mod bounded_state;
+mod cassette_walk;
 mod ci_workflow;
 mod concurrency;
 mod connection_modes;

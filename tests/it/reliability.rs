@@ -8,7 +8,8 @@
 //!   servers written here, on 127.0.0.1.
 //! - **Client faults** (against the `stripe-vcr` binary): garbage instead of
 //!   HTTP or TLS, aborted handshakes, slowloris, oversized bodies and header
-//!   blocks, undecodable parameters, smuggling-style framing, pipelining,
+//!   blocks, a declared length over the limit, a body that stops halfway,
+//!   undecodable parameters, smuggling-style framing, pipelining,
 //!   clients hanging up mid-upload and mid-response, path tricks — each gets
 //!   its documented answer or a clean close, never a hang; afterwards the
 //!   process still answers and its open file descriptors (`/proc/PID/fd`)
@@ -466,6 +467,9 @@ const HIT_ID: &str = "pi_Reliability0000000001";
 const BIG_PATH: &str = "/v1/payment_intents/pi_Reliability00000000Big";
 /// `--max-body` of the binary under test.
 const MAX_BODY: usize = 4096;
+/// `--body-read-timeout` of the binary under test: short, so that a client
+/// gone silent halfway through its body is cut off quickly.
+const BODY_READ_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// The replay binary with two planted cassettes, a small `--max-body`, and
 /// its descriptor count at start.
@@ -495,7 +499,16 @@ impl Target {
             "",
             serde_json::json!({"id": "pi_big", "object": "payment_intent", "description": "x".repeat(4 << 20)}),
         );
-        let proxy = Binary::replay(&ws, args!["--max-body", MAX_BODY.to_string()], "stripe_vcr=info");
+        let proxy = Binary::replay(
+            &ws,
+            args![
+                "--max-body",
+                MAX_BODY.to_string(),
+                "--body-read-timeout",
+                format!("{}ms", BODY_READ_TIMEOUT.as_millis())
+            ],
+            "stripe_vcr=info",
+        );
         let baseline_fds = stable_fd_count(proxy.child.id()).await;
         Target {
             ws,
@@ -853,6 +866,48 @@ async fn fault_body_over_the_limit(t: &Target) {
     assert_eq!(first.json()["error"]["type"], "invalid_request_error");
 }
 
+/// A declared `Content-Length` far over `--max-body` with three bytes sent:
+/// a 413 at once, not a wait for bytes that will never come.
+async fn fault_huge_declared_length(t: &Target) {
+    let request = plain_request(
+        "POST",
+        "/v1/payment_intents",
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 99999999999\r\n",
+        "abc",
+    );
+    let reply = t.raw(request.as_bytes(), ANSWER_WITHIN).await;
+    assert_ne!(reply.ending, Ending::Open, "left waiting for the body");
+    let first = reply.responses().into_iter().next().expect("an answer");
+    // Had the proxy waited, the body-read timeout would have answered 400.
+    assert_eq!(first.status, 413, "{first:?}");
+    assert_eq!(first.header("stripe-vcr-error"), Some("body-too-large"));
+    assert_eq!(first.json()["error"]["type"], "invalid_request_error");
+}
+
+/// Headers and part of a body, then silence with the connection open: a
+/// 400 `body-read` once `--body-read-timeout` has passed, and a close,
+/// instead of a connection and a descriptor held forever.
+async fn fault_body_then_silence(t: &Target) {
+    let mut upload = format!(
+        "POST /v1/payment_intents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {REPLAY_KEY}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3000\r\n\r\namount=1&description="
+    )
+    .into_bytes();
+    upload.extend_from_slice(&[b'z'; 500]);
+    let reply = t.raw(&upload, ANSWER_WITHIN).await;
+    assert_ne!(reply.ending, Ending::Open, "a silent upload was held open");
+    assert!(
+        reply.elapsed >= BODY_READ_TIMEOUT,
+        "answered after {:?}, before the body could have timed out",
+        reply.elapsed
+    );
+    let first = reply.responses().into_iter().next().expect("an answer");
+    assert_eq!(first.status, 400, "{first:?}");
+    assert_eq!(first.header("stripe-vcr-error"), Some("body-read"));
+    let message = first.json()["error"]["message"].as_str().expect("message").to_owned();
+    assert!(message.contains("--body-read-timeout"), "{message}");
+}
+
 /// More than 100 headers, and a header block over 64 KiB (HTTP/1.1 and
 /// HTTP/2): a 4xx or a close, never a hang, never a 200.
 async fn fault_oversized_headers(t: &Target) {
@@ -1098,6 +1153,16 @@ async fn body_over_the_limit_is_a_stripe_shaped_413() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_length_over_the_limit_is_a_413_at_once() {
+    alone(|t| async move { fault_huge_declared_length(&t).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stops_halfway_is_cut_off_by_the_body_read_timeout() {
+    alone(|t| async move { fault_body_then_silence(&t).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_or_too_large_headers_are_refused_without_hanging() {
     alone(|t| async move { fault_oversized_headers(&t).await }).await;
 }
@@ -1171,6 +1236,8 @@ async fn the_whole_onslaught_at_once_leaves_the_process_serving_with_its_baselin
         fault_tls_handshake_aborted(&t),
         fault_slowloris(&t),
         fault_body_over_the_limit(&t),
+        fault_huge_declared_length(&t),
+        fault_body_then_silence(&t),
         fault_oversized_headers(&t),
         fault_undecodable_parameters(&t),
         fault_unsupported_content_type(&t),

@@ -35,7 +35,7 @@ pub const IDEMPOTENCY_KEY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Most `Idempotency-Key`s each cassette set remembers (SDKs send a fresh
 /// one with every POST); beyond it the least recently used is forgotten.
-/// About 400 bytes each (measured in `tests/bounded_state.rs`; see
+/// About 400 bytes each (measured in `tests/it/bounded_state.rs`; see
 /// bench/RESULTS.md), so at most about 4 MB per set.
 pub const IDEMPOTENCY_KEYS_REMEMBERED: usize = 10_000;
 

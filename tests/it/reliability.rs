@@ -26,14 +26,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use stripe_vcr::cassette::format::{
-    BodyEncoding, Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
-};
-use stripe_vcr::cassette::key::{file_name, CanonicalRequest};
-use stripe_vcr::cassette::redact::Redactor;
-use stripe_vcr::cassette::store::{CassetteStore, Written};
+use crate::planted::{canonical, plant};
+use stripe_vcr::cassette::format::{Cassette, ResponseBody};
+use stripe_vcr::cassette::key::file_name;
 use stripe_vcr::config::{Config, ModeConfig, UpstreamConfig};
-use stripe_vcr::stripe::params::Params;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -50,58 +46,6 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 /// absorbs a descriptor the runtime may open lazily (it never grows with the
 /// number of connections, which is what a leak would do).
 const FD_TOLERANCE: usize = 2;
-
-/// The canonical request the recorder would store for a form request sent
-/// by [`Api::send`] (which pins `Stripe-Version`).
-fn canonical(method: &str, path_and_query: &str, form: &str) -> CanonicalRequest {
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-    let mut params = Params::from_form(query.as_bytes(), "query string").expect("query decodes");
-    params.merge(Params::from_form(form.as_bytes(), "body").expect("body decodes"));
-    CanonicalRequest::new(Redactor::standard(), method, path, &params, |h| {
-        (h == "stripe-version").then(|| STRIPE_VERSION.to_owned())
-    })
-}
-
-/// Writes a cassette into `dir` as the recorder would, answering
-/// `method path_and_query` (with `form` body) with `body`; returns its name.
-fn plant(
-    dir: &Path,
-    endpoint: &str,
-    method: &str,
-    path_and_query: &str,
-    form: &str,
-    body: serde_json::Value,
-) -> String {
-    let canonical = canonical(method, path_and_query, form);
-    let name = file_name(endpoint, &canonical.key(), 1);
-    let cassette = Cassette {
-        format_version: FORMAT_VERSION,
-        recorded_at: "2026-11-22T15:04:05Z".into(),
-        endpoint: endpoint.into(),
-        occurrence: 1,
-        request: RecordedRequest {
-            canonical,
-            body_encoding: if form.is_empty() {
-                BodyEncoding::None
-            } else {
-                BodyEncoding::Form
-            },
-            user_agent: None,
-            reuses_idempotency_key_of: None,
-        },
-        response: RecordedResponse {
-            status: 200,
-            headers: ResponseHeaders(vec![("content-type".into(), "application/json".into())]),
-            body: ResponseBody::Body(body),
-        },
-    };
-    let sealed = Redactor::standard().seal(&cassette).expect("seal");
-    CassetteStore::new(dir)
-        .write(&name, &sealed)
-        .and_then(Written::sync)
-        .expect("write cassette");
-    name
-}
 
 /// A client for the binary on `port` (direct TLS trusting `ca`).
 fn binary_api(port: u16, ca: &Path, http2: bool, key: &str) -> Api {

@@ -260,7 +260,14 @@ async fn read_body(body: Incoming, limit: usize, timeout: std::time::Duration) -
     if body.size_hint().lower() > limit as u64 {
         return Err(ClientError::BodyTooLarge { limit }.into());
     }
-    match tokio::time::timeout(timeout, Limited::new(body, limit).collect()).await {
+    let mut collect = std::pin::pin!(Limited::new(body, limit).collect());
+    // A small body has usually arrived with its headers: no timer for it.
+    let read = match std::future::poll_fn(|cx| std::task::Poll::Ready(collect.as_mut().poll(cx))).await {
+        std::task::Poll::Ready(read) => Ok(read),
+        // Boxed: the timer is large, and every request's future would carry it.
+        std::task::Poll::Pending => Box::pin(tokio::time::timeout(timeout, collect)).await,
+    };
+    match read {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ClientError::BodyTooLarge { limit }.into()),
         Ok(Err(e)) => Err(ClientError::BodyRead(e.to_string()).into()),

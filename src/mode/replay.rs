@@ -72,7 +72,9 @@ impl KeyMemory {
     /// What `key` was used for, unless that was [`IDEMPOTENCY_KEY_TTL`] or
     /// more before `now` (then it is forgotten here).
     fn get_mut(&mut self, key: &str, now: Instant) -> Option<&mut KeyUse> {
-        if self.keys.peek(key).is_some_and(|used| expired(used, now)) {
+        // One look-up for a fresh key (what SDKs send with every POST).
+        let stale = expired(self.keys.get_mut(key)?, now);
+        if stale {
             self.keys.pop(key);
             return None;
         }

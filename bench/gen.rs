@@ -6,8 +6,9 @@
 
 use stripe_vcr::cassette::format::{Cassette, ResponseBody};
 use stripe_vcr::cassette::key::file_name;
-use stripe_vcr::cassette::redact::Redactor;
+use stripe_vcr::cassette::seal::seal;
 use stripe_vcr::cassette::store::CassetteStore;
+use stripe_vcr::stripe::redact::Redactor;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -26,7 +27,7 @@ fn main() {
             body["id"] = id.clone().into();
         }
         let name = file_name(&c.endpoint, &c.request.canonical.key(), c.occurrence);
-        let sealed = Redactor::standard().seal(&c).expect("seal");
+        let sealed = seal(Redactor::standard(), &c).expect("seal");
         // Left unsynced: a generated library can be generated again.
         let _unsynced = store.write(&name, &sealed).expect("write");
     }

@@ -14,11 +14,11 @@ use stripe_vcr::cassette::format::{
     BodyEncoding, Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
 };
 use stripe_vcr::cassette::index::ReplayIndex;
-use stripe_vcr::cassette::redact::Redactor;
 use stripe_vcr::cassette::store::LoadedCassette;
 use stripe_vcr::mode::{ApiRequest, Via};
-use stripe_vcr::validate::schema::Schema;
-use stripe_vcr::validate::{ValidationMode, Validator};
+use stripe_vcr::stripe::redact::Redactor;
+use stripe_vcr::stripe::validate::schema::Schema;
+use stripe_vcr::stripe::validate::{ValidationMode, Validator};
 
 /// An 11-parameter create, nested metadata and shipping, as stripe-python sends it.
 const CREATE: &[u8] = b"amount=2000&currency=usd&description=Order+6735&metadata[order_id]=6735\

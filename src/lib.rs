@@ -1,42 +1,34 @@
 //! # stripe-vcr
 //!
-//! A TLS-terminating record/replay proxy for Stripe's Payment Intents API.
+//! A TLS-terminating record/replay proxy for Stripe's API.
 //!
-//! The request path, module by module:
+//! The modules stand in layers; each imports only from the layers below it
+//! (`tests/it/layers.rs` checks this):
 //!
-//! - [`listen`]: one port; the first byte tells direct HTTPS from plain HTTP
-//!   and CONNECT tunnels ([`listen::connect`]);
-//! - [`tls`]: the local CA and per-host leaf certificates;
-//! - [`pipeline`]: reads and decodes each request ([`stripe::params`]) into a
-//!   canonical form ([`cassette::key`]) and hands it to the mode;
-//! - [`route`]: which paths are the Payment Intents API;
-//! - [`mode`]: [`mode::record`] forwards via [`upstream`] and saves cassettes,
-//!   [`mode::replay`] answers from the [`cassette::index`];
-//! - [`cassette`]: the file format, redaction and the directory on disk;
-//! - [`error`]: faults by where they lie, turned into Stripe-shaped responses
-//!   in one place.
+//! 1. [`stripe`] (Stripe's semantics: params, routes, auth, secrets and
+//!    redaction, errors, validation) and [`tls`] (the local CA and leaf
+//!    certificates);
+//! 2. [`cassette`]: the canonical request and its key, the file format,
+//!    sealing, the directory on disk and the replay index;
+//! 3. [`answer`] (every response the proxy makes itself, errors by where the
+//!    fault lies), [`upstream`] (the client to Stripe) and [`audit_log`] (the
+//!    `--audit-log` file);
+//! 4. [`mode`]: record (forward and save) and replay (serve from the index);
+//! 5. [`config`]: a validated proxy configuration;
+//! 6. [`server`]: the request path (listen → TLS → connection and CONNECT →
+//!    pipeline → mode), with admin, stats and logging beside it;
+//! 7. [`cli`]: the command line and the offline tools (verify, audit, diff,
+//!    prune, doctor, certs).
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
 
-pub mod admin;
-pub mod audit;
-pub mod banner;
+pub mod answer;
+pub mod audit_log;
 pub mod cassette;
-pub mod commands;
+pub mod cli;
 pub mod config;
-pub mod diff;
-pub mod doctor;
-pub mod error;
-pub mod listen;
-pub mod logging;
 pub mod mode;
-pub mod pipeline;
-pub mod proxy;
-pub mod prune;
-pub mod route;
-pub mod stats;
+pub mod server;
 pub mod stripe;
 pub mod tls;
 pub mod upstream;
-pub mod validate;
-pub mod verify;

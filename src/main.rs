@@ -1,11 +1,12 @@
 //! The `stripe-vcr` binary: parse the command line, set up logging and the
-//! runtime, run the subcommand (`stripe_vcr::commands`), report.
+//! runtime, run the subcommand (`stripe_vcr::cli::commands`), report.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use stripe_vcr::config::{Cli, Command, Config};
-use stripe_vcr::{commands, logging};
+use stripe_vcr::cli::args::{Cli, Command};
+use stripe_vcr::cli::commands;
+use stripe_vcr::server::logging;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,10 +25,12 @@ fn main() -> ExitCode {
         Command::Audit(args) => commands::audit(&args),
         Command::Diff(args) => commands::diff(&args),
         Command::Prune(args) => commands::prune(&args),
-        Command::Record(args) => Config::record(args)
+        Command::Record(args) => args
+            .into_config()
             .map_err(|e| e.to_string())
             .and_then(|c| runtime.block_on(commands::serve(c))),
-        Command::Replay(args) => Config::replay(args)
+        Command::Replay(args) => args
+            .into_config()
             .map_err(|e| e.to_string())
             .and_then(|c| runtime.block_on(commands::serve(c))),
     };

@@ -14,7 +14,7 @@
 //! decode is an upstream fault (502, nothing recorded). A body in any other
 //! encoding (`br`, `zstd`, …) is relayed exactly as it came,
 //! `Content-Encoding` and all, and is not recorded: the redactor refuses to
-//! seal a cassette whose body it cannot read (`SealError::Encoded`).
+//! seal a cassette whose body it cannot read (`cassette::seal::SealError::Encoded`).
 
 use std::io::Read;
 use std::path::Path;
@@ -32,7 +32,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use crate::error::UpstreamError;
+use crate::answer::UpstreamError;
 
 /// The largest body decoding may produce: a guard against a compressed
 /// bomb. A larger one is an upstream error (502), like a corrupt one.

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use stripe_vcr::cassette::key::CanonicalRequest;
-use stripe_vcr::cassette::redact::Redactor;
+use stripe_vcr::stripe::redact::Redactor;
 use stripe_vcr::stripe::params::Params;
 
 fuzz_target!(|data: &[u8]| {

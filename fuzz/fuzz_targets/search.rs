@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|query: &str| {
-    match stripe_vcr::validate::search::parse(query) {
+    match stripe_vcr::stripe::validate::search::parse(query) {
         Ok(parsed) => assert!(!parsed.clauses.is_empty(), "a parsed query has clauses"),
         Err(e) => {
             let _ = e.to_string();

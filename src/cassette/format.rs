@@ -345,7 +345,7 @@ mod tests {
             occurrence: 1,
             request: RecordedRequest {
                 canonical: CanonicalRequest::new(
-                    crate::cassette::redact::Redactor::standard(),
+                    crate::stripe::redact::Redactor::standard(),
                     "POST",
                     "/v1/payment_intents",
                     &Params::from_form(b"amount=2000&currency=usd", "body").expect("form"),
@@ -420,9 +420,7 @@ mod tests {
         let mut c = sample();
         c.response.headers = ResponseHeaders::from_upstream(&h);
         c.response.body = ResponseBody::from_upstream(b"\x0b\x02\x80sk_test_hidden\x03");
-        let err = crate::cassette::redact::Redactor::standard()
-            .seal(&c)
-            .expect_err("refused");
+        let err = crate::cassette::seal::seal(crate::stripe::redact::Redactor::standard(), &c).expect_err("refused");
         assert!(err.to_string().contains("Content-Encoding `br`"), "{err}");
         // Replay never sends it, even from a hand-edited cassette.
         assert!(c.response.headers.to_header_map().get("content-encoding").is_none());
@@ -449,7 +447,7 @@ mod tests {
             .0
             .push(("idempotency-key".into(), "k-sk_live_abc".into()));
         c.response.body = ResponseBody::Body(serde_json::json!({"client_secret": "pi_1_secret_abc"}));
-        let sealed = crate::cassette::redact::Redactor::standard().seal(&c).expect("seal");
+        let sealed = crate::cassette::seal::seal(crate::stripe::redact::Redactor::standard(), &c).expect("seal");
         let text = String::from_utf8(sealed.get().to_file_bytes()).expect("utf8");
         for secret in ["sk_test_ua", "sk_live_abc", "secret_abc"] {
             assert!(!text.contains(secret), "{secret} survived:\n{text}");

@@ -16,8 +16,8 @@ use crate::cassette::arena::Arena;
 use crate::cassette::format::{Cassette, ResponseBody, ResponseHeaders};
 use crate::cassette::key::{CanonicalRequest, RequestKey};
 use crate::cassette::store::LoadedCassette;
-use crate::route::{Endpoint, Route};
 use crate::stripe::idempotency;
+use crate::stripe::route::{Endpoint, Route};
 
 /// A response ready to send: parsed and serialised once at load time, so
 /// serving it clones reference-counted bytes. Headers are kept as a compact
@@ -826,7 +826,7 @@ mod tests {
     fn canonical(method: &str, path: &str, body: &str, version: &str) -> CanonicalRequest {
         let params = Params::from_form(body.as_bytes(), "body").expect("form");
         CanonicalRequest::new(
-            crate::cassette::redact::Redactor::standard(),
+            crate::stripe::redact::Redactor::standard(),
             method,
             path,
             &params,

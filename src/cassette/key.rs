@@ -14,8 +14,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::cassette::redact::Redactor;
 use crate::stripe::params::Params;
+use crate::stripe::redact::Redactor;
 
 /// The request headers that identify a request (lower-case names).
 pub const IDENTIFYING_HEADERS: [&str; 2] = ["stripe-account", "stripe-version"];
@@ -202,7 +202,7 @@ mod tests {
         let mut params = Params::from_form(query.as_bytes(), "query").expect("query");
         params.merge(Params::from_form(body.as_bytes(), "body").expect("body"));
         CanonicalRequest::new(
-            crate::cassette::redact::Redactor::standard(),
+            crate::stripe::redact::Redactor::standard(),
             method,
             path,
             &params,
@@ -336,7 +336,7 @@ mod tests {
             Some("2026-07-29.dahlia"),
         );
         let canonical = CanonicalRequest::new(
-            crate::cassette::redact::Redactor::standard(),
+            crate::stripe::redact::Redactor::standard(),
             "POST",
             "/v1/payment_intents",
             &Params::from_form(b"amount=2000&currency=usd", "body").expect("body"),

@@ -1,5 +1,5 @@
-//! Cassettes: the canonical request and its key, the file format, secret
-//! redaction, the directory on disk (made durable off the request path by
+//! Cassettes: the canonical request and its key, the file format, sealing
+//! (nothing unredacted is ever written), the directory on disk (made durable off the request path by
 //! `flush`) and the in-memory replay index (its bytes packed by `arena`).
 
 pub mod arena;
@@ -8,6 +8,6 @@ pub mod format;
 pub mod index;
 pub mod key;
 pub mod load;
-pub mod redact;
+pub mod seal;
 pub mod set;
 pub mod store;

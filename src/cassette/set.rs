@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use hyper::http::request::Parts;
 use hyper::Uri;
 
-use crate::cassette::redact::Redactor;
+use crate::stripe::redact::Redactor;
 
 /// The request header that names a set.
 pub const SET_HEADER: &str = "stripe-vcr-cassette";

@@ -9,13 +9,13 @@
 //! which record mode runs off the request path (`cassette::flush`).
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cassette::format::{Cassette, FormatError};
-use crate::cassette::redact::Redacted;
+use crate::cassette::seal::Redacted;
 use crate::cassette::set::CassetteSet;
 
 /// Suffix of in-progress writes; such files are never loaded.
@@ -52,8 +52,6 @@ pub struct LoadedCassette {
 pub struct CassetteStore {
     dir: PathBuf,
 }
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Reads and parses one cassette file; the error names the file.
 pub fn read_cassette(path: &Path) -> Result<(String, Cassette), StoreError> {
@@ -261,25 +259,18 @@ impl CassetteStore {
         };
         fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
         let final_path = self.dir.join(file_name);
-        let temp_path = self.dir.join(format!(
-            ".{file_name}.{}.{}{TEMP_SUFFIX}",
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&temp_path)
-                .map_err(io(&temp_path))?;
-            file.write_all(&cassette.get().to_file_bytes())
-                .map_err(io(&temp_path))?;
-            fs::rename(&temp_path, &final_path).map_err(io(&final_path))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp_path);
-        }
-        result.map(|()| Written { path: final_path })
+        // A hidden temporary file beside the final one (same file system,
+        // so the rename is atomic), removed by tempfile if anything fails.
+        let mut temp = tempfile::Builder::new()
+            .prefix(&format!(".{file_name}."))
+            .suffix(TEMP_SUFFIX)
+            .permissions(fs::Permissions::from_mode(0o644))
+            .tempfile_in(&self.dir)
+            .map_err(io(&self.dir))?;
+        temp.write_all(&cassette.get().to_file_bytes())
+            .map_err(io(temp.path()))?;
+        temp.persist(&final_path).map_err(|e| io(&final_path)(e.error))?;
+        Ok(Written { path: final_path })
     }
 
     /// The one walk of a cassette directory: the directory itself and every
@@ -453,7 +444,7 @@ pub(crate) mod tests {
             occurrence: n,
             request: RecordedRequest {
                 canonical: CanonicalRequest::new(
-                    crate::cassette::redact::Redactor::standard(),
+                    crate::stripe::redact::Redactor::standard(),
                     "GET",
                     "/v1/payment_intents",
                     &Params::default(),
@@ -469,7 +460,7 @@ pub(crate) mod tests {
                 body: ResponseBody::Body(serde_json::json!({"n": n})),
             },
         };
-        crate::cassette::redact::Redactor::standard().seal(&c).expect("seal")
+        crate::cassette::seal::seal(crate::stripe::redact::Redactor::standard(), &c).expect("seal")
     }
 
     #[test]

@@ -13,14 +13,14 @@ use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use hyper::Method;
 
+use crate::answer::{ClientError, ProxyError, ProxyResponse};
 use crate::cassette::format::BodyEncoding;
 use crate::cassette::key::{CanonicalRequest, RequestKey};
-use crate::cassette::redact::Redactor;
 use crate::cassette::set::CassetteSet;
-use crate::error::{ClientError, ProxyError, ProxyResponse};
-use crate::route::Route;
-use crate::stats::Outcome;
+use crate::server::stats::Outcome;
 use crate::stripe::params::Params;
+use crate::stripe::redact::Redactor;
+use crate::stripe::route::Route;
 
 /// How the client reached the proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,20 +15,21 @@ use http_body_util::Full;
 use hyper::header::HeaderValue;
 use hyper::{Method, Response};
 
+use crate::answer::{ClientError, ProxyResponse};
 use crate::cassette::flush::Flusher;
 use crate::cassette::format::{
     Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
 };
 use crate::cassette::index::{Recording, ReplayIndex};
 use crate::cassette::key::{file_name, RequestKey};
-use crate::cassette::redact::Redactor;
+use crate::cassette::seal::seal;
 use crate::cassette::set::CassetteSet;
 use crate::cassette::store::CassetteStore;
-use crate::error::{ClientError, ProxyResponse};
 use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Settled, Severity};
-use crate::route::{Endpoint, Route};
-use crate::stats::Outcome;
+use crate::server::stats::Outcome;
 use crate::stripe::auth::ApiKey;
+use crate::stripe::redact::Redactor;
+use crate::stripe::route::{Endpoint, Route};
 use crate::upstream::{Upstream, UpstreamResponse};
 
 /// Header added to a relayed response whose cassette could not be saved.
@@ -259,10 +260,7 @@ impl Recorder {
             },
         };
         // Redaction happens here, in memory, before the bytes go anywhere.
-        let sealed = self
-            .redactor
-            .seal(&cassette)
-            .map_err(|e| format!("could not redact the cassette: {e}"))?;
+        let sealed = seal(&self.redactor, &cassette).map_err(|e| format!("could not redact the cassette: {e}"))?;
         let name = ticket.file_name;
         let store = CassetteStore::new(request.set.dir(&self.root));
         let written = {

@@ -16,15 +16,15 @@ use hyper::{Method, Response};
 use lru::LruCache;
 use tokio_util::either::Either;
 
+use crate::answer::{CassetteError, ClientError, ProxyResponse};
 use crate::cassette::index::{PreparedResponse, Recording, ReplayIndex};
 use crate::cassette::key::RequestKey;
 use crate::cassette::set::CassetteSet;
-use crate::error::{CassetteError, ClientError, ProxyResponse};
 use crate::mode::record::Recorder;
 use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Settled};
-use crate::route::Route;
-use crate::stats::Outcome;
+use crate::server::stats::Outcome;
 use crate::stripe::auth::ApiKey;
+use crate::stripe::route::Route;
 
 /// Header naming the cassette a replayed response came from.
 pub const CASSETTE_HEADER: &str = "stripe-vcr-cassette";
@@ -445,9 +445,9 @@ mod tests {
     use crate::cassette::format::{
         BodyEncoding, Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
     };
-    use crate::cassette::redact::Redactor;
     use crate::cassette::store::LoadedCassette;
     use crate::mode::Via;
+    use crate::stripe::redact::Redactor;
 
     /// A form create sent with `Idempotency-Key: key`.
     fn create(key: &str) -> ApiRequest {

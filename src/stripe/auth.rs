@@ -83,7 +83,7 @@ impl ApiKey {
     /// The key as Stripe masks it in messages: first 8 characters, one `*`
     /// per hidden character, last 4 (`sk_test_****…1234`).
     pub fn masked(&self) -> String {
-        crate::cassette::redact::mask_secret(&self.0)
+        crate::stripe::redact::mask_secret(&self.0)
     }
 }
 

@@ -1,26 +1,25 @@
-//! The proxy's private, name-constrained certificate authority: loading or
-//! creating it on disk, and signing leaf certificates for permitted hosts.
+//! The life cycle of the proxy's private, name-constrained certificate
+//! authority: loading it from disk or creating it (written atomically, the
+//! key readable by its owner only), and what it tells about itself.
+//! Minting leaves is `mint`; which hosts it may sign for is `hosts`.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::Write;
-use std::net::IpAddr;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, SanType, SerialNumber,
-};
+use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::crypto::CryptoProvider;
-use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 use x509_parser::extensions::GeneralName;
 
+use super::hosts::{name_constraints, Host, Subtree};
+use super::mint::random_serial;
 use super::TlsError;
 
 /// How far before "now" the CA's validity starts, so a client whose clock is
@@ -29,25 +28,10 @@ pub const CA_BACKDATE: Duration = Duration::days(1);
 /// How long the CA is valid for (ten years): it is installed in trust stores
 /// once and should not need replacing.
 pub const CA_VALIDITY: Duration = Duration::days(3650);
-/// How far before "now" a leaf's validity starts (clock skew allowance).
-pub const LEAF_BACKDATE: Duration = Duration::hours(1);
-/// How long a leaf is valid for after it is minted. Short, because leaves are
-/// cheap to re-mint and never stored.
-pub const LEAF_VALIDITY: Duration = Duration::days(7);
-
-/// The hosts the CA permits unless the caller asks for others: Stripe's API
-/// host (for CONNECT tunnels) and the loopback names (for direct connections).
-pub const DEFAULT_PERMITTED_HOSTS: &[&str] = &["api.stripe.com", "localhost", "127.0.0.1", "::1"];
-
 const CA_CERT_FILE: &str = "ca.pem";
 const CA_KEY_FILE: &str = "ca-key.pem";
 const CA_COMMON_NAME: &str = "stripe-vcr local CA";
-const ORGANIZATION: &str = "stripe-vcr";
-/// Deliberately not hostname-shaped: OpenSSL checks a hostname-like subject
-/// CN against the CA's DNS name constraints when a leaf has no DNS SAN (as
-/// with IP-only leaves), which would wrongly fail.
-const LEAF_COMMON_NAME: &str = "stripe-vcr leaf";
-
+pub(super) const ORGANIZATION: &str = "stripe-vcr";
 /// Whether [`CertificateAuthority::load_or_create`] found existing CA files or
 /// wrote new ones (the caller tells the user to trust a new CA).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,125 +42,18 @@ pub enum CaOrigin {
     Loaded,
 }
 
-/// A host name in canonical form: lowercase DNS name without trailing dot, or
-/// a parsed IP address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Host {
-    Dns(String),
-    Ip(IpAddr),
-}
-
-impl Host {
-    /// Parses and canonicalises a host as found in a CONNECT line, SNI or a
-    /// configuration list (`API.Stripe.com.`, `[::1]` and `::1` are accepted).
-    pub(crate) fn parse(host: &str) -> Result<Self, TlsError> {
-        let invalid = || TlsError::InvalidHost { host: host.to_owned() };
-        let trimmed = host.trim();
-        let unbracketed = trimmed
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(trimmed);
-        if let Ok(ip) = unbracketed.parse::<IpAddr>() {
-            return Ok(Host::Ip(ip));
-        }
-        let name = trimmed.strip_suffix('.').unwrap_or(trimmed).to_ascii_lowercase();
-        if name.is_empty() || name.contains('*') {
-            return Err(invalid());
-        }
-        rustls_pki_types::DnsName::try_from(name.as_str()).map_err(|_| invalid())?;
-        Ok(Host::Dns(name))
-    }
-
-    fn to_san(&self) -> Result<SanType, TlsError> {
-        Ok(match self {
-            Host::Dns(name) => SanType::DnsName(name.as_str().try_into()?),
-            Host::Ip(ip) => SanType::IpAddress(*ip),
-        })
-    }
-}
-
-impl fmt::Display for Host {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Host::Dns(name) => f.write_str(name),
-            Host::Ip(ip) => write!(f, "{ip}"),
-        }
-    }
-}
-
-/// One permitted subtree of the CA's nameConstraints extension.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Subtree {
-    /// A DNS name; matches itself and its subdomains (RFC 5280 §4.2.1.10).
-    /// A leading dot means subdomains only.
-    Dns(String),
-    /// An address and mask of equal length (4 or 16 bytes).
-    Ip { addr: Vec<u8>, mask: Vec<u8> },
-}
-
-impl Subtree {
-    fn matches(&self, host: &Host) -> bool {
-        match (self, host) {
-            (Subtree::Dns(base), Host::Dns(name)) => {
-                let base = base.to_ascii_lowercase();
-                if let Some(suffix) = base.strip_prefix('.') {
-                    name.len() > suffix.len() + 1 && name.ends_with(&format!(".{suffix}"))
-                } else {
-                    *name == base || name.ends_with(&format!(".{base}"))
-                }
-            }
-            (Subtree::Ip { addr, mask }, Host::Ip(ip)) => {
-                let octets = ip_octets(ip);
-                octets.len() == addr.len() && octets.iter().zip(addr).zip(mask).all(|((o, a), m)| o & m == a & m)
-            }
-            _ => false,
-        }
-    }
-}
-
-impl fmt::Display for Subtree {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Subtree::Dns(name) => f.write_str(name),
-            Subtree::Ip { addr, mask } => {
-                let ip = match (
-                    <[u8; 4]>::try_from(addr.as_slice()),
-                    <[u8; 16]>::try_from(addr.as_slice()),
-                ) {
-                    (Ok(v4), _) => IpAddr::from(v4),
-                    (_, Ok(v6)) => IpAddr::from(v6),
-                    _ => return write!(f, "<invalid IP subtree>"),
-                };
-                if mask.iter().all(|b| *b == 0xff) {
-                    write!(f, "{ip}")
-                } else {
-                    let prefix: u32 = mask.iter().map(|b| b.count_ones()).sum();
-                    write!(f, "{ip}/{prefix}")
-                }
-            }
-        }
-    }
-}
-
-fn ip_octets(ip: &IpAddr) -> Vec<u8> {
-    match ip {
-        IpAddr::V4(v4) => v4.octets().to_vec(),
-        IpAddr::V6(v6) => v6.octets().to_vec(),
-    }
-}
-
 /// The proxy's private CA. Clients trust its certificate (`ca.pem`); the
 /// proxy signs short-lived leaves with its key for the hosts it stands in for.
 pub struct CertificateAuthority {
     cert_path: PathBuf,
     key_path: PathBuf,
     cert_pem: String,
-    cert_der: CertificateDer<'static>,
-    not_after: OffsetDateTime,
-    issuer: Issuer<'static, KeyPair>,
+    pub(super) cert_der: CertificateDer<'static>,
+    pub(super) not_after: OffsetDateTime,
+    pub(super) issuer: Issuer<'static, KeyPair>,
     permitted: Vec<Subtree>,
     permitted_display: Vec<String>,
-    provider: Arc<CryptoProvider>,
+    pub(super) provider: Arc<CryptoProvider>,
 }
 
 impl fmt::Debug for CertificateAuthority {
@@ -438,111 +315,11 @@ impl CertificateAuthority {
     pub(crate) fn provider(&self) -> &Arc<CryptoProvider> {
         &self.provider
     }
-
-    /// Mints a leaf certificate for `host` (DNS or IP SAN as appropriate) and
-    /// returns it with its fresh private key and the full chain (leaf, CA).
-    /// Refuses hosts outside the CA's name constraints.
-    pub fn issue_leaf(&self, host: &str) -> Result<CertifiedKey, TlsError> {
-        self.issue_leaf_for(&[host])
-    }
-
-    /// Like [`issue_leaf`](Self::issue_leaf), for one certificate covering
-    /// several hosts (e.g. `localhost`, `127.0.0.1` and `::1`).
-    pub fn issue_leaf_for(&self, hosts: &[&str]) -> Result<CertifiedKey, TlsError> {
-        let hosts = hosts.iter().map(|h| Host::parse(h)).collect::<Result<Vec<_>, _>>()?;
-        Ok(self.mint(&hosts)?.certified_key)
-    }
-
-    /// Mints a leaf for already-parsed hosts and reports when it expires.
-    pub(crate) fn mint(&self, hosts: &[Host]) -> Result<MintedLeaf, TlsError> {
-        if hosts.is_empty() {
-            return Err(TlsError::NoPermittedHosts);
-        }
-        if let Some(host) = hosts.iter().find(|h| !self.permits_host(h)) {
-            return Err(TlsError::HostNotPermitted { host: host.to_string() });
-        }
-        let now = OffsetDateTime::now_utc();
-        let not_after = (now + LEAF_VALIDITY).min(self.not_after);
-
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CommonName, LEAF_COMMON_NAME);
-        dn.push(DnType::OrganizationName, ORGANIZATION);
-        params.distinguished_name = dn;
-        params.subject_alt_names = hosts.iter().map(Host::to_san).collect::<Result<_, _>>()?;
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(random_serial());
-        params.not_before = now - LEAF_BACKDATE;
-        params.not_after = not_after;
-
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-        let cert = params.signed_by(&key, &self.issuer)?;
-        let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let chain = vec![cert.der().clone(), self.cert_der.clone()];
-        let certified_key = CertifiedKey::from_der(chain, key_der, &self.provider)?;
-        Ok(MintedLeaf {
-            certified_key,
-            not_after,
-        })
-    }
-
-    /// Signs arbitrary leaf parameters with the CA key, bypassing the name
-    /// constraint check, so tests can prove verifiers enforce the constraints.
-    #[cfg(test)]
-    pub(crate) fn sign_unchecked(
-        &self,
-        params: &CertificateParams,
-        key: &KeyPair,
-    ) -> Result<rcgen::Certificate, rcgen::Error> {
-        params.signed_by(key, &self.issuer)
-    }
 }
 
-/// A freshly minted leaf and the moment it stops being valid.
-pub(crate) struct MintedLeaf {
-    pub(crate) certified_key: CertifiedKey,
-    pub(crate) not_after: OffsetDateTime,
-}
-
-/// The nameConstraints for `hosts`. If no IP address is permitted, all IPs
-/// are excluded: RFC 5280 leaves a name type without permitted subtrees
-/// unconstrained, which would let the CA vouch for any IP address.
-fn name_constraints(hosts: &[Host]) -> NameConstraints {
-    let permitted_subtrees: Vec<GeneralSubtree> = hosts
-        .iter()
-        .map(|h| match h {
-            Host::Dns(name) => GeneralSubtree::DnsName(name.clone()),
-            Host::Ip(ip @ IpAddr::V4(_)) => GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*ip, 32)),
-            Host::Ip(ip @ IpAddr::V6(_)) => GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*ip, 128)),
-        })
-        .collect();
-    let excluded_subtrees = if hosts.iter().any(|h| matches!(h, Host::Ip(_))) {
-        Vec::new()
-    } else {
-        vec![
-            GeneralSubtree::IpAddress(CidrSubnet::from_v4_prefix([0; 4], 0)),
-            GeneralSubtree::IpAddress(CidrSubnet::from_v6_prefix([0; 16], 0)),
-        ]
-    };
-    NameConstraints {
-        permitted_subtrees,
-        excluded_subtrees,
-    }
-}
-
-/// A random positive 128-bit serial with its top byte non-zero, so the DER
-/// INTEGER is minimal and always 16 bytes long.
-fn random_serial() -> SerialNumber {
-    let mut bytes: [u8; 16] = rand::random();
-    bytes[0] = (bytes[0] & 0x7f) | 0x40;
-    SerialNumber::from_slice(&bytes)
-}
-
-/// Writes `contents` to `path` via a temporary file in the same directory
-/// that is created with `mode`, fsynced, then renamed over `path`.
+/// Writes `contents` to `path` via a temporary file in the same directory,
+/// created with `mode`, fsynced, then renamed over `path` (tempfile removes
+/// it if anything fails on the way).
 fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsError> {
     let err = |source| TlsError::WriteCaFile {
         path: path.to_owned(),
@@ -550,27 +327,24 @@ fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsEr
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("ca");
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{:016x}",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let result = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(err)
+    let mut file = tempfile::Builder::new()
+        .prefix(&format!(".{name}.tmp-"))
+        .permissions(fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)
+        .map_err(err)?;
+    file.write_all(contents).map_err(err)?;
+    file.as_file().sync_all().map_err(err)?;
+    file.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
+    use crate::tls::hosts::DEFAULT_PERMITTED_HOSTS;
+    use crate::tls::mint::{LEAF_BACKDATE, LEAF_COMMON_NAME, LEAF_VALIDITY};
+    use rcgen::ExtendedKeyUsagePurpose;
+    use std::net::IpAddr;
     use std::process::Command;
 
     use rustls::client::danger::ServerCertVerifier;

@@ -18,7 +18,9 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::ServerConfig;
 use time::{Duration, OffsetDateTime};
 
-use super::ca::{CertificateAuthority, Host, MintedLeaf};
+use super::ca::CertificateAuthority;
+use super::hosts::Host;
+use super::mint::MintedLeaf;
 use super::TlsError;
 
 /// A cached leaf is replaced once it is this close to expiring, so no

@@ -2,7 +2,8 @@
 //! certificates it presents when terminating TLS.
 //!
 //! [`CertificateAuthority`] owns the CA files on disk (`ca.pem`,
-//! `ca-key.pem`) and mints leaves; the CA carries a critical
+//! `ca-key.pem`, in `ca`) and mints leaves (`mint`) for the hosts `hosts`
+//! permits; the CA carries a critical
 //! nameConstraints extension so that a leaked key can only vouch for the
 //! hosts the proxy stands in for. [`LeafIssuer`] caches the minted leaves
 //! (at most [`LEAF_CACHE_CAPACITY`] hosts, least recently used dropped
@@ -12,14 +13,16 @@
 //! fallback).
 
 mod ca;
+mod hosts;
 mod leaf;
+mod mint;
 
 use std::path::PathBuf;
 
-pub use ca::{
-    CaOrigin, CertificateAuthority, CA_BACKDATE, CA_VALIDITY, DEFAULT_PERMITTED_HOSTS, LEAF_BACKDATE, LEAF_VALIDITY,
-};
+pub use ca::{CaOrigin, CertificateAuthority, CA_BACKDATE, CA_VALIDITY};
+pub use hosts::{permitted_hosts, DEFAULT_PERMITTED_HOSTS};
 pub use leaf::{LeafIssuer, FALLBACK_HOSTS, LEAF_CACHE_CAPACITY, LEAF_RENEW_BEFORE_EXPIRY};
+pub use mint::{LEAF_BACKDATE, LEAF_VALIDITY};
 
 /// Everything that can go wrong while loading, creating or using the CA.
 #[derive(Debug, thiserror::Error)]

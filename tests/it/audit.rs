@@ -166,7 +166,7 @@ async fn the_audit_log_of_a_replay_run_with_misses_is_audited_the_same_way() {
     );
     let (ws, _) = session.finish().await;
     let log = ws.dir.path().join("ci/audit.jsonl");
-    let replayer = stripe_vcr::proxy::start(Config {
+    let replayer = stripe_vcr::server::start(Config {
         mode: ModeConfig::replay(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: ws.cassettes(),

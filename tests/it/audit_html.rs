@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use stripe_vcr::audit::html::render;
-use stripe_vcr::audit::report::{build, Observation, Report};
+use stripe_vcr::cli::audit::html::render;
+use stripe_vcr::cli::audit::report::{build, Observation, Report};
 use stripe_vcr::stripe::params::Params;
-use stripe_vcr::validate::schema::Schema;
+use stripe_vcr::stripe::validate::schema::Schema;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Each Chromium run is killed after this long.

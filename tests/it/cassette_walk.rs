@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::common::*;
 use crate::planted::{plant, plant_retrieve};
-use stripe_vcr::cassette::redact::Redactor;
-use stripe_vcr::validate::schema::Schema;
+use stripe_vcr::stripe::redact::Redactor;
+use stripe_vcr::stripe::validate::schema::Schema;
 
 /// Runs `f` on its own thread; fails the test if it has not returned
 /// within a minute (a walk that loops never would).
@@ -49,7 +49,7 @@ fn audit_counts_the_parameters_of_cassettes_in_sets() {
         "amount=300&currency=eur&metadata[order]=7",
         "pi_deep",
     );
-    let report = stripe_vcr::audit::gather(Some(&dir), &[], Schema::builtin()).expect("audit");
+    let report = stripe_vcr::cli::audit::gather(Some(&dir), &[], Schema::builtin()).expect("audit");
     assert_eq!(report.totals.requests, 3, "{:?}", report.sources);
     assert_eq!(
         report.sources,
@@ -90,7 +90,7 @@ fn verify_finds_a_secret_planted_two_levels_deep() {
     );
     assert_ne!(planted, text, "the secret went in");
     std::fs::write(&file, planted).expect("write");
-    let report = stripe_vcr::verify::verify_dir(&ws.cassettes(), Redactor::standard(), false).expect("verify");
+    let report = stripe_vcr::cli::verify::verify_dir(&ws.cassettes(), Redactor::standard(), false).expect("verify");
     assert_eq!(report.cassettes, 1);
     assert!(!report.ok, "{report:?}");
     assert!(
@@ -121,7 +121,7 @@ fn cassettes_loaded_at_start(what: &str, config: stripe_vcr::config::Config) -> 
             .build()
             .expect("runtime");
         runtime.block_on(async move {
-            let proxy = stripe_vcr::proxy::start(config).await.expect("proxy starts");
+            let proxy = stripe_vcr::server::start(config).await.expect("proxy starts");
             let loaded = proxy.info.cassettes_loaded;
             proxy.shutdown().await;
             loaded

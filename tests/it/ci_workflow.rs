@@ -160,7 +160,7 @@ async fn record_missing_records_only_the_misses() {
         certs: ws.certs(),
         ..Config::default()
     };
-    let proxy = stripe_vcr::proxy::start(config).await.expect("starts");
+    let proxy = stripe_vcr::server::start(config).await.expect("starts");
     let rep = api(
         &proxy,
         &ws.ca(),
@@ -224,7 +224,7 @@ async fn re_record_older_than_replays_young_cassettes_and_refreshes_old_ones() {
     {
         *re_record_older_than = Some(std::time::Duration::from_secs(30 * 86_400));
     }
-    let recorder = stripe_vcr::proxy::start(config).await.expect("starts");
+    let recorder = stripe_vcr::server::start(config).await.expect("starts");
     let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
     let again_young = rec
         .post("young", "/v1/payment_intents", "amount=100&currency=usd")

@@ -52,7 +52,7 @@ async fn readme_demo_commands_get_their_recorded_answers() {
         certs: certs.path().to_path_buf(),
         ..Config::default()
     };
-    let proxy = stripe_vcr::proxy::start(config).await.expect("bundled cassettes load");
+    let proxy = stripe_vcr::server::start(config).await.expect("bundled cassettes load");
     assert_eq!(proxy.info.cassettes_loaded, 8);
     let port = proxy.local_addr().port();
     let ca = certs.path().join("ca.pem");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::common::*;
 use reqwest::Method;
 use stripe_vcr::config::ModeConfig;
-use stripe_vcr::proxy::{self, RunningProxy};
+use stripe_vcr::server::{self, RunningProxy};
 
 const CREATE: &str = "amount=700&currency=usd";
 
@@ -54,7 +54,7 @@ async fn record_with(
 ) -> (RunningProxy, Api) {
     let mut config = record_config(ws, standin);
     configure(&mut config);
-    let proxy = proxy::start(config).await.expect("record proxy starts");
+    let proxy = server::start(config).await.expect("record proxy starts");
     let client = api(&proxy, &ws.ca(), Connect::Direct, false, RECORD_KEY);
     (proxy, client)
 }
@@ -313,7 +313,7 @@ async fn record_session(
     seed: u64,
     times: usize,
     keep_stale: bool,
-) -> (Vec<serde_json::Value>, stripe_vcr::stats::Summary) {
+) -> (Vec<serde_json::Value>, stripe_vcr::server::stats::Summary) {
     let standin = Standin::start_seeded(seed);
     let (recorder, rec) = record_with(ws, &standin, |c| {
         if let ModeConfig::Record {
@@ -410,18 +410,18 @@ async fn expand_in_any_order_hits_and_cassettes_named_before_that_still_load() {
     assert_eq!(seen.status, 200, "{}", String::from_utf8_lossy(&seen.body));
     replayer.shutdown().await;
 
-    let redactor = stripe_vcr::cassette::redact::Redactor::standard();
-    let report = stripe_vcr::verify::verify_dir(&ws.cassettes(), redactor, false).expect("verify");
+    let redactor = stripe_vcr::stripe::redact::Redactor::standard();
+    let report = stripe_vcr::cli::verify::verify_dir(&ws.cassettes(), redactor, false).expect("verify");
     assert!(report.ok, "not tampered: {:?}", report.problems);
     assert_eq!(report.renames.len(), 1);
     assert_eq!(
         (report.renames[0].from.as_str(), report.renames[0].to.as_str()),
         (old_name.as_str(), retrieve.as_str())
     );
-    let fixed = stripe_vcr::verify::verify_dir(&ws.cassettes(), redactor, true).expect("fix");
+    let fixed = stripe_vcr::cli::verify::verify_dir(&ws.cassettes(), redactor, true).expect("fix");
     assert_eq!(fixed.renames[0].outcome.as_deref(), Some("renamed"));
     assert!(ws.cassette_files().contains(&retrieve));
-    let after = stripe_vcr::verify::verify_dir(&ws.cassettes(), redactor, false).expect("verify");
+    let after = stripe_vcr::cli::verify::verify_dir(&ws.cassettes(), redactor, false).expect("verify");
     assert!(after.ok && after.renames.is_empty(), "{after:?}");
 }
 
@@ -431,8 +431,8 @@ async fn answers_the_proxy_makes_itself_carry_a_request_id() {
     session.api.post("create", "/v1/payment_intents", CREATE).await;
     let (ws, _) = session.finish().await;
     let mut config = replay_config(&ws);
-    config.validation = stripe_vcr::validate::ValidationMode::Strict;
-    let replayer = proxy::start(config).await.expect("replay starts");
+    config.validation = stripe_vcr::stripe::validate::ValidationMode::Strict;
+    let replayer = server::start(config).await.expect("replay starts");
     let rep = api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
     let request_id = |seen: &Seen| {
         let id = seen

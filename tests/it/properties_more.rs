@@ -17,9 +17,9 @@ use stripe_vcr::cassette::format::{
     FORMAT_VERSION,
 };
 use stripe_vcr::cassette::key::CanonicalRequest;
-use stripe_vcr::cassette::redact::Redactor;
 use stripe_vcr::stripe::params::Params;
-use stripe_vcr::validate::search::{
+use stripe_vcr::stripe::redact::Redactor;
+use stripe_vcr::stripe::validate::search::{
     parse, Clause, Combinator, Field, Operator, Query, SearchError, Value, MAX_CLAUSES,
 };
 

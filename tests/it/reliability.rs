@@ -257,7 +257,7 @@ fn assert_upstream_fault(seen: &Seen, upstream: &str, kind: &str, causes: &[&str
 async fn fault_then_recovery(act: Act, timeout: Duration, kind: &str, causes: &[&str]) {
     let ws = Workspace::new();
     let upstream = FakeUpstream::start(vec![act]).await;
-    let recorder = stripe_vcr::proxy::start(record_config_for(&ws, &upstream.url, None, timeout))
+    let recorder = stripe_vcr::server::start(record_config_for(&ws, &upstream.url, None, timeout))
         .await
         .expect("record proxy starts");
     let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
@@ -339,7 +339,7 @@ async fn refused_upstream_then_the_same_upstream_coming_up_records_normally() {
     // A port with nothing listening (bound, then released).
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
-    let recorder = stripe_vcr::proxy::start(record_config_for(&ws, &url, None, Duration::from_secs(5)))
+    let recorder = stripe_vcr::server::start(record_config_for(&ws, &url, None, Duration::from_secs(5)))
         .await
         .expect("record proxy starts");
     let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
@@ -365,7 +365,7 @@ async fn upstream_tls_verification_failure_is_a_502_naming_the_certificate() {
     let ws = Workspace::new();
     let standin = Standin::start();
     // Without --upstream-ca the stand-in's self-signed certificate is not trusted.
-    let recorder = stripe_vcr::proxy::start(record_config_for(&ws, &standin.url, None, Duration::from_secs(10)))
+    let recorder = stripe_vcr::server::start(record_config_for(&ws, &standin.url, None, Duration::from_secs(10)))
         .await
         .expect("record proxy starts");
     let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
@@ -387,7 +387,7 @@ async fn upstream_tls_verification_failure_is_a_502_naming_the_certificate() {
 async fn sub_second_upstream_timeout_is_reported_truthfully() {
     let ws = Workspace::new();
     let upstream = FakeUpstream::start(vec![Act::Stall]).await;
-    let recorder = stripe_vcr::proxy::start(record_config_for(&ws, &upstream.url, None, Duration::from_millis(500)))
+    let recorder = stripe_vcr::server::start(record_config_for(&ws, &upstream.url, None, Duration::from_millis(500)))
         .await
         .expect("record proxy starts");
     let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
@@ -856,7 +856,7 @@ async fn fault_body_then_silence(t: &Target) {
 /// HTTP/2): a 4xx or a close, never a hang, never a 200.
 async fn fault_oversized_headers(t: &Target) {
     // plain_request sends 4 headers of its own.
-    let limit = stripe_vcr::listen::http::MAX_HEADERS;
+    let limit = stripe_vcr::server::listen::http::MAX_HEADERS;
     let fillers = |n: usize| -> String { (0..n).map(|i| format!("X-Filler-{i}: v\r\n")).collect() };
     let reply = t
         .raw(

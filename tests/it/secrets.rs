@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use crate::common::*;
-use stripe_vcr::cassette::redact::Redactor;
 use stripe_vcr::config::{Config, ModeConfig};
+use stripe_vcr::stripe::redact::Redactor;
 
 const USER_PATTERN: &str = r"jenny\.rosen@example\.com";
 
@@ -147,7 +147,7 @@ async fn a_corpus_of_secrets_in_every_position_never_reaches_disk_or_logs() {
         redact_patterns: vec![USER_PATTERN.to_owned()],
         ..Config::default()
     };
-    let replayer = stripe_vcr::proxy::start(config).await.expect("replay");
+    let replayer = stripe_vcr::server::start(config).await.expect("replay");
     let base = format!("https://127.0.0.1:{}", replayer.local_addr().port());
     let id = real_client_secret.split("_secret_").next().expect("id").to_owned();
     let redacted_secret = format!("{id}_secret_REDACTED");
@@ -191,7 +191,7 @@ async fn verify_fails_on_each_planted_secret_and_on_renamed_or_corrupted_files()
     let (ws, _) = session.finish().await;
     let clean = ws.cassettes();
     let file = ws.cassette_files().pop().expect("one cassette");
-    let report = stripe_vcr::verify::verify_dir(&clean, Redactor::standard(), false).expect("verify");
+    let report = stripe_vcr::cli::verify::verify_dir(&clean, Redactor::standard(), false).expect("verify");
     assert!(report.ok, "{}", report.to_text());
 
     type Plant = Box<dyn FnOnce(&mut serde_json::Value)>;
@@ -259,7 +259,7 @@ async fn verify_fails_on_each_planted_secret_and_on_renamed_or_corrupted_files()
         let dir = ws.dir.path().join(format!("planted-{i}"));
         copy_dir(&clean, &dir);
         plant(&dir, &file, edit);
-        let report = stripe_vcr::verify::verify_dir(&dir, Redactor::standard(), false).expect("verify");
+        let report = stripe_vcr::cli::verify::verify_dir(&dir, Redactor::standard(), false).expect("verify");
         assert!(!report.ok, "{kind} at {path} not caught");
         assert!(
             report
@@ -283,12 +283,12 @@ async fn verify_fails_on_each_planted_secret_and_on_renamed_or_corrupted_files()
     });
     let redactor = Redactor::with_patterns(&[USER_PATTERN.to_owned()]).expect("pattern");
     assert!(
-        stripe_vcr::verify::verify_dir(&dir, Redactor::standard(), false)
+        stripe_vcr::cli::verify::verify_dir(&dir, Redactor::standard(), false)
             .expect("verify")
             .ok
     );
     assert!(
-        !stripe_vcr::verify::verify_dir(&dir, &redactor, false)
+        !stripe_vcr::cli::verify::verify_dir(&dir, &redactor, false)
             .expect("verify")
             .ok
     );
@@ -364,7 +364,7 @@ async fn live_keys_are_refused_in_record_unless_allowed() {
     if let ModeConfig::Record { upstream, .. } = &mut config.mode {
         upstream.allow_live_keys = true;
     }
-    let recorder = stripe_vcr::proxy::start(config).await.expect("starts");
+    let recorder = stripe_vcr::server::start(config).await.expect("starts");
     let rec = api(&recorder, &ws.ca(), Connect::Direct, false, live);
     let forwarded = rec
         .post("create", "/v1/payment_intents", "amount=100&currency=usd")
@@ -420,7 +420,7 @@ async fn intercept_host_extends_the_ca_and_an_old_ca_is_not_silently_widened() {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.cassettes()).expect("dir");
     // A CA made without the extra host refuses to be reused for it.
-    let plain = stripe_vcr::proxy::start(Config {
+    let plain = stripe_vcr::server::start(Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: ws.cassettes(),
         certs: ws.certs(),
@@ -436,12 +436,12 @@ async fn intercept_host_extends_the_ca_and_an_old_ca_is_not_silently_widened() {
         intercept_hosts: vec!["api.gateway.test".into()],
         ..Config::default()
     };
-    let err = stripe_vcr::proxy::start(widened.clone()).await.err().expect("refused");
+    let err = stripe_vcr::server::start(widened.clone()).await.err().expect("refused");
     assert!(err.to_string().contains("api.gateway.test"), "{err}");
 
     // With a fresh CA, the extra host is intercepted through CONNECT.
     std::fs::remove_dir_all(ws.certs()).expect("rm certs");
-    let proxy = stripe_vcr::proxy::start(widened).await.expect("starts");
+    let proxy = stripe_vcr::server::start(widened).await.expect("starts");
     let client = trusting(&ws.ca())
         .proxy(reqwest::Proxy::https(format!("http://127.0.0.1:{}", proxy.local_addr().port())).expect("proxy"))
         .build()

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::common::*;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
-use stripe_vcr::cassette::redact::{is_card_number, Redactor};
+use stripe_vcr::stripe::redact::{is_card_number, Redactor};
 
 /// One spelling of a secret: the text as planted, and the part of it (its
 /// random part) that must never be found anywhere afterwards.
@@ -505,7 +505,7 @@ async fn clean_cassette() -> (Workspace, PathBuf) {
     assert_eq!(created.status, 200);
     let (ws, _) = session.finish().await;
     let file = cassette_paths(&ws.cassettes()).pop().expect("one cassette");
-    let report = stripe_vcr::verify::verify_dir(&ws.cassettes(), Redactor::standard(), false).expect("verify");
+    let report = stripe_vcr::cli::verify::verify_dir(&ws.cassettes(), Redactor::standard(), false).expect("verify");
     assert!(report.ok, "{}", report.to_text());
     (ws, file)
 }
@@ -517,7 +517,7 @@ fn text_positions(text: &str) -> Vec<(&'static str, String, Plant)> {
     let t = text.to_owned();
     // A key's path shows it redacted, as verify shows it.
     let redacted_key = Redactor::standard().redact(text).into_owned();
-    let key_path = stripe_vcr::cassette::redact::json_child_path("request.params.metadata", &redacted_key);
+    let key_path = stripe_vcr::stripe::redact::json_child_path("request.params.metadata", &redacted_key);
     let mut out: Vec<(&'static str, String, Plant)> = Vec::new();
     let v = t.clone();
     out.push((
@@ -691,14 +691,19 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 /// Plants one edit into a copy of the clean cassettes; returns verify's report.
-fn verify_planted(ws: &Workspace, clean: &Path, n: usize, edit: &dyn Fn(&mut Value)) -> stripe_vcr::verify::Report {
+fn verify_planted(
+    ws: &Workspace,
+    clean: &Path,
+    n: usize,
+    edit: &dyn Fn(&mut Value),
+) -> stripe_vcr::cli::verify::Report {
     let dir = ws.dir.path().join(format!("planted-{n}"));
     copy_tree(&ws.cassettes(), &dir);
     let path = dir.join(clean.file_name().expect("name"));
     let mut v: Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
     edit(&mut v);
     std::fs::write(&path, serde_json::to_string_pretty(&v).expect("json")).expect("write");
-    stripe_vcr::verify::verify_dir(&dir, Redactor::standard(), false).expect("verify")
+    stripe_vcr::cli::verify::verify_dir(&dir, Redactor::standard(), false).expect("verify")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -738,7 +743,7 @@ async fn verify_flags_every_spelling_planted_by_hand_in_every_position() {
     let dir = ws.dir.path().join("planted-set");
     let set = dir.join("checkout").join("key_sk_test_51SetDirq9Zy8Xw7V");
     copy_tree(&ws.cassettes(), &set);
-    let report = stripe_vcr::verify::verify_dir(&dir, Redactor::standard(), false).expect("verify");
+    let report = stripe_vcr::cli::verify::verify_dir(&dir, Redactor::standard(), false).expect("verify");
     let text = report.to_text();
     assert!(!report.ok, "{text}");
     assert!(

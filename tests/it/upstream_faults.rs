@@ -20,7 +20,7 @@ async fn unreachable_upstream_is_a_502_and_records_nothing() {
         certs: ws.certs(),
         ..Config::default()
     };
-    let recorder = stripe_vcr::proxy::start(config).await.expect("starts");
+    let recorder = stripe_vcr::server::start(config).await.expect("starts");
     let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
     let seen = rec.post("create", "/v1/payment_intents", "amount=1&currency=usd").await;
     assert_eq!(seen.status, 502);
@@ -43,7 +43,7 @@ async fn slow_upstream_times_out_with_a_502_and_the_next_request_works() {
     if let ModeConfig::Record { upstream, .. } = &mut config.mode {
         upstream.timeout = Duration::from_millis(500);
     }
-    let recorder = stripe_vcr::proxy::start(config).await.expect("starts");
+    let recorder = stripe_vcr::server::start(config).await.expect("starts");
     let rec = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
     let slow = rec
         .send(

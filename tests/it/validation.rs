@@ -7,15 +7,15 @@ use std::path::PathBuf;
 
 use crate::common::*;
 use stripe_vcr::config::{Config, ModeConfig};
-use stripe_vcr::validate::ValidationMode;
+use stripe_vcr::stripe::validate::ValidationMode;
 
 async fn replay_proxy(
     ws: &Workspace,
     mode: ValidationMode,
     schema: Option<PathBuf>,
-) -> stripe_vcr::proxy::RunningProxy {
+) -> stripe_vcr::server::RunningProxy {
     std::fs::create_dir_all(ws.cassettes()).expect("dir");
-    stripe_vcr::proxy::start(Config {
+    stripe_vcr::server::start(Config {
         mode: ModeConfig::replay(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         cassettes: ws.cassettes(),
@@ -166,7 +166,7 @@ async fn strict_record_mode_never_forwards_a_bad_request() {
     let standin = Standin::start();
     let mut config = record_config(&ws, &standin);
     config.validation = ValidationMode::Strict;
-    let recorder = stripe_vcr::proxy::start(config).await.expect("starts");
+    let recorder = stripe_vcr::server::start(config).await.expect("starts");
     let api = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
     let bad = api.post("bad", "/v1/payment_intents", "amount=12.5&currency=usd").await;
     assert_eq!(bad.status, 400);

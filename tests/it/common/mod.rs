@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use stripe_vcr::config::{Config, ModeConfig, UpstreamConfig};
-use stripe_vcr::proxy::{self, RunningProxy};
+use stripe_vcr::server::{self, RunningProxy};
 
 /// A secret key used while recording; must never reach a cassette.
 pub const RECORD_KEY: &str = "sk_test_51RecordOnlySecretKey0123456789abcdef";
@@ -181,13 +181,13 @@ pub fn replay_config(ws: &Workspace) -> Config {
 }
 
 pub async fn start_record(ws: &Workspace, standin: &Standin) -> RunningProxy {
-    proxy::start(record_config(ws, standin))
+    server::start(record_config(ws, standin))
         .await
         .expect("record proxy starts")
 }
 
 pub async fn start_replay(ws: &Workspace) -> RunningProxy {
-    proxy::start(replay_config(ws)).await.expect("replay proxy starts")
+    server::start(replay_config(ws)).await.expect("replay proxy starts")
 }
 
 /// How a test client reaches the proxy.
@@ -473,7 +473,7 @@ impl Recording {
     }
 
     /// Stops the proxy and the upstream; returns the workspace and counters.
-    pub async fn finish(self) -> (Workspace, stripe_vcr::stats::Summary) {
+    pub async fn finish(self) -> (Workspace, stripe_vcr::server::stats::Summary) {
         let summary = self.proxy.shutdown().await;
         self.standin.stop();
         (self.ws, summary)

@@ -11,9 +11,10 @@ use stripe_vcr::cassette::format::{
     BodyEncoding, Cassette, RecordedRequest, RecordedResponse, ResponseBody, ResponseHeaders, FORMAT_VERSION,
 };
 use stripe_vcr::cassette::key::{file_name, CanonicalRequest};
-use stripe_vcr::cassette::redact::Redactor;
+use stripe_vcr::cassette::seal::seal;
 use stripe_vcr::cassette::store::{CassetteStore, Written};
 use stripe_vcr::stripe::params::Params;
+use stripe_vcr::stripe::redact::Redactor;
 
 /// The canonical request `record` stores for `method path?query` with a
 /// form `body`, sent with the tests' `Stripe-Version`.
@@ -59,7 +60,7 @@ pub fn plant(
             body: ResponseBody::Body(answer),
         },
     };
-    let sealed = Redactor::standard().seal(&cassette).expect("seal");
+    let sealed = seal(Redactor::standard(), &cassette).expect("seal");
     CassetteStore::new(dir)
         .write(&name, &sealed)
         .and_then(Written::sync)

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::audit::log::{AuditLog, AuditLogError};
+use crate::audit_log::{AuditLog, AuditLogError};
 use crate::cassette::store::{CassetteStore, StoreError};
 
 /// Why pruning could not go ahead.

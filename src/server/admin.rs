@@ -14,10 +14,10 @@ use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Method, Response, StatusCode, Uri};
 use serde_json::{json, Value};
 
+use crate::answer::{synthetic_request_id, ProxyResponse};
 use crate::cassette::set::CassetteSet;
-use crate::error::{synthetic_request_id, ProxyResponse};
 use crate::mode::Mode;
-use crate::pipeline::State;
+use crate::server::pipeline::State;
 
 /// The reserved prefix.
 pub const PREFIX: &str = "/__stripe-vcr/";

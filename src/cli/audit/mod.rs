@@ -3,15 +3,14 @@
 //! the `--audit-log` that record and replay write.
 
 pub mod html;
-pub mod log;
 pub mod report;
 pub mod text;
 
 use std::path::{Path, PathBuf};
 
+use crate::audit_log::{AuditLog, AuditLogError};
 use crate::cassette::store::{read_cassette, CassetteStore, LoadedCassette, StoreError};
-use crate::validate::schema::Schema;
-use log::{AuditLog, AuditLogError};
+use crate::stripe::validate::schema::Schema;
 use report::{Observation, Report};
 
 /// Findings that can fail a CI job (`--fail-on`).

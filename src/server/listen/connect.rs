@@ -14,10 +14,10 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::error::{ClientError, ProxyError, ProxyResponse, UpstreamError};
-use crate::listen::{http, HANDSHAKE_TIMEOUT};
+use crate::answer::{ClientError, ProxyError, ProxyResponse, UpstreamError};
 use crate::mode::{ForeignTunnels, Mode, Via};
-use crate::pipeline::State;
+use crate::server::listen::{http, HANDSHAKE_TIMEOUT};
+use crate::server::pipeline::State;
 
 /// How long a pass-through tunnel may take to connect to its target.
 const TUNNEL_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -84,7 +84,7 @@ fn intercept<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, host: St
             Ok(Err(e)) => tracing::warn!(
                 %host,
                 "inside CONNECT: {}",
-                crate::listen::explain_handshake_failure(&e, state.tls.ca().cert_pem_path())
+                crate::server::listen::explain_handshake_failure(&e, state.tls.ca().cert_pem_path())
             ),
             Err(_) => tracing::debug!(%host, "TLS handshake inside CONNECT timed out"),
         }
@@ -136,7 +136,7 @@ fn plain(status: StatusCode, message: &str) -> ProxyResponse {
     let mut r = Response::new(Full::new(Bytes::from(format!("{message}\n"))));
     *r.status_mut() = status;
     r.headers_mut()
-        .insert("request-id", crate::error::synthetic_request_id(&[message.as_bytes()]));
+        .insert("request-id", crate::answer::synthetic_request_id(&[message.as_bytes()]));
     r
 }
 

@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::mode::{Mode, Via};
-use crate::pipeline::State;
+use crate::server::pipeline::State;
 use sniff::Protocol;
 
 /// How long a client may take to send its first byte, or to finish a TLS

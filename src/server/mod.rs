@@ -1,6 +1,19 @@
 //! Assembles a running proxy from a [`Config`]: the CA, the mode (loading
 //! cassettes or building the upstream client), the listener and its tasks;
 //! and shuts it down gracefully.
+//!
+//! The request path, in order: [`listen`] accepts, sniffs TLS from plain
+//! HTTP and CONNECT, terminates TLS and serves HTTP/1.1 and HTTP/2;
+//! [`pipeline`] applies the request limits, decodes and canonicalises the
+//! request and hands it to the mode (`crate::mode`). Beside the path:
+//! [`admin`] (the `/__stripe-vcr/` paths), [`stats`] (the counts behind the
+//! summary) and [`logging`] (the redacting log writer and the access log).
+
+pub mod admin;
+pub mod listen;
+pub mod logging;
+pub mod pipeline;
+pub mod stats;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,23 +26,22 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::audit::log::{AuditLog, AuditLogError};
+use crate::audit_log::{AuditLog, AuditLogError};
 use crate::cassette::index::{IndexError, ReplayIndex};
 use crate::cassette::load::{load_indexes, LoadError};
-use crate::cassette::redact::{PatternError, Redactor};
 use crate::cassette::set::CassetteSet;
 use crate::cassette::store::{CassetteStore, StoreError};
 use crate::config::{Config, ModeConfig, UpstreamConfig};
-use crate::listen;
 use crate::mode::record::Recorder;
 use crate::mode::replay::Replayer;
 use crate::mode::{Mode, Settled};
-use crate::pipeline::State;
-use crate::stats::{Stats, Summary};
-use crate::tls::{CaOrigin, CertificateAuthority, LeafIssuer, TlsError, DEFAULT_PERMITTED_HOSTS};
+use crate::server::pipeline::State;
+use crate::server::stats::{Stats, Summary};
+use crate::stripe::redact::{PatternError, Redactor};
+use crate::stripe::validate::schema::{Schema, SchemaError};
+use crate::stripe::validate::Validator;
+use crate::tls::{permitted_hosts, CaOrigin, CertificateAuthority, LeafIssuer, TlsError};
 use crate::upstream::{Upstream, UpstreamConfigError};
-use crate::validate::schema::{Schema, SchemaError};
-use crate::validate::Validator;
 use std::collections::BTreeMap;
 
 /// How long shutdown waits for in-flight requests before giving up on them.
@@ -99,19 +111,6 @@ struct Common {
     redactor: Arc<Redactor>,
     validator: Validator,
     audit: Option<AuditLog>,
-}
-
-/// The hosts the CA may sign for (and the proxy intercepts): the built-in
-/// ones plus `extra`.
-pub fn permitted_hosts(extra: &[String]) -> Vec<String> {
-    let mut hosts: Vec<String> = DEFAULT_PERMITTED_HOSTS.iter().map(|h| (*h).to_owned()).collect();
-    for host in extra {
-        let host = host.trim().to_ascii_lowercase();
-        if !host.is_empty() && !hosts.contains(&host) {
-            hosts.push(host);
-        }
-    }
-    hosts
 }
 
 /// Loads or creates the CA, builds the mode, binds and starts serving.

@@ -5,14 +5,14 @@
 
 use std::process::ExitCode;
 
+use crate::cli::banner;
 use crate::config::Config;
 use crate::tls::{CaOrigin, CertificateAuthority};
-use crate::{banner, proxy};
 
 /// `record` and `replay`: serve until Ctrl-C or SIGTERM, then summarise.
 pub async fn serve(config: Config) -> Result<ExitCode, String> {
     let fail_on_unused = config.fail_on_unused;
-    let running = proxy::start(config).await.map_err(|e| e.to_string())?;
+    let running = crate::server::start(config).await.map_err(|e| e.to_string())?;
     println!("{}", banner::banner(&running.info));
     wait_for_signal().await;
     eprintln!("stripe-vcr: shutting down…");
@@ -70,7 +70,7 @@ async fn wait_for_signal() {
 
 /// `stripe-vcr certs`.
 pub fn certs(dir: &std::path::Path, extra_hosts: &[String]) -> Result<ExitCode, String> {
-    let hosts = proxy::permitted_hosts(extra_hosts);
+    let hosts = crate::tls::permitted_hosts(extra_hosts);
     let (ca, origin) = CertificateAuthority::load_or_create(dir, &hosts).map_err(|e| e.to_string())?;
     let verb = match origin {
         CaOrigin::Created => "created",
@@ -87,13 +87,14 @@ pub fn certs(dir: &std::path::Path, extra_hosts: &[String]) -> Result<ExitCode, 
 }
 
 /// `stripe-vcr verify`.
-pub fn verify(args: &crate::config::VerifyArgs) -> Result<ExitCode, String> {
+pub fn verify(args: &crate::cli::args::VerifyArgs) -> Result<ExitCode, String> {
     let patterns = args.redact.patterns().map_err(|e| e.to_string())?;
-    let redactor = crate::cassette::redact::Redactor::with_patterns(&patterns).map_err(|e| e.to_string())?;
-    let report = crate::verify::verify_dir(&args.cassettes, &redactor, args.fix_names).map_err(|e| e.to_string())?;
+    let redactor = crate::stripe::redact::Redactor::with_patterns(&patterns).map_err(|e| e.to_string())?;
+    let report =
+        crate::cli::verify::verify_dir(&args.cassettes, &redactor, args.fix_names).map_err(|e| e.to_string())?;
     match args.format {
-        crate::config::Format::Text => print!("{}", report.to_text()),
-        crate::config::Format::Json => {
+        crate::cli::args::Format::Text => print!("{}", report.to_text()),
+        crate::cli::args::Format::Json => {
             println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?)
         }
     }
@@ -105,8 +106,8 @@ pub fn verify(args: &crate::config::VerifyArgs) -> Result<ExitCode, String> {
 }
 
 /// `stripe-vcr doctor`.
-pub fn doctor(args: &crate::config::DoctorArgs) -> Result<ExitCode, String> {
-    use crate::doctor::{run, Status};
+pub fn doctor(args: &crate::cli::args::DoctorArgs) -> Result<ExitCode, String> {
+    use crate::cli::doctor::{run, Status};
     let checks = run(&args.certs, &args.cassettes, args.listen, &args.intercept_hosts);
     for check in &checks {
         println!("{check}");
@@ -124,13 +125,13 @@ pub fn doctor(args: &crate::config::DoctorArgs) -> Result<ExitCode, String> {
 }
 
 /// `stripe-vcr audit`.
-pub fn audit(args: &crate::config::AuditArgs) -> Result<ExitCode, String> {
-    use crate::audit::{gather, html, text, tripped};
-    use crate::config::AuditFormat;
+pub fn audit(args: &crate::cli::args::AuditArgs) -> Result<ExitCode, String> {
+    use crate::cli::args::AuditFormat;
+    use crate::cli::audit::{gather, html, text, tripped};
     use std::io::IsTerminal;
     let schema = match &args.schema {
-        Some(path) => crate::validate::schema::Schema::from_file(path).map_err(|e| e.to_string())?,
-        None => crate::validate::schema::Schema::builtin().clone(),
+        Some(path) => crate::stripe::validate::schema::Schema::from_file(path).map_err(|e| e.to_string())?,
+        None => crate::stripe::validate::schema::Schema::builtin().clone(),
     };
     let default_dir = std::path::PathBuf::from("cassettes");
     let cassettes = match (&args.cassettes, args.audit_logs.is_empty()) {
@@ -160,9 +161,9 @@ pub fn audit(args: &crate::config::AuditArgs) -> Result<ExitCode, String> {
 }
 
 /// `stripe-vcr diff`.
-pub fn diff(args: &crate::config::DiffArgs) -> Result<ExitCode, String> {
-    use crate::config::AuditFormat;
-    let report = crate::diff::diff_dirs(&args.old, &args.new).map_err(|e| e.to_string())?;
+pub fn diff(args: &crate::cli::args::DiffArgs) -> Result<ExitCode, String> {
+    use crate::cli::args::AuditFormat;
+    let report = crate::cli::diff::diff_dirs(&args.old, &args.new).map_err(|e| e.to_string())?;
     match args.format {
         AuditFormat::Text => print!("{}", report.to_text()),
         AuditFormat::Markdown => print!("{}", report.to_markdown()),
@@ -176,13 +177,13 @@ pub fn diff(args: &crate::config::DiffArgs) -> Result<ExitCode, String> {
 }
 
 /// `stripe-vcr prune`.
-pub fn prune(args: &crate::config::PruneArgs) -> Result<ExitCode, String> {
-    let unused = crate::prune::unused(&args.cassettes, &args.run_logs).map_err(|e| e.to_string())?;
+pub fn prune(args: &crate::cli::args::PruneArgs) -> Result<ExitCode, String> {
+    let unused = crate::cli::prune::unused(&args.cassettes, &args.run_logs).map_err(|e| e.to_string())?;
     for name in &unused {
         println!("{}{name}", if args.delete { "deleted " } else { "unused  " });
     }
     if args.delete {
-        crate::prune::delete(&args.cassettes, &unused).map_err(|e| e.to_string())?;
+        crate::cli::prune::delete(&args.cassettes, &unused).map_err(|e| e.to_string())?;
         println!("{} cassettes deleted from {}", unused.len(), args.cassettes.display());
     } else {
         println!(

@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime};
 use tracing::{Level, Metadata};
 use tracing_subscriber::fmt::MakeWriter;
 
-use crate::cassette::redact::Redactor;
+use crate::stripe::redact::Redactor;
 
 /// How long an info line may wait in the buffer.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::stripe::params::{Param, Params, Text};
-use crate::validate::schema::{CurrencyCase, EndpointSchema, Kind, ParamSchema, Rule, Schema};
-use crate::validate::search;
-use crate::validate::Violation;
+use crate::stripe::validate::schema::{CurrencyCase, EndpointSchema, Kind, ParamSchema, Rule, Schema};
+use crate::stripe::validate::search;
+use crate::stripe::validate::Violation;
 
 /// All violations of `params` against `endpoint`, in the order Stripe would
 /// meet them: unknown and malformed parameters, then missing ones, then rules

@@ -32,7 +32,7 @@
 //!   the text itself Luhn-valid card numbers and `cvc=123`-style codes are
 //!   masked too.
 //!
-//! The only way to get a cassette the store will write is [`Redactor::seal`],
+//! The only way to get a cassette the store will write is `cassette::seal`,
 //! which runs the whole cassette through [`Redactor::redact_cassette_value`]:
 //! there is no code path that writes an unredacted copy first. `verify` runs
 //! the same function over a cassette file and reports every change it would
@@ -46,7 +46,6 @@ use std::sync::LazyLock;
 use regex::{Captures, Regex};
 use serde_json::Value;
 
-use crate::cassette::format::Cassette;
 use crate::stripe::params::{Param, Params, Text};
 
 /// The fixed text that stands in for a secret's random part.
@@ -177,31 +176,6 @@ pub struct PatternError {
     pattern: String,
     #[source]
     source: regex::Error,
-}
-
-/// Why a cassette could not be sealed (and so is not written).
-#[derive(Debug, thiserror::Error)]
-pub enum SealError {
-    /// The cassette did not survive the trip through JSON.
-    #[error("{0}")]
-    Json(#[from] serde_json::Error),
-    /// The response body is still encoded (the upstream used an encoding
-    /// stripe-vcr does not decode, or the body did not decode): it cannot be
-    /// checked for secrets, so it is not stored.
-    #[error("the upstream's body is sent with Content-Encoding `{encoding}`, which stripe-vcr could not decode, so it cannot be checked for secrets; the client got it as sent, but no cassette is written")]
-    Encoded { encoding: String },
-}
-
-/// A value that has been through the redactor. Only this module makes them,
-/// and the cassette store writes nothing else.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Redacted<T>(T);
-
-impl<T> Redacted<T> {
-    /// The redacted value.
-    pub fn get(&self) -> &T {
-        &self.0
-    }
 }
 
 /// What redaction changes in one place of a JSON document: what `verify`
@@ -580,7 +554,7 @@ impl Redactor {
     /// Redacts a whole cassette as JSON, reporting every change to `report`
     /// (with its JSON path): `response.body_text` is redacted as a text
     /// body ([`Redactor::redact_text_body`]), everything else as JSON. This
-    /// is the one detection behind both [`Redactor::seal`] and `verify`.
+    /// is the one detection behind both sealing a cassette and `verify`.
     pub fn redact_cassette_value(&self, value: &Value, report: Option<&mut dyn FnMut(Detection)>) -> Value {
         let mut walk = Walk { redactor: self, report };
         let Value::Object(top) = value else {
@@ -680,29 +654,6 @@ impl Redactor {
             Param::List(items) => Param::List(items.iter().map(|p| self.redact_param(p, card)).collect()),
             Param::Map(m) => Param::Map(self.redact_param_map(m, card)),
         }
-    }
-
-    /// Runs a whole cassette through the redactor
-    /// ([`Redactor::redact_cassette_value`]): every key and string in it,
-    /// whatever part it sits in. The result is what the store writes. A
-    /// response whose body is still encoded (`Content-Encoding` kept: the
-    /// upstream's encoding could not be undone) is refused, since its bytes
-    /// cannot be checked.
-    pub fn seal(&self, cassette: &Cassette) -> Result<Redacted<Cassette>, SealError> {
-        if let Some(encoding) = cassette
-            .response
-            .headers
-            .get("content-encoding")
-            .filter(|e| !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity"))
-        {
-            return Err(SealError::Encoded {
-                encoding: self.redact(encoding).into_owned(),
-            });
-        }
-        let value = serde_json::to_value(cassette)?;
-        Ok(Redacted(serde_json::from_value(
-            self.redact_cassette_value(&value, None),
-        )?))
     }
 }
 

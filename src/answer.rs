@@ -82,7 +82,7 @@ pub enum ClientError {
     #[error("Unsupported Content-Type `{0}`: Stripe's API takes application/x-www-form-urlencoded bodies (and stripe-vcr also reads application/json, for Stripe-compatible gateways).")]
     UnsupportedContentType(String),
     #[error("{0}")]
-    Invalid(crate::validate::Violation),
+    Invalid(crate::stripe::validate::Violation),
     #[error("idempotency key `{key}` reused with different parameters")]
     IdempotencyKeyReused { key: String },
     #[error("idempotency key `{key}` first used for {first}, reused for {sent}")]

@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::audit::log::Entry;
+use crate::audit_log::Entry;
 use crate::cassette::store::LoadedCassette;
-use crate::route::Endpoint;
 use crate::stripe::params::Params;
-use crate::validate::check::{check, suggestion};
-use crate::validate::schema::{Kind, ParamSchema, Schema};
+use crate::stripe::route::Endpoint;
+use crate::stripe::validate::check::{check, suggestion};
+use crate::stripe::validate::schema::{Kind, ParamSchema, Schema};
 
 /// Bumped when the JSON shape changes incompatibly.
 pub const REPORT_VERSION: u32 = 1;

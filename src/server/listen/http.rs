@@ -16,10 +16,10 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::either::Either;
 
-use crate::error::ProxyResponse;
-use crate::listen::connect;
+use crate::answer::ProxyResponse;
 use crate::mode::{Mode, Via};
-use crate::pipeline::{self, State};
+use crate::server::listen::connect;
+use crate::server::pipeline::{self, State};
 
 /// How long a client may take to send a request's headers (slowloris guard).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

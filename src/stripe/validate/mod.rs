@@ -11,9 +11,9 @@ pub mod search;
 
 use std::fmt;
 
-use crate::route::Route;
 use crate::stripe::errors::{ErrorType, StripeError};
 use crate::stripe::params::Params;
+use crate::stripe::route::Route;
 use schema::{Kind, Schema};
 
 /// How violations are handled.

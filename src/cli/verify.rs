@@ -25,8 +25,8 @@ use serde_json::Value;
 
 use crate::cassette::format::{Cassette, FormatError};
 use crate::cassette::key::file_name;
-use crate::cassette::redact::{json_child_path, mask_secret, Detection, Redactor, PLACEHOLDER};
 use crate::cassette::store::{CassetteStore, StoreError};
+use crate::stripe::redact::{json_child_path, mask_secret, Detection, Redactor, PLACEHOLDER};
 
 /// Names that suggest the value next to them is a credential.
 static KEY_LIKE: LazyLock<Regex> = LazyLock::new(|| {

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cassette::load::index_walk;
 use crate::cassette::store::CassetteStore;
-use crate::proxy::permitted_hosts;
+use crate::tls::permitted_hosts;
 use crate::tls::CertificateAuthority;
 
 /// How a check came out.

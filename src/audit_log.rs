@@ -16,9 +16,9 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cassette::redact::Redactor;
 use crate::stripe::params::Params;
-use crate::validate::Violation;
+use crate::stripe::redact::Redactor;
+use crate::stripe::validate::Violation;
 
 /// One validation finding, as logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

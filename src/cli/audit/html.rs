@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use crate::audit::report::{EndpointReport, Findings, ParamUsage, PathFinding, Report};
+use crate::cli::audit::report::{EndpointReport, Findings, ParamUsage, PathFinding, Report};
 
 /// The page's stylesheet (`audit.css` beside this file): system fonts, light
 /// background, zebra tables and colours that keep text at WCAG AA contrast.
@@ -452,9 +452,9 @@ fn versions_and_clients(report: &Report) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::report::{build, Coverage, InvalidFinding, Observation, Totals};
+    use crate::cli::audit::report::{build, Coverage, InvalidFinding, Observation, Totals};
     use crate::stripe::params::Params;
-    use crate::validate::schema::Schema;
+    use crate::stripe::validate::schema::Schema;
 
     fn obs(endpoint: &str, status: u16, form: &str) -> Observation {
         Observation {

@@ -13,17 +13,17 @@ use hyper::header::HeaderValue;
 use hyper::Request;
 use tokio_util::either::Either;
 
-use crate::admin;
-use crate::audit::log::{AuditLog, Entry, Finding};
-use crate::cassette::redact::Redactor;
-use crate::error::{ClientError, ProxyError, ProxyResponse};
-use crate::logging;
+use crate::answer::{ClientError, ProxyError, ProxyResponse};
+use crate::audit_log::{AuditLog, Entry, Finding};
 use crate::mode::{ApiRequest, Handled, Mode, Severity, Via};
-use crate::route::Route;
-use crate::stats::Stats;
+use crate::server::admin;
+use crate::server::logging;
+use crate::server::stats::Stats;
 use crate::stripe::auth::ApiKey;
+use crate::stripe::redact::Redactor;
+use crate::stripe::route::Route;
+use crate::stripe::validate::{ValidationMode, Validator, Violation};
 use crate::tls::LeafIssuer;
-use crate::validate::{ValidationMode, Validator, Violation};
 
 /// Response header listing validation findings in `--validate warn` mode.
 pub const VALIDATION_HEADER: &str = "stripe-vcr-validation";

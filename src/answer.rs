@@ -1,10 +1,11 @@
-//! Errors, classified by where the fault lies, and the one place where they
-//! become Stripe-shaped HTTP responses.
+//! Every answer the proxy makes itself, built here and nowhere else: errors,
+//! classified by where the fault lies and turned into Stripe-shaped
+//! responses; the admin paths' JSON; the `200` that opens a CONNECT tunnel.
 //!
-//! Every synthetic response (one the proxy made up rather than relayed or
-//! replayed) carries a `Stripe-Vcr-Error` header naming its kind, so a
-//! developer reading SDK debug output can tell stripe-vcr's answers from
-//! Stripe's.
+//! Every error the proxy makes up (rather than relays or replays) carries a
+//! `Stripe-Vcr-Error` header naming its kind, so a developer reading SDK
+//! debug output can tell stripe-vcr's answers from Stripe's; every answer it
+//! makes carries a `Request-Id` of its own (`req_vcr_…`).
 
 use std::time::Duration;
 
@@ -62,6 +63,17 @@ pub enum ProxyError {
     /// The cassette library cannot answer.
     #[error(transparent)]
     Cassette(#[from] CassetteError),
+    /// stripe-vcr itself cannot do what the request needs.
+    #[error(transparent)]
+    Proxy(#[from] ProxyFault),
+}
+
+/// Faults in stripe-vcr itself (its CA, its set-up), not in the request,
+/// the upstream or the cassettes.
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyFault {
+    #[error("stripe-vcr could not mint a certificate for {host}: {cause}")]
+    Certificate { host: String, cause: String },
 }
 
 /// Faults in what the client sent.
@@ -89,6 +101,8 @@ pub enum ClientError {
     IdempotencyKeyOtherEndpoint { key: String, sent: String, first: String },
     #[error("stripe-vcr refused to forward a request authenticated with a live-mode key ({key}): recordings are for test mode, and a live key turns a test run into real charges. Use a test key, or restart `stripe-vcr record` with --allow-live-keys.")]
     LiveKeyRefused { key: String },
+    #[error("CONNECT needs a host:port target; got `{0}`")]
+    BadConnect(String),
     #[error("stripe-vcr is replaying offline and does not open tunnels to other hosts: CONNECT {authority} refused. Only the API host is intercepted in replay mode.")]
     TunnelRefused { authority: String },
 }
@@ -142,12 +156,14 @@ impl ProxyError {
             ProxyError::Client(ClientError::IdempotencyKeyReused { .. }) => "idempotency-key-reused",
             ProxyError::Client(ClientError::IdempotencyKeyOtherEndpoint { .. }) => "idempotency-key-other-endpoint",
             ProxyError::Client(ClientError::TunnelRefused { .. }) => "tunnel-refused",
+            ProxyError::Client(ClientError::BadConnect(_)) => "bad-connect",
             ProxyError::Client(ClientError::LiveKeyRefused { .. }) => "live-key-refused",
             ProxyError::Upstream(UpstreamError::Unreachable { .. }) => "upstream-unreachable",
             ProxyError::Upstream(UpstreamError::Timeout { .. }) => "upstream-timeout",
             ProxyError::Cassette(CassetteError::NotRecorded { .. }) => "replay-miss",
             ProxyError::Cassette(CassetteError::OutsideApi { .. }) => "not-recorded-path",
             ProxyError::Cassette(CassetteError::UnknownSet { .. }) => "unknown-cassette-set",
+            ProxyError::Proxy(ProxyFault::Certificate { .. }) => "certificate",
         }
     }
 
@@ -155,7 +171,11 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::Client(
-                ClientError::BadParams(_) | ClientError::BodyRead(_) | ClientError::BadSet(_) | ClientError::BadPath(_),
+                ClientError::BadParams(_)
+                | ClientError::BodyRead(_)
+                | ClientError::BadSet(_)
+                | ClientError::BadPath(_)
+                | ClientError::BadConnect(_),
             ) => StatusCode::BAD_REQUEST,
             ProxyError::Client(ClientError::UnsupportedContentType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProxyError::Client(
@@ -168,7 +188,7 @@ impl ProxyError {
             ProxyError::Client(ClientError::TunnelRefused { .. } | ClientError::LiveKeyRefused { .. }) => {
                 StatusCode::FORBIDDEN
             }
-            ProxyError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ProxyError::Upstream(_) | ProxyError::Proxy(_) => StatusCode::BAD_GATEWAY,
             ProxyError::Cassette(_) => StatusCode::NOT_FOUND,
         }
     }
@@ -183,6 +203,7 @@ impl ProxyError {
                 StripeError::idempotency_key_other_endpoint(key, sent, first)
             }
             ProxyError::Upstream(e) => StripeError::new(ErrorType::ApiError, e.to_string()),
+            ProxyError::Proxy(e) => StripeError::new(ErrorType::ApiError, e.to_string()),
             other => StripeError::new(ErrorType::InvalidRequestError, other.to_string()),
         }
     }
@@ -211,6 +232,32 @@ impl ProxyError {
         }
         response
     }
+}
+
+/// Kind sent in `Stripe-Vcr-Error` on an admin path's error.
+pub const ADMIN_ERROR_KIND: &str = "admin";
+
+/// An answer to an admin request (`/__stripe-vcr/…`): pretty JSON, with a
+/// `Request-Id` derived from `seed`; an error status also carries the
+/// `admin` kind.
+pub fn admin(status: StatusCode, body: &serde_json::Value, seed: &[&[u8]]) -> ProxyResponse {
+    let mut response = Response::new(Full::new(Bytes::from(
+        serde_json::to_vec_pretty(body).unwrap_or_default(),
+    )));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert("request-id", synthetic_request_id(seed));
+    if status.is_client_error() || status.is_server_error() {
+        headers.insert(ERROR_HEADER, HeaderValue::from_static(ADMIN_ERROR_KIND));
+    }
+    response
+}
+
+/// The `200` that tells a client its CONNECT tunnel is open (no body, as
+/// RFC 9110 §9.3.6 has it).
+pub fn tunnel_open() -> ProxyResponse {
+    Response::new(Full::new(Bytes::new()))
 }
 
 #[cfg(test)]
@@ -247,6 +294,30 @@ mod tests {
         assert_eq!(id(missing()), first, "the same answer, the same id");
         assert_ne!(id(ProxyError::from(ClientError::BodyTooLarge { limit: 11 })), first);
         assert_ne!(id(ProxyError::from(ClientError::NoApiKey)), first);
+    }
+
+    #[test]
+    fn admin_answers_are_json_with_an_id_and_errors_say_so() {
+        let ok = admin(
+            StatusCode::OK,
+            &serde_json::json!({"status": "ok"}),
+            &[b"GET", b"/health"],
+        );
+        assert_eq!(ok.headers()[CONTENT_TYPE], "application/json");
+        assert!(ok.headers()["request-id"]
+            .to_str()
+            .is_ok_and(|id| id.starts_with(REQUEST_ID_PREFIX)));
+        assert!(ok.headers().get(ERROR_HEADER).is_none());
+        let bad = admin(StatusCode::NOT_FOUND, &serde_json::json!({}), &[b"GET", b"/nope"]);
+        assert_eq!(bad.headers()[ERROR_HEADER], ADMIN_ERROR_KIND);
+        let fault = ProxyError::from(ProxyFault::Certificate {
+            host: "h".into(),
+            cause: "c".into(),
+        })
+        .into_response();
+        assert_eq!(fault.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(fault.headers()[ERROR_HEADER], "certificate");
+        assert_eq!(tunnel_open().status(), StatusCode::OK);
     }
 
     #[test]

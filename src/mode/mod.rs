@@ -4,8 +4,11 @@
 //! Accepting connections, TLS and routing never branch on the mode; they call
 //! [`Mode::handle`] with an [`ApiRequest`] and send back what it returns.
 
+mod outcome;
 pub mod record;
 pub mod replay;
+
+pub use outcome::Outcome;
 
 use std::future::Future;
 
@@ -17,7 +20,7 @@ use crate::answer::{ClientError, ProxyError, ProxyResponse};
 use crate::cassette::format::BodyEncoding;
 use crate::cassette::key::{CanonicalRequest, RequestKey};
 use crate::cassette::set::CassetteSet;
-use crate::server::stats::Outcome;
+
 use crate::stripe::params::Params;
 use crate::stripe::redact::Redactor;
 use crate::stripe::route::Route;
@@ -111,7 +114,7 @@ impl Handled {
     pub fn error(error: ProxyError) -> Handled {
         let (outcome, severity) = match &error {
             ProxyError::Cassette(_) => (Outcome::Miss, Severity::Warn),
-            ProxyError::Upstream(_) => (Outcome::Error, Severity::Error),
+            ProxyError::Upstream(_) | ProxyError::Proxy(_) => (Outcome::Error, Severity::Error),
             ProxyError::Client(_) => (Outcome::Error, Severity::Info),
         };
         let detail = Some((severity, error.to_string()));

@@ -21,8 +21,8 @@ use crate::cassette::index::{PreparedResponse, Recording, ReplayIndex};
 use crate::cassette::key::RequestKey;
 use crate::cassette::set::CassetteSet;
 use crate::mode::record::Recorder;
+use crate::mode::Outcome;
 use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Settled};
-use crate::server::stats::Outcome;
 use crate::stripe::auth::ApiKey;
 use crate::stripe::route::Route;
 

@@ -8,16 +8,13 @@
 //!   idempotency keys, for one set or all;
 //! - `GET unused` — cassettes not served so far in this run.
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::{Method, Response, StatusCode, Uri};
+use hyper::{Method, StatusCode, Uri};
 use serde_json::{json, Value};
 
-use crate::answer::{synthetic_request_id, ProxyResponse};
+use crate::answer::{self, ProxyResponse};
 use crate::cassette::set::CassetteSet;
 use crate::mode::Mode;
-use crate::server::pipeline::State;
+use crate::server::stats::Stats;
 
 /// The reserved prefix.
 pub const PREFIX: &str = "/__stripe-vcr/";
@@ -29,8 +26,8 @@ fn error(status: StatusCode, message: String) -> (StatusCode, Value) {
     )
 }
 
-/// Answers an admin request.
-pub fn handle<M: Mode>(state: &State<M>, method: &Method, uri: &Uri) -> ProxyResponse {
+/// Answers an admin request from what the mode and the counters know.
+pub fn handle<M: Mode>(mode: &M, stats: &Stats, method: &Method, uri: &Uri) -> ProxyResponse {
     let action = uri.path().trim_start_matches(PREFIX).trim_end_matches('/');
     let set = uri.query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
@@ -44,19 +41,19 @@ pub fn handle<M: Mode>(state: &State<M>, method: &Method, uri: &Uri) -> ProxyRes
                 "status": "ok",
                 "service": "stripe-vcr",
                 "version": env!("CARGO_PKG_VERSION"),
-                "mode": state.mode.name(),
-                "requests": state.stats.summary().requests,
+                "mode": mode.name(),
+                "requests": stats.summary().requests,
             }),
         ),
         (&Method::GET, "stats") => (
             StatusCode::OK,
-            json!({"mode": state.mode.name(), "totals": state.stats.summary(), "sets": state.mode.stats()}),
+            json!({"mode": mode.name(), "totals": stats.summary(), "sets": mode.stats()}),
         ),
-        (&Method::GET, "unused") => (StatusCode::OK, json!({"unused": state.mode.unused()})),
+        (&Method::GET, "unused") => (StatusCode::OK, json!({"unused": mode.unused()})),
         (&Method::POST, "reset") => match set.as_deref().map(CassetteSet::parse).transpose() {
             Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
             Ok(parsed) => {
-                if state.mode.reset(parsed.as_ref()) {
+                if mode.reset(parsed.as_ref()) {
                     (
                         StatusCode::OK,
                         json!({"reset": set.unwrap_or_else(|| "all".to_owned())}),
@@ -78,15 +75,5 @@ pub fn handle<M: Mode>(state: &State<M>, method: &Method, uri: &Uri) -> ProxyRes
             format!("stripe-vcr has no admin endpoint `{action}`; there are health, stats, unused and reset"),
         ),
     };
-    let mut response = Response::new(Full::new(Bytes::from(
-        serde_json::to_vec_pretty(&body).unwrap_or_default(),
-    )));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(
-        "request-id",
-        synthetic_request_id(&[method.as_str().as_bytes(), uri.path().as_bytes()]),
-    );
-    response
+    answer::admin(status, &body, &[method.as_str().as_bytes(), uri.path().as_bytes()])
 }

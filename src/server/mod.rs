@@ -240,6 +240,8 @@ async fn launch<M: Mode>(
         body_limit: config.body_limit,
         listen_port: listen.port(),
         body_read_timeout: config.body_read_timeout,
+        header_read_timeout: config.header_read_timeout,
+        handshake_timeout: config.handshake_timeout,
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     });

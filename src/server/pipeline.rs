@@ -46,6 +46,11 @@ pub struct State<M> {
     pub listen_port: u16,
     /// How long the whole body may take to arrive.
     pub body_read_timeout: std::time::Duration,
+    /// How long a request's headers may take to arrive.
+    pub header_read_timeout: std::time::Duration,
+    /// How long a client may take to send its first byte, or to finish a
+    /// TLS handshake (directly or inside a CONNECT tunnel).
+    pub handshake_timeout: std::time::Duration,
     /// Cancelled when the proxy shuts down.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Every connection task, so shutdown can wait for them.
@@ -61,7 +66,7 @@ pub struct State<M> {
 pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> ProxyResponse {
     let started = Instant::now();
     if request.uri().path().starts_with(admin::PREFIX) && !matches!(via, Via::Tunnel(_)) {
-        return admin::handle(&state, request.method(), request.uri());
+        return admin::handle(&state.mode, &state.stats, request.method(), request.uri());
     }
     // A block, so the request head is gone before the mode's answer is awaited.
     let prepared = {

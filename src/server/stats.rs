@@ -1,7 +1,9 @@
-//! Run counters for the shutdown summary (and, later, the admin endpoint).
+//! Run counters for the shutdown summary and the admin `stats` path.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::mode::Outcome;
 
 /// Counters shared by every connection. Relaxed atomics: they are reported,
 /// never used to synchronise anything.
@@ -14,37 +16,6 @@ pub struct Stats {
     forwarded: AtomicU64,
     errors: AtomicU64,
     write_failures: AtomicU64,
-}
-
-/// What happened to one request, for counting and logging.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Served from a cassette.
-    Hit,
-    /// Replay had no cassette for it.
-    Miss,
-    /// Forwarded and saved as a cassette.
-    Recorded,
-    /// Forwarded and not saved (outside the Payment Intents API).
-    Forwarded,
-    /// Answered with an error by the proxy itself.
-    Error,
-    /// Forwarded, but saving the cassette failed.
-    WriteFailed,
-}
-
-impl Outcome {
-    /// Lower-case name for logs and headers.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Hit => "hit",
-            Outcome::Miss => "miss",
-            Outcome::Recorded => "recorded",
-            Outcome::Forwarded => "forwarded",
-            Outcome::Error => "error",
-            Outcome::WriteFailed => "write-failed",
-        }
-    }
 }
 
 /// A snapshot of the counters.

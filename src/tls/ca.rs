@@ -10,7 +10,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SerialNumber,
+};
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
@@ -19,7 +22,6 @@ use time::{Duration, OffsetDateTime};
 use x509_parser::extensions::GeneralName;
 
 use super::hosts::{name_constraints, Host, Subtree};
-use super::mint::random_serial;
 use super::TlsError;
 
 /// How far before "now" the CA's validity starts, so a client whose clock is
@@ -315,6 +317,14 @@ impl CertificateAuthority {
     pub(crate) fn provider(&self) -> &Arc<CryptoProvider> {
         &self.provider
     }
+}
+
+/// A random positive 128-bit serial with its top byte non-zero, so the DER
+/// INTEGER is minimal and always 16 bytes long.
+pub(super) fn random_serial() -> SerialNumber {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[0] = (bytes[0] & 0x7f) | 0x40;
+    SerialNumber::from_slice(&bytes)
 }
 
 /// Writes `contents` to `path` via a temporary file in the same directory,

@@ -1,14 +1,12 @@
 //! Minting leaf certificates: a fresh key and a short-lived certificate for
 //! hosts the CA's name constraints permit, signed by the CA.
 
-use rcgen::{
-    CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SerialNumber,
-};
+use rcgen::{CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
-use super::ca::{CertificateAuthority, ORGANIZATION};
+use super::ca::{random_serial, CertificateAuthority, ORGANIZATION};
 use super::hosts::Host;
 use super::TlsError;
 
@@ -91,12 +89,4 @@ impl CertificateAuthority {
 pub(crate) struct MintedLeaf {
     pub(crate) certified_key: CertifiedKey,
     pub(crate) not_after: OffsetDateTime,
-}
-
-/// A random positive 128-bit serial with its top byte non-zero, so the DER
-/// INTEGER is minimal and always 16 bytes long.
-pub(super) fn random_serial() -> SerialNumber {
-    let mut bytes: [u8; 16] = rand::random();
-    bytes[0] = (bytes[0] & 0x7f) | 0x40;
-    SerialNumber::from_slice(&bytes)
 }

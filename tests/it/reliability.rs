@@ -414,6 +414,9 @@ const MAX_BODY: usize = 4096;
 /// `--body-read-timeout` of the binary under test: short, so that a client
 /// gone silent halfway through its body is cut off quickly.
 const BODY_READ_TIMEOUT: Duration = Duration::from_millis(1500);
+/// `--header-read-timeout` and `--handshake-timeout` of the binary under
+/// test: short (the defaults are 10 s), so the slowloris test waits 2 s.
+const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The replay binary with two planted cassettes, a small `--max-body`, and
 /// its descriptor count at start.
@@ -449,7 +452,11 @@ impl Target {
                 "--max-body",
                 MAX_BODY.to_string(),
                 "--body-read-timeout",
-                format!("{}ms", BODY_READ_TIMEOUT.as_millis())
+                format!("{}ms", BODY_READ_TIMEOUT.as_millis()),
+                "--header-read-timeout",
+                format!("{}ms", SLOW_CLIENT_TIMEOUT.as_millis()),
+                "--handshake-timeout",
+                format!("{}ms", SLOW_CLIENT_TIMEOUT.as_millis())
             ],
             "stripe_vcr=info",
         );
@@ -730,8 +737,9 @@ async fn fault_tls_handshake_aborted(t: &Target) {
 }
 
 /// Slowloris: a request head trickled a byte at a time, and a ClientHello
-/// stalled halfway. The header-read timeout (10 s) and the handshake
-/// timeout (10 s) close both, even though the trickle never stops.
+/// stalled halfway. The header-read timeout and the handshake timeout
+/// (`SLOW_CLIENT_TIMEOUT` here) close both, even though the trickle never
+/// stops.
 async fn fault_slowloris(t: &Target) {
     let port = t.proxy.port;
     let trickle = async move {
@@ -765,8 +773,8 @@ async fn fault_slowloris(t: &Target) {
     let (trickled, stalled) = tokio::join!(trickle, stalled_tls);
     for (what, took) in [("trickled head", trickled), ("stalled handshake", stalled)] {
         assert!(
-            took >= Duration::from_secs(8) && took < Duration::from_secs(15),
-            "{what}: closed after {took:?}, expected about 10 s"
+            took >= SLOW_CLIENT_TIMEOUT * 4 / 5 && took < SLOW_CLIENT_TIMEOUT + Duration::from_secs(8),
+            "{what}: closed after {took:?}, expected about {SLOW_CLIENT_TIMEOUT:?}"
         );
     }
 }

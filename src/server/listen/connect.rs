@@ -6,17 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::Request;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
-use crate::answer::{ClientError, ProxyError, ProxyResponse, UpstreamError};
+use crate::answer::{self, ClientError, ProxyError, ProxyFault, ProxyResponse, UpstreamError};
 use crate::mode::{ForeignTunnels, Mode, Via};
-use crate::server::listen::{http, HANDSHAKE_TIMEOUT};
+use crate::server::listen::http;
 use crate::server::pipeline::State;
 
 /// How long a pass-through tunnel may take to connect to its target.
@@ -36,7 +34,7 @@ fn serves_the_api(host: &str, port: u16, listen_port: u16) -> bool {
 /// Answers a CONNECT request and, on success, takes over the connection.
 pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>) -> ProxyResponse {
     let Some(authority) = request.uri().authority().cloned() else {
-        return plain(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
+        return ProxyError::from(ClientError::BadConnect(request.uri().to_string())).into_response();
     };
     let host = authority
         .host()
@@ -44,7 +42,7 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>) -
         .trim_end_matches(']')
         .to_ascii_lowercase();
     let Some(port) = authority.port_u16() else {
-        return plain(StatusCode::BAD_REQUEST, "CONNECT needs host:port");
+        return ProxyError::from(ClientError::BadConnect(request.uri().to_string())).into_response();
     };
     if state.tls.ca().permits(&host) && serves_the_api(&host, port, state.listen_port) {
         return intercept(state, request, host);
@@ -66,10 +64,11 @@ fn intercept<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, host: St
         Ok(config) => config,
         Err(e) => {
             tracing::error!(%host, error = %e, "could not mint a certificate");
-            return plain(
-                StatusCode::BAD_GATEWAY,
-                &format!("stripe-vcr could not mint a certificate for {host}: {e}"),
-            );
+            return ProxyError::from(ProxyFault::Certificate {
+                host,
+                cause: e.to_string(),
+            })
+            .into_response();
         }
     };
     let tasks = state.tasks.clone();
@@ -79,7 +78,7 @@ fn intercept<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, host: St
             Err(e) => return tracing::debug!(error = %e, "CONNECT upgrade failed"),
         };
         let accept = TlsAcceptor::from(config).accept(TokioIo::new(upgraded));
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, accept).await {
+        match tokio::time::timeout(state.handshake_timeout, accept).await {
             Ok(Ok(tls)) => http::serve(tls, state, Via::Tunnel(host)).await,
             Ok(Err(e)) => tracing::warn!(
                 %host,
@@ -89,7 +88,7 @@ fn intercept<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, host: St
             Err(_) => tracing::debug!(%host, "TLS handshake inside CONNECT timed out"),
         }
     });
-    empty(StatusCode::OK)
+    answer::tunnel_open()
 }
 
 async fn pass_through<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, authority: String) -> ProxyResponse {
@@ -123,21 +122,7 @@ async fn pass_through<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>,
             () = shutdown.cancelled() => {}
         }
     });
-    empty(StatusCode::OK)
-}
-
-fn empty(status: StatusCode) -> ProxyResponse {
-    let mut r = Response::new(Full::new(Bytes::new()));
-    *r.status_mut() = status;
-    r
-}
-
-fn plain(status: StatusCode, message: &str) -> ProxyResponse {
-    let mut r = Response::new(Full::new(Bytes::from(format!("{message}\n"))));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert("request-id", crate::answer::synthetic_request_id(&[message.as_bytes()]));
-    r
+    answer::tunnel_open()
 }
 
 #[cfg(test)]

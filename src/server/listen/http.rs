@@ -21,8 +21,6 @@ use crate::mode::{Mode, Via};
 use crate::server::listen::connect;
 use crate::server::pipeline::{self, State};
 
-/// How long a client may take to send a request's headers (slowloris guard).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most headers one request may carry (more get 431); Stripe's SDKs send
 /// about a dozen. This is hyper's default, deliberately not set explicitly:
 /// an explicit limit makes hyper initialise a header array of that size for
@@ -41,6 +39,7 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let shutdown = state.shutdown.clone();
+    let header_read_timeout = state.header_read_timeout;
     let service = service_fn(move |request: Request<Incoming>| {
         // Fairness between HTTP/1.1 connections: one task serves all of a
         // connection's requests, and tokio lets it run until it has spent a
@@ -62,7 +61,7 @@ where
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(header_read_timeout)
         .max_buf_size(MAX_HEADER_BYTES);
     builder
         .http2()

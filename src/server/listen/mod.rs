@@ -17,10 +17,6 @@ use crate::mode::{Mode, Via};
 use crate::server::pipeline::State;
 use sniff::Protocol;
 
-/// How long a client may take to send its first byte, or to finish a TLS
-/// handshake, before the connection is dropped.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// One line saying why a TLS handshake failed and how to fix it. The usual
 /// cause is a client that does not trust stripe-vcr's CA.
 pub fn explain_handshake_failure(error: &std::io::Error, ca: &std::path::Path) -> String {
@@ -66,10 +62,10 @@ pub async fn accept_loop<M: Mode>(listener: TcpListener, state: Arc<State<M>>, d
 }
 
 async fn connection<M: Mode>(stream: TcpStream, peer: SocketAddr, state: Arc<State<M>>, acceptor: TlsAcceptor) {
-    match sniff::sniff(&stream, HANDSHAKE_TIMEOUT).await {
+    match sniff::sniff(&stream, state.handshake_timeout).await {
         None => tracing::debug!(%peer, "client sent nothing; closing"),
         Some(Protocol::Plain) => http::serve(stream, state, Via::Plain).await,
-        Some(Protocol::Tls) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Some(Protocol::Tls) => match tokio::time::timeout(state.handshake_timeout, acceptor.accept(stream)).await {
             Ok(Ok(tls)) => http::serve(tls, state, Via::Direct).await,
             Ok(Err(e)) => tracing::warn!(%peer, "{}", explain_handshake_failure(&e, state.tls.ca().cert_pem_path())),
             Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

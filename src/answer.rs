@@ -14,7 +14,7 @@ use http_body_util::Full;
 use hyper::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 
-use crate::cassette::index::NearMiss;
+use crate::cassette::nearmiss::NearMiss;
 use crate::stripe::errors::{ErrorType, StripeError};
 use crate::stripe::params::DecodeError;
 
@@ -232,6 +232,21 @@ impl ProxyError {
         }
         response
     }
+}
+
+/// `outer: inner: innermost`, skipping repeats, so "client error (Connect)"
+/// becomes "client error (Connect): tcp connect error: Connection refused".
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
 }
 
 /// Kind sent in `Stripe-Vcr-Error` on an admin path's error.

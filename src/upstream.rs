@@ -32,7 +32,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use crate::answer::UpstreamError;
+use crate::answer::{error_chain, UpstreamError};
 
 /// The largest body decoding may produce: a guard against a compressed
 /// bomb. A larger one is an upstream error (502), like a corrupt one.
@@ -324,21 +324,6 @@ fn read_all(decoder: impl Read) -> Result<Vec<u8>, std::io::Error> {
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(&name.as_str())
-}
-
-/// `outer: inner: innermost`, skipping repeats, so "client error (Connect)"
-/// becomes "client error (Connect): tcp connect error: Connection refused".
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(error);
-    while let Some(e) = current {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod format;
 pub mod index;
 pub mod key;
 pub mod load;
+pub mod nearmiss;
 pub mod seal;
 pub mod set;
 pub mod store;

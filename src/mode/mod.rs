@@ -7,23 +7,15 @@
 mod outcome;
 pub mod record;
 pub mod replay;
+mod request;
 
 pub use outcome::Outcome;
+pub use request::ApiRequest;
 
 use std::future::Future;
 
-use bytes::Bytes;
-use hyper::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
-use hyper::Method;
-
-use crate::answer::{ClientError, ProxyError, ProxyResponse};
-use crate::cassette::format::BodyEncoding;
-use crate::cassette::key::{CanonicalRequest, RequestKey};
+use crate::answer::{ProxyError, ProxyResponse};
 use crate::cassette::set::CassetteSet;
-
-use crate::stripe::params::Params;
-use crate::stripe::redact::Redactor;
-use crate::stripe::route::Route;
 
 /// How the client reached the proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,27 +46,6 @@ pub enum ForeignTunnels {
     PassThrough,
     /// Refuse it (replay mode never opens a network connection).
     Refuse,
-}
-
-/// An intercepted request, read and decoded once for every mode.
-#[derive(Debug)]
-pub struct ApiRequest {
-    pub method: Method,
-    /// Path without the query string.
-    pub path: String,
-    /// `path?query` as the client sent it, for forwarding.
-    pub path_and_query: String,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    pub route: Route,
-    pub body_encoding: BodyEncoding,
-    /// The redacted canonical form (its parameters are also what validation
-    /// and the audit log see), and its key.
-    pub canonical: CanonicalRequest,
-    pub key: RequestKey,
-    pub via: Via,
-    /// The cassette set the request belongs to.
-    pub set: CassetteSet,
 }
 
 /// How loudly to log a request's detail line.
@@ -172,184 +143,4 @@ pub struct Settled {
     /// what this run recorded of it, deleted so that replay never mixes two
     /// sessions (names relative to the cassette directory).
     pub stale_removed: Vec<String>,
-}
-
-/// True if a `Content-Type` value is the media type `media`: compared
-/// whole and case-insensitively, parameters such as `; charset=utf-8`
-/// allowed (`application/jsonl` is not `application/json`).
-fn media_type_is(content_type: &[u8], media: &str) -> bool {
-    let essence = content_type.split(|b| *b == b';').next().unwrap_or_default();
-    essence.trim_ascii().eq_ignore_ascii_case(media.as_bytes())
-}
-
-/// Refuses paths that could mean something else upstream than what the
-/// proxy routed: a `.` or `..` segment, a slash, backslash or NUL inside a
-/// segment, spelt literally, percent-encoded (`.%2e`, `%2E%2E`, `%2f`) or
-/// percent-encoded twice (`%252e%252e`, which a server or intermediary
-/// that decodes once more would read as `..`). Stripe's own paths never
-/// contain an escaped dot, slash or percent sign.
-fn check_path(path: &str) -> Result<(), ClientError> {
-    let decoded = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
-    let unsafe_segment = |seg: &str| seg == "." || seg == ".." || seg.contains(['/', '\\', '\0']);
-    let refused = || ClientError::BadPath(path.chars().take(200).collect());
-    for raw in path.split('/') {
-        if unsafe_segment(raw) {
-            return Err(refused());
-        }
-        // Without an escape, decoding changes nothing: only a segment with
-        // one is decoded (every request's path passes here).
-        if raw.contains('%') {
-            let once = decoded(raw);
-            if unsafe_segment(&once) || unsafe_segment(&decoded(&once)) {
-                return Err(refused());
-            }
-        }
-    }
-    Ok(())
-}
-
-impl ApiRequest {
-    /// Decodes an incoming request's parameters and computes its key. Takes
-    /// the request head by value: its headers move into the result.
-    pub fn decode(
-        parts: hyper::http::request::Parts,
-        body: Bytes,
-        via: Via,
-        redactor: &Redactor,
-    ) -> Result<ApiRequest, ProxyError> {
-        let (set, rewritten) = CassetteSet::from_request(&parts).map_err(ClientError::from)?;
-        let uri = rewritten.as_ref().unwrap_or(&parts.uri);
-        let path = uri.path().to_owned();
-        check_path(&path)?;
-        let query = uri.query().unwrap_or("");
-        let path_and_query = uri
-            .path_and_query()
-            .map(|pq| pq.as_str().to_owned())
-            .unwrap_or_else(|| path.clone());
-        let mut params = Params::from_form(query.as_bytes(), "query string").map_err(ClientError::from)?;
-        let content_type = parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
-        let is_json = content_type.is_some_and(|ct| media_type_is(ct, "application/json"));
-        let has_body = !body.iter().all(u8::is_ascii_whitespace);
-        if let (true, Some(ct)) = (has_body, content_type) {
-            if !is_json && !media_type_is(ct, "application/x-www-form-urlencoded") {
-                let shown = String::from_utf8_lossy(ct).trim().to_ascii_lowercase();
-                return Err(ClientError::UnsupportedContentType(shown).into());
-            }
-        }
-        let body_encoding = if !has_body {
-            BodyEncoding::None
-        } else if is_json {
-            params.merge(Params::from_json(&body).map_err(ClientError::from)?);
-            BodyEncoding::Json
-        } else {
-            params.merge(Params::from_form(&body, "body").map_err(ClientError::from)?);
-            BodyEncoding::Form
-        };
-        let canonical = CanonicalRequest::from_owned(redactor, parts.method.as_str(), &path, params, |name| {
-            parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
-        });
-        Ok(ApiRequest {
-            route: Route::classify(&parts.method, &path),
-            key: canonical.key(),
-            method: parts.method,
-            path,
-            path_and_query,
-            headers: parts.headers,
-            body,
-            body_encoding,
-            canonical,
-            via,
-            set,
-        })
-    }
-
-    /// A request header as text (ASCII values only).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn decode(method: &str, uri: &str, content_type: Option<&str>, body: &str) -> Result<ApiRequest, ProxyError> {
-        let mut b = hyper::Request::builder().method(method).uri(uri);
-        if let Some(ct) = content_type {
-            b = b.header(CONTENT_TYPE, ct);
-        }
-        let (parts, ()) = b.body(()).expect("request").into_parts();
-        ApiRequest::decode(parts, Bytes::from(body.to_owned()), Via::Plain, Redactor::standard())
-    }
-
-    #[test]
-    fn paths_that_could_mean_another_endpoint_are_refused() {
-        for bad in [
-            "/v1/payment_intents/../customers",
-            "/v1/payment_intents/%2e%2e/customers",
-            "/v1/payment_intents/.%2e/customers",
-            "/v1/payment_intents/%2e./customers",
-            "/v1/payment_intents/%2E%2E/customers",
-            "/v1/payment_intents/%252e%252e/customers",
-            "/v1/payment_intents/%252E./customers",
-            "/v1/payment_intents/pi_1%2Fconfirm",
-            "/v1/payment_intents/pi_1%252fconfirm",
-            "/v1/payment_intents/./x",
-            "/v1/payment_intents/%2e/x",
-            "/v1/payment_intents/a%5cb",
-            "/v1/payment_intents/a%255cb",
-            "/v1/payment_intents/a%00",
-        ] {
-            let err = decode("GET", bad, None, "").expect_err(bad);
-            assert_eq!(err.kind(), "bad-path", "{bad}");
-        }
-        for fine in [
-            "/v1/payment_intents/pi_1..x",
-            "/v1/payment_intents/pi_1%5Fx",
-            "/v1/payment_intents/%70i_1",
-            "/v1/payment_intents/.x",
-        ] {
-            assert!(decode("GET", fine, None, "").is_ok(), "{fine}");
-        }
-    }
-
-    #[test]
-    fn bodies_must_be_form_or_json() {
-        assert!(decode(
-            "POST",
-            "/v1/payment_intents",
-            Some("application/x-www-form-urlencoded; charset=utf-8"),
-            "a=1"
-        )
-        .is_ok());
-        assert!(decode("POST", "/v1/payment_intents", Some("application/json"), "{\"a\":1}").is_ok());
-        assert!(decode("POST", "/v1/payment_intents", None, "a=1").is_ok());
-        assert!(decode(
-            "POST",
-            "/v1/payment_intents",
-            Some("APPLICATION/JSON ; charset=utf-8"),
-            "{}"
-        )
-        .is_ok());
-        for not_ours in [
-            "application/jsonl",
-            "application/jsonx",
-            "application/x-www-form-urlencodedx",
-        ] {
-            let err = decode("POST", "/v1/payment_intents", Some(not_ours), "{}").expect_err(not_ours);
-            assert_eq!(err.kind(), "unsupported-content-type", "{not_ours}");
-        }
-        assert!(
-            decode("POST", "/v1/payment_intents", Some("text/plain"), "").is_ok(),
-            "no body, no complaint"
-        );
-        let err = decode(
-            "POST",
-            "/v1/payment_intents",
-            Some("multipart/form-data; boundary=x"),
-            "--x",
-        )
-        .expect_err("415");
-        assert_eq!(err.status(), hyper::StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    }
 }

@@ -150,12 +150,6 @@ impl Params {
         out
     }
 
-    /// Applies `f` to every scalar value and every hash key (redaction uses
-    /// this), rebuilding the sorted tree.
-    pub fn map_strings(&self, f: &impl Fn(&str) -> String) -> Params {
-        Params(self.0.iter().map(|(k, v)| (f(k).into(), v.map_strings(f))).collect())
-    }
-
     /// The value at a top-level name, if it is a scalar.
     pub fn get_str(&self, name: &str) -> Option<&str> {
         match self.0.get(name) {
@@ -206,14 +200,6 @@ impl Param {
                     v.flatten_into(format!("{path}[{k}]"), out);
                 }
             }
-        }
-    }
-
-    fn map_strings(&self, f: &impl Fn(&str) -> String) -> Param {
-        match self {
-            Param::Str(s) => Param::Str(f(s).into()),
-            Param::List(items) => Param::List(items.iter().map(|p| p.map_strings(f)).collect()),
-            Param::Map(map) => Param::Map(map.iter().map(|(k, v)| (f(k).into(), v.map_strings(f))).collect()),
         }
     }
 }

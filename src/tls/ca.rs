@@ -49,7 +49,6 @@ pub enum CaOrigin {
 pub struct CertificateAuthority {
     cert_path: PathBuf,
     key_path: PathBuf,
-    cert_pem: String,
     pub(super) cert_der: CertificateDer<'static>,
     pub(super) not_after: OffsetDateTime,
     pub(super) issuer: Issuer<'static, KeyPair>,
@@ -254,7 +253,6 @@ impl CertificateAuthority {
         Ok(CertificateAuthority {
             cert_path,
             key_path,
-            cert_pem,
             cert_der,
             not_after,
             issuer,
@@ -275,9 +273,10 @@ impl CertificateAuthority {
         &self.key_path
     }
 
-    /// The CA certificate in PEM form, e.g. to serve it to clients.
-    pub fn cert_pem(&self) -> &str {
-        &self.cert_pem
+    /// The CA certificate in PEM form, as written to `ca.pem`.
+    #[cfg(test)]
+    pub(crate) fn cert_pem(&self) -> String {
+        fs::read_to_string(&self.cert_path).expect("ca.pem readable")
     }
 
     /// The CA certificate in DER form, e.g. to build a root store in tests.
@@ -536,7 +535,7 @@ mod tests {
         let (second, origin) = CertificateAuthority::load_or_create(&sub, &default_hosts()).unwrap();
         assert_eq!(origin, CaOrigin::Loaded);
         assert_eq!(first.cert_der(), second.cert_der());
-        assert_eq!(first.cert_pem(), second.cert_pem());
+        assert_eq!(first.cert_der(), second.cert_der());
         assert_eq!(first.fingerprint_sha256(), second.fingerprint_sha256());
         assert_eq!(second.permitted_hosts(), default_hosts().as_slice());
         assert_eq!(second.cert_pem_path(), sub.join("ca.pem"));
@@ -571,7 +570,7 @@ mod tests {
     fn only_one_ca_file_present_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let (ca, _) = CertificateAuthority::load_or_create(dir.path(), &default_hosts()).unwrap();
-        let cert_pem = ca.cert_pem().to_owned();
+        let cert_pem = ca.cert_pem();
 
         fs::remove_file(ca.key_path()).unwrap();
         let err = CertificateAuthority::load_or_create(dir.path(), &default_hosts()).unwrap_err();

@@ -26,13 +26,14 @@ impl CertificateAuthority {
     /// returns it with its fresh private key and the full chain (leaf, CA).
     /// Refuses hosts outside the CA's name constraints.
     #[cfg(test)]
-    pub fn issue_leaf(&self, host: &str) -> Result<CertifiedKey, TlsError> {
+    pub(crate) fn issue_leaf(&self, host: &str) -> Result<CertifiedKey, TlsError> {
         self.issue_leaf_for(&[host])
     }
 
-    /// Like [`issue_leaf`](Self::issue_leaf), for one certificate covering
+    /// Mints one leaf certificate (DNS or IP SANs) covering
     /// several hosts (e.g. `localhost`, `127.0.0.1` and `::1`).
-    pub fn issue_leaf_for(&self, hosts: &[&str]) -> Result<CertifiedKey, TlsError> {
+    #[cfg(test)]
+    pub(crate) fn issue_leaf_for(&self, hosts: &[&str]) -> Result<CertifiedKey, TlsError> {
         let hosts = hosts.iter().map(|h| Host::parse(h)).collect::<Result<Vec<_>, _>>()?;
         Ok(self.mint(&hosts)?.certified_key)
     }

@@ -81,7 +81,7 @@ where
     };
     if let Err(e) = result {
         // Clients hanging up mid-request is routine; it is not our fault.
-        tracing::debug!(error = %crate::upstream::error_chain(e.as_ref()), "connection ended with an error");
+        tracing::debug!(error = %crate::answer::error_chain(e.as_ref()), "connection ended with an error");
     }
 }
 

@@ -35,6 +35,7 @@ The script itself needs only the Python 3.11 standard library (and PyPI, once).
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import hashlib
 import json
@@ -220,8 +221,12 @@ def ensure_venv() -> str:
 
 
 def introspect() -> dict:
-    """Runs inside the venv: every endpoint's parameter tree, in the schema's Param
-    format (type/types, required, enum, emptyable, items, children), at every depth."""
+    """Runs inside the venv: the parameter trees, in the schema's Param format (type/types,
+    required, enum, emptyable, items, children, and for the whole-API file values, nullable,
+    format "decimal"), at every depth: the Payment Intents endpoints of ENDPOINTS, and every
+    operation stripe-python makes (sdk_operations)."""
+    import decimal
+    import importlib
     import types
     import typing
 
@@ -270,6 +275,17 @@ def introspect() -> dict:
                 kinds.add("integer")
             elif alt is float:
                 kinds.add("number")
+            elif alt is decimal.Decimal:
+                # Sent as str(Decimal), in a form body and in a JSON body alike
+                # (stripe._encode): a decimal string such as "12.5".
+                kinds.add("string")
+                out["format"] = "decimal"
+            elif alt is type(None):
+                # Optional[X] (v2): JSON null is accepted (it clears the value).
+                out["nullable"] = True
+            elif alt is typing.Any and where.endswith(".file"):
+                # POST /v1/files: the uploaded file, a part of the multipart body.
+                kinds.add("file")
             elif origin is list:
                 (element,) = typing.get_args(alt)
                 kinds.add("array")
@@ -277,23 +293,38 @@ def introspect() -> dict:
                 if out["items"].get("emptyable") or out["items"].get("required"):
                     fail(f"{where}: array elements that are emptyable or required")
             elif origin is dict or origin is UntypedStripeObject:
-                if typing.get_args(alt) not in ((str, str), (str,)):
+                # Dict[str, V] / UntypedStripeObject[V]: free-form keys. V = str is a plain
+                # `hash` (metadata); anything else is described by `values`.
+                args = typing.get_args(alt)
+                if args[:-1] not in ((), (str,)) or not args:
                     fail(f"{where}: unsupported mapping {alt!r}")
                 kinds.add("hash")
+                if args[-1] is not str:
+                    values = param(args[-1], where + "{}", stack)
+                    if out.get("values", values) != values:
+                        fail(f"{where}: mappings with different values")
+                    out["values"] = values
             elif typing_extensions.is_typeddict(alt):
                 kinds.add("object")
                 out["children"] = fields(alt, where, stack)
             else:
                 fail(f"{where}: unsupported type {alt!r}")
+        only_empty = not kinds and out.get("emptyable")
+        if only_empty:
+            # Literal[""] alone (e.g. invoice_items.update invoicing_rules): "" is the only
+            # value accepted, written as a string with an empty enum that is emptyable.
+            kinds.add("string")
         if not kinds:
-            fail(f"{where}: only the empty string is accepted")
+            fail(f"{where}: only null is accepted")
         if "array" in kinds and len(kinds) > 1:
             fail(f"{where}: an array or something else: {sorted(kinds)}")
+        if "format" in out and kinds != {"string"}:
+            fail(f"{where}: a decimal or something else: {sorted(kinds)}")
         if len(kinds) == 1:
             (out["type"],) = kinds
         else:
             out["types"] = sorted(kinds)
-        if enum:
+        if enum or only_empty:
             out["enum"] = sorted(enum)
         return out
 
@@ -315,18 +346,276 @@ def introspect() -> dict:
             out[name] = p
         return out
 
+    def top(td, where):
+        skip = request_options if RequestOptions in getattr(td, "__orig_bases__", ()) else frozenset()
+        return fields(td, where, [], skip)
+
     endpoints = {}
     for name, (_, _, cls_name) in ENDPOINTS.items():
-        td = getattr(stripe.params, cls_name)
-        skip = request_options if RequestOptions in getattr(td, "__orig_bases__", ()) else frozenset()
-        endpoints[name] = fields(td, name, [], skip)
+        endpoints[name] = top(getattr(stripe.params, cls_name), name)
+
+    operations = []
+    for op in sdk_operations(os.path.dirname(os.path.abspath(stripe.__file__))):
+        module, cls_name = op.pop("params_module"), op.pop("params_class")
+        td = getattr(importlib.import_module(module), cls_name, None)
+        if td is None or not typing_extensions.is_typeddict(td):
+            fail(f"{op['sdk']}: {module}.{cls_name} is not a TypedDict")
+        op["params"] = params = top(td, op["sdk"])
+        for path, encoding in flatten_encodings(op.pop("encodings")):
+            # stripe-python's _coerce_v2_params: only "decimal_string", on a Decimal.
+            node = {"children": params}
+            for segment in path:
+                node = node.get("children", {}).get(segment)
+                if node is None:
+                    fail(f"{op['sdk']}: param encoding for unknown parameter {'.'.join(path)}")
+                node = node.get("items", node)
+            if encoding != "decimal_string" or node.get("format") != "decimal":
+                fail(f"{op['sdk']}: param encoding {encoding!r} on {'.'.join(path)} is not understood")
+        operations.append(op)
     from stripe._api_version import _ApiVersion
 
     return {
         "stripe_version": stripe.VERSION,
         "api_version": _ApiVersion.CURRENT,
         "endpoints": endpoints,
+        "operations": operations,
+        # base_address -> URL (StripeClient's defaults)
+        "base_addresses": {
+            "api": stripe.DEFAULT_API_BASE,
+            "connect": stripe.DEFAULT_CONNECT_API_BASE,
+            "files": stripe.DEFAULT_UPLOAD_API_BASE,
+            "meter_events": stripe.DEFAULT_METER_EVENTS_API_BASE,
+        },
     }
+
+
+def flatten_encodings(tree: dict | None, prefix: tuple = ()) -> list:
+    """stripe-python's nested _param_encodings dict as [(path tuple, encoding)]."""
+    out = []
+    for key, value in sorted((tree or {}).items()):
+        if isinstance(value, dict):
+            out.extend(flatten_encodings(value, prefix + (key,)))
+        else:
+            out.append((prefix + (key,), value))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Which request each params class describes: static analysis (ast) of the pinned
+# stripe-python's source. Runs inside the venv (introspect), but needs only the standard
+# library and the package directory.
+
+# The StripeClient roots: client.v1 and client.v2.
+SERVICE_ROOTS = [("stripe._v1_services", "V1Services", "v1"), ("stripe._v2_services", "V2Services", "v2")]
+HTTP_METHODS = {"get": "GET", "post": "POST", "delete": "DELETE"}
+
+
+class _Module:
+    """A parsed module of the stripe package: its syntax tree and its imported names."""
+
+    def __init__(self, package_dir: str, name: str):
+        self.name = name
+        parts = name.split(".")
+        if parts[0] != "stripe":
+            fail(f"sdk analysis: {name} is outside the stripe package")
+        self.file = os.path.join(package_dir, *parts[1:]) + ".py"
+        try:
+            with open(self.file, encoding="utf-8") as f:
+                self.tree = ast.parse(f.read(), self.file)
+        except (OSError, SyntaxError) as e:
+            raise SetupError(f"sdk analysis: cannot read {self.file}: {e}") from e
+        # `from stripe.params._x_params import XParams` (under TYPE_CHECKING): name -> module.
+        self.imports = {}
+        for node in ast.walk(self.tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    self.imports[alias.asname or alias.name] = node.module
+
+    def cls(self, name: str) -> ast.ClassDef:
+        for node in self.tree.body:
+            if isinstance(node, ast.ClassDef) and node.name == name:
+                return node
+        fail(f"sdk analysis: no class {name} in {self.name}")
+
+    def subservices(self) -> dict:
+        """The module's `_subservices = {"attr": ["module", "Class"], ...}`."""
+        for node in self.tree.body:
+            if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["_subservices"]:
+                value = ast.literal_eval(node.value)
+                if not all(isinstance(v, list) and len(v) == 2 for v in value.values()):
+                    fail(f"sdk analysis: {self.name}: unexpected _subservices {value!r}")
+                return value
+        return {}
+
+
+def _annotation_name(node) -> str | None:
+    """`"XParams"`, `Optional["XParams"]`, `Unpack["XParams"]` -> XParams."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Subscript) and ast.unparse(node.value) in ("Optional", "Unpack"):
+        return _annotation_name(node.slice)
+    return None
+
+
+def _request_call(fn: ast.FunctionDef, where: str, receivers: tuple) -> tuple | None:
+    """(HTTP method, path template, keywords) of the one `self._request(...)` (or
+    `_request_stream`, `cls._static_request`, ...) call in a method, or None if it has none."""
+    calls = [
+        n for n in ast.walk(fn)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Name) and n.func.value.id in receivers
+        and n.func.attr in ("_request", "_request_stream", "_static_request", "_static_request_stream")
+    ]
+    if not calls:
+        return None
+    if len(calls) != 1:
+        fail(f"sdk analysis: {where} makes {len(calls)} requests")
+    call = calls[0]
+    if len(call.args) < 2:
+        fail(f"sdk analysis: {where}: request call without method and path")
+    method, path = call.args[0], call.args[1]
+    # "/v1/customers/{customer}".format(customer=sanitize_id(customer))
+    if isinstance(path, ast.Call) and isinstance(path.func, ast.Attribute) and path.func.attr == "format":
+        path = path.func.value
+    if not (isinstance(method, ast.Constant) and method.value in HTTP_METHODS):
+        fail(f"sdk analysis: {where}: HTTP method {ast.unparse(method)} is not a literal get/post/delete")
+    if not (isinstance(path, ast.Constant) and isinstance(path.value, str)):
+        fail(f"sdk analysis: {where}: path {ast.unparse(path)} is not a literal template")
+    return HTTP_METHODS[method.value], path.value, {k.arg: k.value for k in call.keywords}
+
+
+def _params_sent(keywords: dict, where: str):
+    """The `params=` of the request: `params` itself, or `_coerce_v2_params(params, {...})`
+    (returns its encodings). Anything else is not understood."""
+    sent = keywords.get("params")
+    encodings = None
+    if "_param_encodings" in keywords:
+        encodings = ast.literal_eval(keywords["_param_encodings"])
+    if isinstance(sent, ast.Call) and ast.unparse(sent.func) == "_coerce_v2_params" and len(sent.args) == 2:
+        if encodings is not None:
+            fail(f"sdk analysis: {where}: two sets of param encodings")
+        encodings = ast.literal_eval(sent.args[1])
+        sent = sent.args[0]
+    if not (isinstance(sent, ast.Name) and sent.id == "params"):
+        fail(f"sdk analysis: {where}: sends params={ast.unparse(sent) if sent else None}, not its params argument")
+    return encodings
+
+
+def sdk_operations(package_dir: str) -> list[dict]:
+    """Every request stripe-python's StripeClient makes, found by walking the service tree
+    (client.v1.*, client.v2.*) through the `_subservices` tables and reading each public
+    service method's `self._request("post", "/v1/...".format(...), params=params, ...)`
+    call and its `params: Optional["XParams"]` annotation; plus the few requests only the
+    resource classes (stripe.Charge, ...) make, found by reading their methods'
+    `cls._static_request(...)` calls and `**params: Unpack["XParams"]`.
+
+    Each operation: sdk (the call, e.g. "v1.customers.payment_sources.retrieve"), verb (the
+    method's name), method, path, base_address, multipart, params_module, params_class,
+    encodings. Fails on anything it does not understand, so a new SDK shape is noticed."""
+    modules = {}
+
+    def module(name):
+        if name not in modules:
+            modules[name] = _Module(package_dir, name)
+        return modules[name]
+
+    def params_of(mod, fn, where, name):
+        node = _annotation_name(name)
+        if node is None:
+            fail(f"sdk analysis: {where}: params annotation {ast.unparse(name) if name else None} not understood")
+        if node not in mod.imports or not mod.imports[node].startswith("stripe.params."):
+            fail(f"sdk analysis: {where}: {node} is not imported from stripe.params")
+        return mod.imports[node], node
+
+    ops = []
+    seen_services = set()
+
+    def walk(mod_name, cls_name, chain):
+        mod = module(mod_name)
+        if (mod_name, cls_name, tuple(chain)) in seen_services:
+            return
+        seen_services.add((mod_name, cls_name, tuple(chain)))
+        for attr, (sub_mod, sub_cls) in sorted(mod.subservices().items()):
+            walk(sub_mod, sub_cls, chain + [attr])
+        for fn in mod.cls(cls_name).body:
+            if not isinstance(fn, ast.FunctionDef) or fn.name.startswith("_"):
+                continue
+            where = f"{mod_name}.{cls_name}.{fn.name}"
+            found = _request_call(fn, where, ("self",))
+            if found is None:
+                fail(f"sdk analysis: {where} makes no request")
+            method, path, keywords = found
+            args = [a for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs if a.arg == "params"]
+            if len(args) != 1:
+                fail(f"sdk analysis: {where} has no params argument")
+            params_module, params_class = params_of(mod, fn, where, args[0].annotation)
+            base = keywords.get("base_address")
+            if not (isinstance(base, ast.Constant) and isinstance(base.value, str)):
+                fail(f"sdk analysis: {where}: base_address is not a literal")
+            ops.append({
+                "sdk": ".".join(chain + [fn.name]),
+                "verb": fn.name,
+                "method": method,
+                "path": path,
+                "base_address": base.value,
+                # FileService.create: options["content_type"] = "multipart/form-data"
+                "multipart": any(
+                    isinstance(n, ast.Constant) and n.value == "multipart/form-data" for n in ast.walk(fn)
+                ),
+                "params_module": params_module,
+                "params_class": params_class,
+                "encodings": _params_sent(keywords, where),
+            })
+
+    for mod_name, cls_name, root in SERVICE_ROOTS:
+        walk(mod_name, cls_name, [root])
+
+    # The resource classes: requests with a literal path that no service makes.
+    def norm(path):
+        return re.sub(r"\{[^}]*\}", "{}", path)
+
+    known = {(op["method"], norm(op["path"])) for op in ops}
+    extra = {}
+    for dirpath, dirnames, filenames in os.walk(package_dir):
+        dirnames[:] = sorted(d for d in dirnames if d not in ("params", "__pycache__"))
+        for filename in sorted(filenames):
+            if not filename.endswith(".py") or filename.endswith("_service.py") or filename.endswith("_services.py"):
+                continue
+            rel = os.path.relpath(os.path.join(dirpath, filename), package_dir)[:-3]
+            mod = module("stripe." + rel.replace(os.sep, "."))
+            for cls in (n for n in ast.walk(mod.tree) if isinstance(n, ast.ClassDef)):
+                for fn in cls.body:
+                    if not isinstance(fn, ast.FunctionDef) or fn.name.startswith("_") or fn.name.endswith("_async"):
+                        continue
+                    where = f"{mod.name}.{cls.name}.{fn.name}"
+                    try:
+                        found = _request_call(fn, where, ("self", "cls"))
+                    except SchemaError:
+                        continue  # class_url()-built paths: the services cover those
+                    if found is None or (found[0], norm(found[1])) in known:
+                        continue
+                    method, path, keywords = found
+                    if fn.args.kwarg is None:
+                        fail(f"sdk analysis: {where}: no **params")
+                    params_module, params_class = params_of(mod, fn, where, fn.args.kwarg.annotation)
+                    # stripe._charge -> stripe.Charge.list_refunds (the public name)
+                    package = ".".join(p for p in mod.name.split(".") if not p.startswith("_"))
+                    op = {
+                        "sdk": f"{package}.{cls.name}.{fn.name}",
+                        "verb": fn.name,
+                        "method": method,
+                        "path": path,
+                        "base_address": "api",
+                        "multipart": False,
+                        "params_module": params_module,
+                        "params_class": params_class,
+                        "encodings": _params_sent(keywords, where),
+                    }
+                    extra.setdefault((method, path, op["sdk"]), op)
+    ops.extend(op for _, op in sorted(extra.items()))
+    return ops
 
 
 def sdk_tree() -> dict:

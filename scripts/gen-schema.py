@@ -435,9 +435,14 @@ class _Module:
                 self.tree = ast.parse(f.read(), self.file)
         except (OSError, SyntaxError) as e:
             raise SetupError(f"sdk analysis: cannot read {self.file}: {e}") from e
-        # `from stripe.params._x_params import XParams` (under TYPE_CHECKING): name -> module.
+        # `from stripe.params._x_params import XParams` (at top level or under
+        # `if TYPE_CHECKING:`): name -> module.
         self.imports = {}
-        for node in ast.walk(self.tree):
+        nodes = list(self.tree.body)
+        for node in self.tree.body:
+            if isinstance(node, ast.If):
+                nodes.extend(node.body)
+        for node in nodes:
             if isinstance(node, ast.ImportFrom) and node.module:
                 for alias in node.names:
                     self.imports[alias.asname or alias.name] = node.module
@@ -595,8 +600,12 @@ def sdk_operations(package_dir: str) -> list[dict]:
             if not filename.endswith(".py") or filename.endswith("_service.py") or filename.endswith("_services.py"):
                 continue
             rel = os.path.relpath(os.path.join(dirpath, filename), package_dir)[:-3]
+            with open(os.path.join(dirpath, filename), encoding="utf-8") as f:
+                text = f.read()
+            if '"/v1/' not in text and '"/v2/' not in text:
+                continue  # no literal path: nothing to read
             mod = module("stripe." + rel.replace(os.sep, "."))
-            for cls in (n for n in ast.walk(mod.tree) if isinstance(n, ast.ClassDef)):
+            for cls in (n for n in mod.tree.body if isinstance(n, ast.ClassDef)):
                 for fn in cls.body:
                     if not isinstance(fn, ast.FunctionDef) or fn.name.startswith("_") or fn.name.endswith("_async"):
                         continue

@@ -1,12 +1,18 @@
 #!/usr/bin/env python3
-"""Generate schema/stripe-payment-intents.json, the request-parameter schema that
-stripe-vcr validates Payment Intents requests against.
+"""Generate the request-parameter schemas stripe-vcr validates against:
+
+* schema/stripe-payment-intents.json: Payment Intents (12 endpoints), stripe-python's
+  parameter tree plus schema/constraints.json;
+* schema/stripe-api.json: every other v1 and v2 endpoint stripe-python calls (method, path
+  template, operation name, encoding, parameter tree), from stripe-python alone; its
+  Payment Intents entries point at the first file.
 
 Usage (from anywhere; paths are found from this script's location):
 
     python3 scripts/gen-schema.py > schema/stripe-payment-intents.json
-    python3 scripts/gen-schema.py --write    # the same, written only if every check passes
-    python3 scripts/gen-schema.py --check    # exit 1 with a short diff if the committed file differs
+    python3 scripts/gen-schema.py --api > schema/stripe-api.json
+    python3 scripts/gen-schema.py --write    # both files, written only if every check passes
+    python3 scripts/gen-schema.py --check    # exit 1 with a short diff if a committed file differs
 
 Inputs, both reachable from the repository alone:
 
@@ -14,19 +20,23 @@ Inputs, both reachable from the repository alone:
   depth) is read from stripe-python's `stripe/params` TypedDicts. The script installs the
   pinned release (STRIPE_PYTHON below, by wheel hash, from PyPI) into a private virtualenv,
   target/schema-venv, reused while it holds exactly the pinned versions, and introspects it
-  there (typing.get_type_hints, __required_keys__, get_origin/get_args);
+  there (typing.get_type_hints, __required_keys__, get_origin/get_args). Which request
+  each TypedDict describes (HTTP method, path template, host, multipart or not) comes from
+  static analysis (ast) of the same package's service classes (sdk_operations);
 * everything the SDK does not carry (max_length, format, min/max, enums that Stripe does not
   enforce, parameters that the SDK lacks, cross-parameter rules) comes from
-  schema/constraints.json, whose overlays say where each fact comes from.
+  schema/constraints.json, whose overlays say where each fact comes from (Payment Intents
+  only).
 
-The output format is described in schema/README.md. Output is deterministic: object keys
-sorted, enums and type lists sorted, 2-space indent, one trailing newline. Nothing is
-printed unless every check passes (the seed-page parameters, the constraints all landing
-on a parameter of the right shape, the sanity assertions at the end), so a failed run never
-emits a partial schema; with a shell redirection the target file has been truncated by
-then, which --write avoids.
+The output formats are described in schema/README.md. Output is deterministic: object keys
+sorted, enums and type lists sorted; stripe-payment-intents.json with a 2-space indent,
+stripe-api.json with one endpoint per line; one trailing newline. Nothing is printed or
+written unless every check of both files passes (the seed-page parameters, the constraints
+all landing on a parameter of the right shape, every SDK request understood and named, the
+sanity assertions), so a failed run never emits a partial schema; with a shell redirection
+the target file has been truncated by then, which --write avoids.
 
-Exit status: 0 success; 1 a check failed or (--check) the committed file differs;
+Exit status: 0 success; 1 a check failed or (--check) a committed file differs;
 2 the SDK could not be installed or introspected, or an input could not be read.
 
 The script itself needs only the Python 3.11 standard library (and PyPI, once).
@@ -35,6 +45,7 @@ The script itself needs only the Python 3.11 standard library (and PyPI, once).
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import hashlib
 import json
@@ -46,6 +57,7 @@ import tempfile
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA_PATH = os.path.join(REPO_ROOT, "schema", "stripe-payment-intents.json")
+API_SCHEMA_PATH = os.path.join(REPO_ROOT, "schema", "stripe-api.json")
 CONSTRAINTS_PATH = os.path.join(REPO_ROOT, "schema", "constraints.json")
 VENV_DIR = os.path.join(REPO_ROOT, "target", "schema-venv")
 
@@ -220,8 +232,12 @@ def ensure_venv() -> str:
 
 
 def introspect() -> dict:
-    """Runs inside the venv: every endpoint's parameter tree, in the schema's Param
-    format (type/types, required, enum, emptyable, items, children), at every depth."""
+    """Runs inside the venv: the parameter trees, in the schema's Param format (type/types,
+    required, enum, emptyable, items, children, and for the whole-API file values, nullable,
+    format "decimal"), at every depth: the Payment Intents endpoints of ENDPOINTS, and every
+    operation stripe-python makes (sdk_operations)."""
+    import decimal
+    import importlib
     import types
     import typing
 
@@ -270,6 +286,17 @@ def introspect() -> dict:
                 kinds.add("integer")
             elif alt is float:
                 kinds.add("number")
+            elif alt is decimal.Decimal:
+                # Sent as str(Decimal), in a form body and in a JSON body alike
+                # (stripe._encode): a decimal string such as "12.5".
+                kinds.add("string")
+                out["format"] = "decimal"
+            elif alt is type(None):
+                # Optional[X] (v2): JSON null is accepted (it clears the value).
+                out["nullable"] = True
+            elif alt is typing.Any and where.endswith(".file"):
+                # POST /v1/files: the uploaded file, a part of the multipart body.
+                kinds.add("file")
             elif origin is list:
                 (element,) = typing.get_args(alt)
                 kinds.add("array")
@@ -277,23 +304,38 @@ def introspect() -> dict:
                 if out["items"].get("emptyable") or out["items"].get("required"):
                     fail(f"{where}: array elements that are emptyable or required")
             elif origin is dict or origin is UntypedStripeObject:
-                if typing.get_args(alt) not in ((str, str), (str,)):
+                # Dict[str, V] / UntypedStripeObject[V]: free-form keys. V = str is a plain
+                # `hash` (metadata); anything else is described by `values`.
+                args = typing.get_args(alt)
+                if args[:-1] not in ((), (str,)) or not args:
                     fail(f"{where}: unsupported mapping {alt!r}")
                 kinds.add("hash")
+                if args[-1] is not str:
+                    values = param(args[-1], where + "{}", stack)
+                    if out.get("values", values) != values:
+                        fail(f"{where}: mappings with different values")
+                    out["values"] = values
             elif typing_extensions.is_typeddict(alt):
                 kinds.add("object")
                 out["children"] = fields(alt, where, stack)
             else:
                 fail(f"{where}: unsupported type {alt!r}")
+        only_empty = not kinds and out.get("emptyable")
+        if only_empty:
+            # Literal[""] alone (e.g. invoice_items.update invoicing_rules): "" is the only
+            # value accepted, written as a string with an empty enum that is emptyable.
+            kinds.add("string")
         if not kinds:
-            fail(f"{where}: only the empty string is accepted")
+            fail(f"{where}: only null is accepted")
         if "array" in kinds and len(kinds) > 1:
             fail(f"{where}: an array or something else: {sorted(kinds)}")
+        if "format" in out and kinds != {"string"}:
+            fail(f"{where}: a decimal or something else: {sorted(kinds)}")
         if len(kinds) == 1:
             (out["type"],) = kinds
         else:
             out["types"] = sorted(kinds)
-        if enum:
+        if enum or only_empty:
             out["enum"] = sorted(enum)
         return out
 
@@ -315,18 +357,285 @@ def introspect() -> dict:
             out[name] = p
         return out
 
+    def top(td, where):
+        skip = request_options if RequestOptions in getattr(td, "__orig_bases__", ()) else frozenset()
+        return fields(td, where, [], skip)
+
     endpoints = {}
     for name, (_, _, cls_name) in ENDPOINTS.items():
-        td = getattr(stripe.params, cls_name)
-        skip = request_options if RequestOptions in getattr(td, "__orig_bases__", ()) else frozenset()
-        endpoints[name] = fields(td, name, [], skip)
+        endpoints[name] = top(getattr(stripe.params, cls_name), name)
+
+    operations = []
+    for op in sdk_operations(os.path.dirname(os.path.abspath(stripe.__file__))):
+        module, cls_name = op.pop("params_module"), op.pop("params_class")
+        td = getattr(importlib.import_module(module), cls_name, None)
+        if td is None or not typing_extensions.is_typeddict(td):
+            fail(f"{op['sdk']}: {module}.{cls_name} is not a TypedDict")
+        op["params"] = params = top(td, op["sdk"])
+        for path, encoding in flatten_encodings(op.pop("encodings")):
+            # stripe-python's _coerce_v2_params: only "decimal_string", on a Decimal.
+            node = {"children": params}
+            for segment in path:
+                node = node.get("children", {}).get(segment)
+                if node is None:
+                    fail(f"{op['sdk']}: param encoding for unknown parameter {'.'.join(path)}")
+                node = node.get("items", node)
+            if encoding != "decimal_string" or node.get("format") != "decimal":
+                fail(f"{op['sdk']}: param encoding {encoding!r} on {'.'.join(path)} is not understood")
+        operations.append(op)
     from stripe._api_version import _ApiVersion
 
     return {
         "stripe_version": stripe.VERSION,
         "api_version": _ApiVersion.CURRENT,
         "endpoints": endpoints,
+        "operations": operations,
+        # base_address -> URL (StripeClient's defaults)
+        "base_addresses": {
+            "api": stripe.DEFAULT_API_BASE,
+            "connect": stripe.DEFAULT_CONNECT_API_BASE,
+            "files": stripe.DEFAULT_UPLOAD_API_BASE,
+            "meter_events": stripe.DEFAULT_METER_EVENTS_API_BASE,
+        },
     }
+
+
+def flatten_encodings(tree: dict | None, prefix: tuple = ()) -> list:
+    """stripe-python's nested _param_encodings dict as [(path tuple, encoding)]."""
+    out = []
+    for key, value in sorted((tree or {}).items()):
+        if isinstance(value, dict):
+            out.extend(flatten_encodings(value, prefix + (key,)))
+        else:
+            out.append((prefix + (key,), value))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Which request each params class describes: static analysis (ast) of the pinned
+# stripe-python's source. Runs inside the venv (introspect), but needs only the standard
+# library and the package directory.
+
+# The StripeClient roots: client.v1 and client.v2.
+SERVICE_ROOTS = [("stripe._v1_services", "V1Services", "v1"), ("stripe._v2_services", "V2Services", "v2")]
+HTTP_METHODS = {"get": "GET", "post": "POST", "delete": "DELETE"}
+
+
+class _Module:
+    """A parsed module of the stripe package: its syntax tree and its imported names."""
+
+    def __init__(self, package_dir: str, name: str):
+        self.name = name
+        parts = name.split(".")
+        if parts[0] != "stripe":
+            fail(f"sdk analysis: {name} is outside the stripe package")
+        self.file = os.path.join(package_dir, *parts[1:]) + ".py"
+        try:
+            with open(self.file, encoding="utf-8") as f:
+                self.tree = ast.parse(f.read(), self.file)
+        except (OSError, SyntaxError) as e:
+            raise SetupError(f"sdk analysis: cannot read {self.file}: {e}") from e
+        # `from stripe.params._x_params import XParams` (at top level or under
+        # `if TYPE_CHECKING:`): name -> module.
+        self.imports = {}
+        nodes = list(self.tree.body)
+        for node in self.tree.body:
+            if isinstance(node, ast.If):
+                nodes.extend(node.body)
+        for node in nodes:
+            if isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    self.imports[alias.asname or alias.name] = node.module
+
+    def cls(self, name: str) -> ast.ClassDef:
+        for node in self.tree.body:
+            if isinstance(node, ast.ClassDef) and node.name == name:
+                return node
+        fail(f"sdk analysis: no class {name} in {self.name}")
+
+    def subservices(self) -> dict:
+        """The module's `_subservices = {"attr": ["module", "Class"], ...}`."""
+        for node in self.tree.body:
+            if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] == ["_subservices"]:
+                value = ast.literal_eval(node.value)
+                if not all(isinstance(v, list) and len(v) == 2 for v in value.values()):
+                    fail(f"sdk analysis: {self.name}: unexpected _subservices {value!r}")
+                return value
+        return {}
+
+
+def _annotation_name(node) -> str | None:
+    """`"XParams"`, `Optional["XParams"]`, `Unpack["XParams"]` -> XParams."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Subscript) and ast.unparse(node.value) in ("Optional", "Unpack"):
+        return _annotation_name(node.slice)
+    return None
+
+
+def _request_call(fn: ast.FunctionDef, where: str, receivers: tuple) -> tuple | None:
+    """(HTTP method, path template, keywords) of the one `self._request(...)` (or
+    `_request_stream`, `cls._static_request`, ...) call in a method, or None if it has none."""
+    calls = [
+        n for n in ast.walk(fn)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Name) and n.func.value.id in receivers
+        and n.func.attr in ("_request", "_request_stream", "_static_request", "_static_request_stream")
+    ]
+    if not calls:
+        return None
+    if len(calls) != 1:
+        fail(f"sdk analysis: {where} makes {len(calls)} requests")
+    call = calls[0]
+    if len(call.args) < 2:
+        fail(f"sdk analysis: {where}: request call without method and path")
+    method, path = call.args[0], call.args[1]
+    # "/v1/customers/{customer}".format(customer=sanitize_id(customer))
+    if isinstance(path, ast.Call) and isinstance(path.func, ast.Attribute) and path.func.attr == "format":
+        path = path.func.value
+    if not (isinstance(method, ast.Constant) and method.value in HTTP_METHODS):
+        fail(f"sdk analysis: {where}: HTTP method {ast.unparse(method)} is not a literal get/post/delete")
+    if not (isinstance(path, ast.Constant) and isinstance(path.value, str)):
+        fail(f"sdk analysis: {where}: path {ast.unparse(path)} is not a literal template")
+    return HTTP_METHODS[method.value], path.value, {k.arg: k.value for k in call.keywords}
+
+
+def _params_sent(keywords: dict, where: str):
+    """The `params=` of the request: `params` itself, or `_coerce_v2_params(params, {...})`
+    (returns its encodings). Anything else is not understood."""
+    sent = keywords.get("params")
+    encodings = None
+    if "_param_encodings" in keywords:
+        encodings = ast.literal_eval(keywords["_param_encodings"])
+    if isinstance(sent, ast.Call) and ast.unparse(sent.func) == "_coerce_v2_params" and len(sent.args) == 2:
+        if encodings is not None:
+            fail(f"sdk analysis: {where}: two sets of param encodings")
+        encodings = ast.literal_eval(sent.args[1])
+        sent = sent.args[0]
+    if not (isinstance(sent, ast.Name) and sent.id == "params"):
+        fail(f"sdk analysis: {where}: sends params={ast.unparse(sent) if sent else None}, not its params argument")
+    return encodings
+
+
+def sdk_operations(package_dir: str) -> list[dict]:
+    """Every request stripe-python's StripeClient makes, found by walking the service tree
+    (client.v1.*, client.v2.*) through the `_subservices` tables and reading each public
+    service method's `self._request("post", "/v1/...".format(...), params=params, ...)`
+    call and its `params: Optional["XParams"]` annotation; plus the few requests only the
+    resource classes (stripe.Charge, ...) make, found by reading their methods'
+    `cls._static_request(...)` calls and `**params: Unpack["XParams"]`.
+
+    Each operation: sdk (the call, e.g. "v1.customers.payment_sources.retrieve"), verb (the
+    method's name), method, path, base_address, multipart, params_module, params_class,
+    encodings. Fails on anything it does not understand, so a new SDK shape is noticed."""
+    modules = {}
+
+    def module(name):
+        if name not in modules:
+            modules[name] = _Module(package_dir, name)
+        return modules[name]
+
+    def params_of(mod, fn, where, name):
+        node = _annotation_name(name)
+        if node is None:
+            fail(f"sdk analysis: {where}: params annotation {ast.unparse(name) if name else None} not understood")
+        if node not in mod.imports or not mod.imports[node].startswith("stripe.params."):
+            fail(f"sdk analysis: {where}: {node} is not imported from stripe.params")
+        return mod.imports[node], node
+
+    ops = []
+    seen_services = set()
+
+    def walk(mod_name, cls_name, chain):
+        mod = module(mod_name)
+        if (mod_name, cls_name, tuple(chain)) in seen_services:
+            return
+        seen_services.add((mod_name, cls_name, tuple(chain)))
+        for attr, (sub_mod, sub_cls) in sorted(mod.subservices().items()):
+            walk(sub_mod, sub_cls, chain + [attr])
+        for fn in mod.cls(cls_name).body:
+            if not isinstance(fn, ast.FunctionDef) or fn.name.startswith("_"):
+                continue
+            where = f"{mod_name}.{cls_name}.{fn.name}"
+            found = _request_call(fn, where, ("self",))
+            if found is None:
+                fail(f"sdk analysis: {where} makes no request")
+            method, path, keywords = found
+            args = [a for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs if a.arg == "params"]
+            if len(args) != 1:
+                fail(f"sdk analysis: {where} has no params argument")
+            params_module, params_class = params_of(mod, fn, where, args[0].annotation)
+            base = keywords.get("base_address")
+            if not (isinstance(base, ast.Constant) and isinstance(base.value, str)):
+                fail(f"sdk analysis: {where}: base_address is not a literal")
+            ops.append({
+                "sdk": ".".join(chain + [fn.name]),
+                "verb": fn.name,
+                "method": method,
+                "path": path,
+                "base_address": base.value,
+                # FileService.create: options["content_type"] = "multipart/form-data"
+                "multipart": any(
+                    isinstance(n, ast.Constant) and n.value == "multipart/form-data" for n in ast.walk(fn)
+                ),
+                "params_module": params_module,
+                "params_class": params_class,
+                "encodings": _params_sent(keywords, where),
+            })
+
+    for mod_name, cls_name, root in SERVICE_ROOTS:
+        walk(mod_name, cls_name, [root])
+
+    # The resource classes: requests with a literal path that no service makes.
+    def norm(path):
+        return re.sub(r"\{[^}]*\}", "{}", path)
+
+    known = {(op["method"], norm(op["path"])) for op in ops}
+    extra = {}
+    for dirpath, dirnames, filenames in os.walk(package_dir):
+        dirnames[:] = sorted(d for d in dirnames if d not in ("params", "__pycache__"))
+        for filename in sorted(filenames):
+            if not filename.endswith(".py") or filename.endswith("_service.py") or filename.endswith("_services.py"):
+                continue
+            rel = os.path.relpath(os.path.join(dirpath, filename), package_dir)[:-3]
+            with open(os.path.join(dirpath, filename), encoding="utf-8") as f:
+                text = f.read()
+            if '"/v1/' not in text and '"/v2/' not in text:
+                continue  # no literal path: nothing to read
+            mod = module("stripe." + rel.replace(os.sep, "."))
+            for cls in (n for n in mod.tree.body if isinstance(n, ast.ClassDef)):
+                for fn in cls.body:
+                    if not isinstance(fn, ast.FunctionDef) or fn.name.startswith("_") or fn.name.endswith("_async"):
+                        continue
+                    where = f"{mod.name}.{cls.name}.{fn.name}"
+                    try:
+                        found = _request_call(fn, where, ("self", "cls"))
+                    except SchemaError:
+                        continue  # class_url()-built paths: the services cover those
+                    if found is None or (found[0], norm(found[1])) in known:
+                        continue
+                    method, path, keywords = found
+                    if fn.args.kwarg is None:
+                        fail(f"sdk analysis: {where}: no **params")
+                    params_module, params_class = params_of(mod, fn, where, fn.args.kwarg.annotation)
+                    # stripe._charge -> stripe.Charge.list_refunds (the public name)
+                    package = ".".join(p for p in mod.name.split(".") if not p.startswith("_"))
+                    op = {
+                        "sdk": f"{package}.{cls.name}.{fn.name}",
+                        "verb": fn.name,
+                        "method": method,
+                        "path": path,
+                        "base_address": "api",
+                        "multipart": False,
+                        "params_module": params_module,
+                        "params_class": params_class,
+                        "encodings": _params_sent(keywords, where),
+                    }
+                    extra.setdefault((method, path, op["sdk"]), op)
+    ops.extend(op for _, op in sorted(extra.items()))
+    return ops
 
 
 def sdk_tree() -> dict:
@@ -668,15 +977,323 @@ def render(schema: dict) -> str:
     return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def generate() -> str:
-    """The schema text; SchemaError if a check fails, SetupError if an input is missing."""
+# --------------------------------------------------------------------------------------
+# The whole API: schema/stripe-api.json.
+
+API_SCHEMA_VERSION = 1
+API_SCHEMA_NAME = "Stripe API: every v1 and v2 endpoint of stripe-python"
+# The verbs an SDK method name can carry (CRUD), and the HTTP method each goes with.
+STANDARD_VERBS = {"list": "GET", "create": "POST", "retrieve": "GET", "update": "POST", "delete": "DELETE"}
+API_PARAM_TYPES = PARAM_TYPES | {"file"}
+# What stripe-api.json's Params may carry: the SDK-derived part of PARAM_KEYS, plus `values`
+# (hash values), `nullable` (JSON null) and `format: "decimal"`.
+API_PARAM_KEYS = {"type", "types", "required", "enum", "emptyable", "items", "children", "values", "nullable", "format"}
+API_ENDPOINT_KEYS = {"method", "path", "encoding", "host", "params", "see", "sdk"}
+SEGMENT = re.compile(r"[a-z0-9_]+")
+PLACEHOLDER = re.compile(r"\{[a-z0-9_]+\}")
+
+
+def operation_name(method: str, path: str, verb: str) -> tuple[str | None, str]:
+    """(operation name, rule applied) for a request and the SDK method name that makes it;
+    (None, reason) when the rule does not apply.
+
+    The name is the path's literal segments after the version (placeholders dropped; `v2.`
+    first for /v2), then a verb:
+      1. action: the path ends in a literal segment and the SDK method is named after it
+         (`attach`, `search`, `finalize_invoice` for .../finalize): that segment is the verb;
+      2. or the SDK method is a CRUD verb (list, create, retrieve, update, delete),
+         possibly with a suffix (`retrieve_current`, `delete_discount`), that goes with the
+         request's HTTP method: that verb is appended;
+      3. otherwise the SDK method's name is appended (DELETE /v1/subscriptions/{id}:
+         `subscriptions.cancel`).
+    When several SDK methods make the same request, the name from the lowest-numbered rule
+    wins (build_api)."""
+    segments = path.split("/")
+    if segments[0] != "" or segments[1] not in ("v1", "v2") or len(segments) < 3:
+        return None, f"path {path} is not under /v1/ or /v2/"
+    rest = segments[2:]
+    literals = []
+    for segment in rest:
+        if PLACEHOLDER.fullmatch(segment):
+            continue
+        if not SEGMENT.fullmatch(segment):
+            return None, f"path segment {segment!r} is neither a name nor a {{placeholder}}"
+        literals.append(segment)
+    if not literals:
+        return None, "no literal path segment"
+    prefix = [] if segments[1] == "v1" else ["v2"]
+    last = rest[-1]
+    if not PLACEHOLDER.fullmatch(last) and (verb == last or verb.startswith(last + "_")):
+        return ".".join(prefix + literals), "action"
+    for standard, http in STANDARD_VERBS.items():
+        if (verb == standard or verb.startswith(standard + "_")) and method == http:
+            return ".".join(prefix + literals + [standard]), "verb"
+    if not SEGMENT.fullmatch(verb):
+        return None, f"SDK method name {verb!r}"
+    return ".".join(prefix + literals + [verb]), "method"
+
+
+def build_api(tree: dict) -> dict:
+    """schema/stripe-api.json from the introspected operations."""
+    hosts = {}
+    for base, url in tree.get("base_addresses", {}).items():
+        m = re.fullmatch(r"https://([a-z0-9.-]+)", url)
+        if not m:
+            fail(f"base address {base} is {url!r}, not https://host")
+        hosts[base] = m.group(1)
+    groups = {}
+    for op in tree.get("operations", []):
+        groups.setdefault((op["method"], op["path"]), []).append(op)
+    if len(groups) < 600:
+        fail(f"only {len(groups)} endpoints found in stripe-python {STRIPE_PYTHON[1]}")
+
+    pi_endpoints = {(method, path): name for name, (method, path, _) in ENDPOINTS.items()}
+    endpoints, unmapped = {}, []
+    for (method, path), ops in sorted(groups.items()):
+        names, reasons, ranks = set(), [], {"action": 1, "verb": 2, "method": 3}
+        for op in ops:
+            name, why = operation_name(method, path, op["verb"])
+            if name is None:
+                reasons.append(f"{op['sdk']}: {why}")
+            else:
+                names.add((ranks[why], name))
+        best = min(names, default=(0, None))[0]
+        names = {name for rank, name in names if rank == best}
+        if len(names) != 1:
+            unmapped.append(f"{method} {path}: " + ("; ".join(reasons) if not names else f"several names {sorted(names)}"))
+            continue
+        (name,) = names
+        # The same request made by several SDK methods (DELETE /v1/customers/{customer}/sources/{id}:
+        # customers.payment_sources.delete and sources.detach) must describe it alike.
+        first = ops[0]
+        for op in ops[1:]:
+            for key in ("params", "base_address", "multipart"):
+                if op[key] != first[key]:
+                    fail(f"{method} {path}: {first['sdk']} and {op['sdk']} differ in {key}")
+        if first["base_address"] not in hosts:
+            fail(f"{method} {path}: unknown base address {first['base_address']}")
+        if first["multipart"]:
+            if method != "POST":
+                fail(f"{method} {path}: multipart without a body")
+            encoding = "multipart"
+        elif method != "POST":
+            encoding = "query"
+        else:
+            encoding = "form" if path.startswith("/v1/") else "json"
+        endpoint = {
+            "method": method,
+            "path": path,
+            "encoding": encoding,
+            "sdk": sorted(op["sdk"] for op in ops),
+        }
+        if hosts[first["base_address"]] != hosts["api"]:
+            endpoint["host"] = hosts[first["base_address"]]
+        if (method, path) in pi_endpoints:
+            # Payment Intents: the richer schema (constraints.json applied) is the reference.
+            endpoint["see"] = {"file": os.path.basename(SCHEMA_PATH), "endpoint": pi_endpoints[(method, path)]}
+        else:
+            endpoint["params"] = first["params"]
+        if name in endpoints:
+            fail(f"operation name {name} for both {endpoints[name]['method']} {endpoints[name]['path']} "
+                 f"and {method} {path}")
+        endpoints[name] = endpoint
+    if unmapped:
+        fail("requests the operation-naming rule cannot name:\n" + "\n".join(f"  - {u}" for u in unmapped))
+    missing = set(pi_endpoints) - set(groups)
+    if missing:
+        fail(f"Payment Intents endpoints stripe-python does not call: {sorted(missing)}")
+
+    provenance = [
+        "endpoints (method, path template, encoding, host): static analysis (ast) of the "
+        f"StripeClient services of stripe-python {STRIPE_PYTHON[1]} (PyPI wheel sha256 "
+        f"{STRIPE_PYTHON[2]}; API version {tree.get('api_version')}), client.v1.* and "
+        "client.v2.*, plus the requests only its resource classes make (sdk stripe.*); "
+        "by scripts/gen-schema.py",
+        "parameters (names, types, required, enums, \"\" allowed, null allowed), at every "
+        "depth: the stripe/params TypedDict each of those methods takes, introspected",
+        "operation names: scripts/gen-schema.py operation_name() (schema/README.md)",
+        f"Payment Intents: parameters in {os.path.basename(SCHEMA_PATH)} (see), which adds "
+        "schema/constraints.json",
+    ]
+    return {
+        "api_schema_version": API_SCHEMA_VERSION,
+        "name": API_SCHEMA_NAME,
+        "provenance": provenance,
+        "endpoints": endpoints,
+    }
+
+
+def check_api_contract(param: dict, where: str) -> None:
+    """Every Param of stripe-api.json uses only its keys and consistent shapes."""
+    assert set(param) <= API_PARAM_KEYS, (where, set(param) - API_PARAM_KEYS)
+    assert ("type" in param) != ("types" in param), where
+    kinds = [param["type"]] if "type" in param else param["types"]
+    assert all(k in API_PARAM_TYPES for k in kinds), (where, kinds)
+    if "types" in param:
+        assert len(kinds) > 1 and kinds == sorted(kinds), where
+        assert not {"array", "file"} & set(kinds), where
+    assert ("items" in param) == ("array" in kinds), where
+    assert ("children" in param) == ("object" in kinds), where
+    assert "values" not in param or "hash" in kinds, where
+    for flag in ("required", "emptyable", "nullable"):
+        assert param.get(flag, True) is True, (where, flag)
+    if "enum" in param:
+        assert "string" in kinds and param["enum"] == sorted(param["enum"]), where
+        # An empty enum: "" is the only value accepted.
+        assert param["enum"] or (param.get("emptyable") and kinds == ["string"]), where
+        assert "" not in param["enum"], where
+    assert param.get("format", "decimal") == "decimal", where
+    assert "format" not in param or kinds == ["string"], where
+    for child, sub in param.get("children", {}).items():
+        assert SEGMENT.fullmatch(child), (where, child)
+        check_api_contract(sub, f"{where}.{child}")
+    for key, suffix in (("items", "[]"), ("values", "{}")):
+        if key in param:
+            assert "required" not in param[key], where
+            check_api_contract(param[key], where + suffix)
+
+
+def api_sanity_checks(schema: dict) -> None:
+    assert set(schema) == {"api_schema_version", "name", "provenance", "endpoints"}, sorted(schema)
+    eps = schema["endpoints"]
+    assert len(eps) >= 600, len(eps)
+    seen = set()
+    for name, ep in eps.items():
+        assert re.fullmatch(r"(v2\.)?[a-z0-9_]+(\.[a-z0-9_]+)+", name), name
+        assert set(ep) <= API_ENDPOINT_KEYS, (name, set(ep) - API_ENDPOINT_KEYS)
+        assert ep["method"] in ("GET", "POST", "DELETE"), name
+        assert (ep["method"], ep["path"]) not in seen, name
+        seen.add((ep["method"], ep["path"]))
+        v2 = ep["path"].startswith("/v2/")
+        assert name.startswith("v2.") == v2, name
+        assert ep["encoding"] == (
+            "query" if ep["method"] != "POST" else "multipart" if ep["path"] == "/v1/files"
+            else "json" if v2 else "form"
+        ), name
+        assert ep["sdk"] and ep["sdk"] == sorted(ep["sdk"]), name
+        assert ("params" in ep) != ("see" in ep), name
+        for p, param in ep.get("params", {}).items():
+            assert SEGMENT.fullmatch(p), (name, p)
+            check_api_contract(param, f"{name}.{p}")
+    # Payment Intents point at the richer file, all twelve of them.
+    see = {ep["see"]["endpoint"]: ep for ep in eps.values() if "see" in ep}
+    assert set(see) == set(ENDPOINTS), sorted(see)
+    for key, ep in see.items():
+        assert (ep["method"], ep["path"]) == ENDPOINTS[key][:2], key
+    assert eps["payment_intents.create"]["see"] == {"file": "stripe-payment-intents.json", "endpoint": "create"}
+    assert eps["payment_intents.amount_details_line_items.list"]["see"]["endpoint"] == "list_amount_details_line_items"
+    assert eps["payment_intents.search"]["path"] == "/v1/payment_intents/search"
+    assert not any("payment_intents" in ep["path"].split("/")[2:3] for ep in eps.values() if "params" in ep)
+
+    def ep(name, method, path, encoding="form"):
+        e = eps[name]
+        assert (e["method"], e["path"], e["encoding"]) == (method, path, encoding), (name, e)
+        return e.get("params")
+
+    # The names of issue #18, nested paths included.
+    c = ep("customers.create", "POST", "/v1/customers")
+    assert c["email"] == {"type": "string"}, c["email"]
+    assert c["metadata"] == {"type": "hash", "emptyable": True}, c["metadata"]
+    assert c["address"]["type"] == "object" and c["address"]["emptyable"] is True
+    assert c["address"]["children"]["line1"] == {"type": "string"}
+    assert ep("customers.retrieve", "GET", "/v1/customers/{customer}", "query").keys() == {"expand"}
+    assert "email" in ep("customers.update", "POST", "/v1/customers/{customer}")
+    assert ep("customers.delete", "DELETE", "/v1/customers/{customer}", "query") == {}
+    assert ep("customers.list", "GET", "/v1/customers", "query")["limit"] == {"type": "integer"}
+    assert ep("customers.search", "GET", "/v1/customers/search", "query")["query"]["required"] is True
+    assert ep("customers.sources.retrieve", "GET", "/v1/customers/{customer}/sources/{id}", "query") is not None
+    assert eps["customers.sources.delete"]["sdk"] == ["v1.customers.payment_sources.delete", "v1.sources.detach"]
+    assert ep("customers.discount.delete", "DELETE", "/v1/customers/{customer}/discount", "query") == {}
+    assert ep("account.retrieve", "GET", "/v1/account", "query") is not None
+    attach = ep("payment_methods.attach", "POST", "/v1/payment_methods/{payment_method}/attach")
+    # Not required in stripe-python 16 (API 2026-10-28): `customer` or `customer_account`.
+    assert attach["customer"] == {"type": "string"}, attach["customer"]
+    assert attach["customer_account"] == {"type": "string"}, attach["customer_account"]
+    assert "payment_methods.detach" in eps and "payment_methods.create" in eps
+    assert ep("refunds.create", "POST", "/v1/refunds")["payment_intent"] == {"type": "string"}
+    assert ep("charges.refunds.list", "GET", "/v1/charges/{charge}/refunds", "query")["limit"]["type"] == "integer"
+    assert eps["charges.refunds.retrieve"]["sdk"] == ["stripe.Charge.retrieve_refund"]
+    assert "mode" in ep("checkout.sessions.create", "POST", "/v1/checkout/sessions")
+    ep("checkout.sessions.line_items.list", "GET", "/v1/checkout/sessions/{session}/line_items", "query")
+    assert "usage" in ep("setup_intents.create", "POST", "/v1/setup_intents")
+    ep("setup_intents.confirm", "POST", "/v1/setup_intents/{intent}/confirm")
+    ep("balance.retrieve", "GET", "/v1/balance", "query")
+    ep("events.list", "GET", "/v1/events", "query")
+    ep("invoices.finalize", "POST", "/v1/invoices/{invoice}/finalize")
+    ep("invoices.create_preview", "POST", "/v1/invoices/create_preview")
+    assert eps["invoices.finalize"]["sdk"] == ["v1.invoices.finalize_invoice"]
+    # An SDK method named like a CRUD verb it is not (create_preview) stays an action.
+    assert "invoices.create_preview.create" not in eps
+    secret = ep("webhook_endpoints.create", "POST", "/v1/webhook_endpoints")
+    assert secret["url"]["required"] is True and secret["enabled_events"]["type"] == "array"
+    # Other shapes: multipart upload on files.stripe.com, decimal strings, hashes of objects.
+    f = ep("files.create", "POST", "/v1/files", "multipart")
+    assert eps["files.create"]["host"] == "files.stripe.com"
+    assert f["file"] == {"type": "file", "required": True}, f["file"]
+    assert f["purpose"]["required"] is True and "dispute_evidence" in f["purpose"]["enum"]
+    assert eps["quotes.pdf"]["host"] == "files.stripe.com"
+    price = ep("prices.create", "POST", "/v1/prices")
+    assert price["unit_amount_decimal"] == {"type": "string", "format": "decimal"}, price["unit_amount_decimal"]
+    options = price["currency_options"]
+    assert options["type"] == "hash" and options["values"]["type"] == "object", options
+    assert "unit_amount" in options["values"]["children"]
+    assert eps["invoiceitems.update"]["params"]["invoicing_rules"] == {"type": "string", "emptyable": True, "enum": []}
+    # v2: JSON bodies, null-able values.
+    dest = ep("v2.core.event_destinations.create", "POST", "/v2/core/event_destinations", "json")
+    assert dest["name"]["required"] is True and dest["type"]["enum"], dest
+    assert ep("v2.core.event_destinations.list", "GET", "/v2/core/event_destinations", "query") is not None
+    meta = ep("v2.core.event_destinations.update", "POST", "/v2/core/event_destinations/{id}", "json")["metadata"]
+    assert meta == {"type": "hash", "values": {"type": "string", "nullable": True}}, meta
+    ep("v2.billing.meter_events.create", "POST", "/v2/billing/meter_events", "json")
+    ep("billing.meter_events.create", "POST", "/v1/billing/meter_events")
+    assert eps["v2.billing.meter_event_stream.create"]["host"] == "meter-events.stripe.com"
+    pct = find(ep("v2.core.accounts.persons.create", "POST", "/v2/core/accounts/{account_id}/persons", "json"),
+               "relationship[percent_ownership]")
+    assert pct == {"type": "string", "format": "decimal"}, pct
+    v1 = [n for n, e in eps.items() if e["path"].startswith("/v1/")]
+    v2 = [n for n, e in eps.items() if e["path"].startswith("/v2/")]
+    assert len(v1) >= 500 and len(v2) >= 80, (len(v1), len(v2))
+    assert sum(1 for e in eps.values() if "host" in e) == 3
+
+
+def render_api(schema: dict) -> str:
+    """Sorted keys throughout; one endpoint per line (compact JSON), one provenance line per
+    line, so a diff shows which endpoints changed."""
+    def compact(value):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    out = ["{"]
+    keys = sorted(schema)
+    for i, key in enumerate(keys):
+        comma = "," if i < len(keys) - 1 else ""
+        value = schema[key]
+        if key in ("endpoints", "provenance"):
+            opener, closer = ("{", "}") if key == "endpoints" else ("[", "]")
+            out.append(f"{compact(key)}:{opener}")
+            items = sorted(value.items()) if key == "endpoints" else [(None, v) for v in value]
+            for j, (name, item) in enumerate(items):
+                head = f"{compact(name)}:" if name is not None else ""
+                out.append(head + compact(item) + ("," if j < len(items) - 1 else ""))
+            out.append(closer + comma)
+        else:
+            out.append(f"{compact(key)}:{compact(value)}{comma}")
+    out.append("}")
+    text = "\n".join(out) + "\n"
+    assert json.loads(text) == schema
+    return text
+
+
+def generate() -> dict[str, str]:
+    """{path: text} for both files (SCHEMA_PATH, API_SCHEMA_PATH); SchemaError if a check
+    fails, SetupError if an input is missing. Both or nothing."""
     try:
         with open(CONSTRAINTS_PATH, "rb") as f:
             raw = f.read()
         constraints = json.loads(raw)
     except (OSError, ValueError) as e:
         raise SetupError(f"cannot read {CONSTRAINTS_PATH}: {e}") from e
-    schema = build(sdk_tree(), constraints, hashlib.sha256(raw).hexdigest())
+    tree = sdk_tree()
+    schema = build(tree, constraints, hashlib.sha256(raw).hexdigest())
     problems = check_seed(schema)
     if problems:
         fail(
@@ -687,38 +1304,84 @@ def generate() -> str:
         sanity_checks(schema)
     except (AssertionError, SchemaError) as e:
         raise SchemaError(f"sanity check failed: {e!r}") from e
-    return render(schema)
+    api = build_api(tree)
+    try:
+        api_sanity_checks(api)
+        api_text = render_api(api)
+    except (AssertionError, KeyError, TypeError, SchemaError) as e:
+        raise SchemaError(f"sanity check failed ({os.path.basename(API_SCHEMA_PATH)}): {e!r}") from e
+    return {SCHEMA_PATH: render(schema), API_SCHEMA_PATH: api_text}
 
 
 def log(msg: str) -> None:
     print(f"gen-schema: {msg}", file=sys.stderr)
 
 
+def check_file(path: str, text: str) -> int:
+    """0 if the committed file is `text`; 1 with a short diff if not; 2 if unreadable."""
+    name = os.path.relpath(path, REPO_ROOT)
+    try:
+        with open(path, encoding="utf-8") as f:
+            committed = f.read()
+    except OSError as e:
+        log(f"error: cannot read {path}: {e}")
+        return 2
+    if committed == text:
+        log(f"{name} is up to date")
+        return 0
+    diff = list(difflib.unified_diff(
+        committed.splitlines(), text.splitlines(),
+        f"{name} (committed)", "scripts/gen-schema.py (generated)",
+        lineterm="", n=2,
+    ))
+    shown = 60
+    # stripe-api.json has one endpoint per line: cut long lines.
+    sys.stderr.write("\n".join(line if len(line) <= 300 else line[:300] + " ..." for line in diff[:shown]) + "\n")
+    if len(diff) > shown:
+        log(f"... {len(diff) - shown} more diff lines")
+    log(f"error: the committed {name} is not what the script makes; run "
+        "python3 scripts/gen-schema.py --write and review the diff")
+    return 1
+
+
+def write_file(path: str, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".schema-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+    log(f"wrote {os.path.relpath(path, REPO_ROOT)} ({len(text.encode('utf-8'))} bytes)")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        description="Generate schema/stripe-payment-intents.json from the pinned stripe-python "
-        "release and schema/constraints.json.",
+        description="Generate schema/stripe-payment-intents.json and schema/stripe-api.json "
+        "from the pinned stripe-python release and schema/constraints.json.",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",
-                      help="compare with the committed schema; exit 1 with a short diff if it differs")
+                      help="compare both files with the committed ones; exit 1 with a short diff if one differs")
     mode.add_argument("--write", action="store_true",
-                      help="write schema/stripe-payment-intents.json (only if every check passes)")
+                      help="write both files (only if every check passes)")
+    mode.add_argument("--api", action="store_true",
+                      help="print schema/stripe-api.json instead of schema/stripe-payment-intents.json")
     mode.add_argument("--introspect", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.introspect:
-        # Inside the venv (see sdk_tree): print the SDK's parameter tree as JSON.
+        # Inside the venv (see sdk_tree): print the SDK's parameter trees as JSON.
         try:
             tree = introspect()
-        except SchemaError as e:
+        except (SchemaError, SetupError) as e:
             log(f"error: {e}")
             return 1
         json.dump(tree, sys.stdout, sort_keys=True)
         return 0
 
     try:
-        text = generate()
+        texts = generate()
     except SetupError as e:
         log(f"error: {e}")
         return 2
@@ -727,40 +1390,14 @@ def main(argv: list[str]) -> int:
         return 1
 
     if args.check:
-        try:
-            with open(SCHEMA_PATH, encoding="utf-8") as f:
-                committed = f.read()
-        except OSError as e:
-            log(f"error: cannot read {SCHEMA_PATH}: {e}")
-            return 2
-        if committed == text:
-            log(f"{os.path.relpath(SCHEMA_PATH)} is up to date")
-            return 0
-        diff = list(difflib.unified_diff(
-            committed.splitlines(), text.splitlines(),
-            "schema/stripe-payment-intents.json (committed)", "scripts/gen-schema.py (generated)",
-            lineterm="", n=2,
-        ))
-        shown = 60
-        sys.stderr.write("\n".join(diff[:shown]) + "\n")
-        if len(diff) > shown:
-            log(f"... {len(diff) - shown} more diff lines")
-        log("error: the committed schema is not what the script makes; run "
-            "python3 scripts/gen-schema.py --write and review the diff")
-        return 1
+        return max(check_file(path, text) for path, text in texts.items())
 
     if args.write:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(SCHEMA_PATH), prefix=".schema-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, SCHEMA_PATH)
-        log(f"wrote {os.path.relpath(SCHEMA_PATH)}")
+        for path, text in texts.items():
+            write_file(path, text)
         return 0
 
-    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.buffer.write(texts[API_SCHEMA_PATH if args.api else SCHEMA_PATH].encode("utf-8"))
     return 0
 
 

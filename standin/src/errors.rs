@@ -22,6 +22,8 @@ pub(crate) struct ApiError {
     /// Whether an idempotent request's result should be remembered: true for
     /// errors raised while executing, false for parameter validation.
     pub(crate) remembered: bool,
+    /// Rendered in the v2 API's envelope (`type`, `code`, `message`, no `doc_url`/`param`).
+    pub(crate) v2: bool,
 }
 
 impl ApiError {
@@ -36,6 +38,7 @@ impl ApiError {
             extra: Vec::new(),
             headers: Vec::new(),
             remembered: false,
+            v2: false,
         }
     }
 
@@ -108,6 +111,29 @@ impl ApiError {
         .param(param)
     }
 
+    /// `No such <kind>: '<id>'`: a 404 for an id in the path (`param` is `id`),
+    /// a 400 for an id given in a parameter, as Stripe answers both.
+    pub(crate) fn no_such(kind: &str, id: &str, param: &str) -> Self {
+        let status = if param == "id" {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        Self::new(status, "invalid_request_error", format!("No such {kind}: '{id}'"))
+            .code("resource_missing")
+            .param(param)
+    }
+
+    /// An error in the v2 API's envelope: `{"error": {"code", "message", "type"}}`.
+    ///
+    /// The v2 envelope has no `param` or `doc_url`; the SDKs dispatch on
+    /// `type` and then on `code` (`invalid_fields` for a bad request body).
+    pub(crate) fn v2(status: StatusCode, kind: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        let mut error = Self::new(status, kind, message).code(code);
+        error.v2 = true;
+        error
+    }
+
     /// `payment_intent_unexpected_state`, carrying the intent as Stripe does.
     pub(crate) fn unexpected_state(message: String, intent: &PaymentIntent) -> Self {
         Self::invalid(message)
@@ -155,6 +181,14 @@ impl ApiError {
             ("message", Value::from(&*self.message)),
             ("type", Value::from(self.kind)),
         ];
+        if self.v2 {
+            fields.push(("code", json!(self.code)));
+            fields.push(("user_message", Value::Null));
+            fields.extend(self.extra.iter().cloned());
+            fields.sort_by(|a, b| a.0.cmp(b.0));
+            let error: Map<String, Value> = fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+            return json!({ "error": error });
+        }
         if let Some(code) = self.code {
             fields.push(("code", Value::from(code)));
             let doc_url = format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-"));

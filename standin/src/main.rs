@@ -57,19 +57,31 @@
 //! is under that name, as a server using an encoding the proxy cannot
 //! decode would look to it.
 
+#![recursion_limit = "256"]
+
 mod auth;
+mod cards;
+mod charges;
+mod customers;
 mod decode;
 mod errors;
+mod events;
 mod hooks;
 mod http;
 mod idempotency;
 mod ids;
+mod list;
 mod params;
 mod payment_intents;
+mod payment_methods;
+mod refunds;
 mod routes;
 mod search;
+mod secrets;
+mod setup_intents;
 mod state;
 mod tls;
+mod v2;
 
 use std::io::Write as _;
 use std::net::SocketAddr;

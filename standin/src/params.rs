@@ -28,6 +28,14 @@ impl<'a> Params<'a> {
         Self { map, prefix: None }
     }
 
+    /// Parameters of a hash found elsewhere (e.g. an array element), named `prefix`.
+    pub(crate) fn nested(map: &'a Map<String, Value>, prefix: String) -> Self {
+        Self {
+            map,
+            prefix: Some(prefix),
+        }
+    }
+
     /// The full name of a parameter, e.g. `shipping[name]`.
     pub(crate) fn name(&self, key: &str) -> String {
         match &self.prefix {

@@ -1,13 +1,12 @@
 //! PaymentIntents: the model, validated changes, the store and the endpoints.
 
-use std::collections::HashMap;
-
 use base64::Engine as _;
 use hyper::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::errors::ApiError;
 use crate::ids::IdGen;
+use crate::list::{Anchor, Collection, Keyed};
 use crate::params::{apply_metadata, parse_enum, parse_limit, parse_metadata, MetadataChange, Params, RangeFilter};
 use crate::search::SearchQuery;
 use crate::state::State;
@@ -625,80 +624,43 @@ pub(crate) fn parse_shipping(p: &Params) -> Result<Option<Option<Value>>, ApiErr
     }))))
 }
 
-/// Where a page starts relative to a cursor object (by insertion index).
-pub(crate) enum Anchor {
-    Newest,
-    After(usize),
-    Before(usize),
+/// In-memory PaymentIntents, in creation order.
+pub(crate) type Store = Collection<PaymentIntent>;
+
+impl Keyed for PaymentIntent {
+    fn key(&self) -> &str {
+        &self.id
+    }
 }
 
-/// In-memory PaymentIntents, in insertion (creation) order.
-#[derive(Default)]
-pub(crate) struct Store {
-    pub(crate) intents: Vec<PaymentIntent>,
-    pub(crate) index: HashMap<String, usize>,
-}
-
-impl Store {
-    pub(crate) fn insert(&mut self, intent: PaymentIntent) {
-        self.index.insert(intent.id.clone(), self.intents.len());
-        self.intents.push(intent);
-    }
-
-    /// Insertion index of an id.
-    pub(crate) fn position(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
-    }
-
+impl Collection<PaymentIntent> {
     pub(crate) fn get(&self, id: &str) -> Result<&PaymentIntent, ApiError> {
-        self.position(id)
-            .and_then(|i| self.intents.get(i))
-            .ok_or_else(|| ApiError::no_such_intent(id, "intent"))
+        self.find(id).ok_or_else(|| ApiError::no_such_intent(id, "intent"))
     }
 
     pub(crate) fn get_mut(&mut self, id: &str) -> Result<&mut PaymentIntent, ApiError> {
-        self.position(id)
-            .and_then(|i| self.intents.get_mut(i))
-            .ok_or_else(|| ApiError::no_such_intent(id, "intent"))
-    }
-
-    /// One page, newest first, of intents satisfying `keep`; plus `has_more`.
-    pub(crate) fn page(
-        &self,
-        keep: impl Fn(&PaymentIntent) -> bool,
-        limit: usize,
-        anchor: Anchor,
-    ) -> (Vec<&PaymentIntent>, bool) {
-        let mut items: Vec<&PaymentIntent> = match anchor {
-            Anchor::Newest => self
-                .intents
-                .iter()
-                .rev()
-                .filter(|pi| keep(pi))
-                .take(limit + 1)
-                .collect(),
-            Anchor::After(i) => self.intents[..i]
-                .iter()
-                .rev()
-                .filter(|pi| keep(pi))
-                .take(limit + 1)
-                .collect(),
-            Anchor::Before(i) => self.intents[i + 1..]
-                .iter()
-                .filter(|pi| keep(pi))
-                .take(limit + 1)
-                .collect(),
-        };
-        let has_more = items.len() > limit;
-        items.truncate(limit);
-        if matches!(anchor, Anchor::Before(_)) {
-            items.reverse();
-        }
-        (items, has_more)
+        self.find_mut(id).ok_or_else(|| ApiError::no_such_intent(id, "intent"))
     }
 }
 
 impl State {
+    /// Keeps the PaymentMethod store in step with an intent's method: a
+    /// method minted from a test id (`pm_card_visa`) is registered (its id
+    /// came from the intent's stream); a stored method's card decides the
+    /// outcome of the charge.
+    pub(crate) fn sync_payment_method(&mut self, method: Option<&str>, token: Option<&str>) -> Option<CardOutcome> {
+        let method = method?;
+        if let Some(token) = token.filter(|t| t.starts_with("pm_card_")) {
+            self.register_minted_payment_method(method, token);
+            return None;
+        }
+        self.payment_methods
+            .find(method)?
+            .card
+            .as_ref()
+            .map(|card| card.outcome)
+    }
+
     /// `POST /v1/payment_intents`.
     pub(crate) fn create(&mut self, p: Params) -> Result<Value, ApiError> {
         p.check_known(CREATE_PARAMS)?;
@@ -730,10 +692,21 @@ impl State {
             pi.payment_method_configuration = Some(self.ids.object_id("pmc"));
             pi.automatic_payment_methods = Some(apm);
         }
+        let token = changes.payment_method.clone().flatten();
         changes.apply(&mut pi, &mut self.ids);
+        if let Some(outcome) = self.sync_payment_method(pi.payment_method.as_deref(), token.as_deref()) {
+            pi.card_outcome = outcome;
+        }
+        let intent_id = pi.id.clone();
+        let used = pi.payment_method.clone();
+        let created_json = pi.to_json();
         let charged = if confirm { pi.charge(&mut self.ids) } else { Ok(()) };
         let body = pi.to_json();
         self.store.insert(pi);
+        self.emit("payment_intent.created", created_json);
+        if confirm {
+            self.record_charge(&intent_id, used);
+        }
         charged.map(|()| body)
     }
 
@@ -759,8 +732,13 @@ impl State {
                 pi,
             ));
         }
+        let token = changes.payment_method.clone().flatten();
         changes.apply(pi, &mut self.ids);
-        Ok(pi.to_json())
+        let minted = pi.payment_method.clone();
+        if let Some(outcome) = self.sync_payment_method(minted.as_deref(), token.as_deref()) {
+            self.store.get_mut(id)?.card_outcome = outcome;
+        }
+        Ok(self.store.get(id)?.to_json())
     }
 
     /// `POST /v1/payment_intents/{id}/confirm`.
@@ -783,9 +761,17 @@ impl State {
                 .with("payment_intent", pi.to_json())
                 .remembered());
         }
+        let token = changes.payment_method.clone().flatten();
         changes.apply(pi, &mut self.ids);
-        pi.charge(&mut self.ids)?;
-        Ok(pi.to_json())
+        let used = pi.payment_method.clone();
+        if let Some(outcome) = self.sync_payment_method(used.as_deref(), token.as_deref()) {
+            self.store.get_mut(id)?.card_outcome = outcome;
+        }
+        let pi = self.store.get_mut(id)?;
+        let charged = pi.charge(&mut self.ids);
+        let body = pi.to_json();
+        self.record_charge(id, used);
+        charged.map(|()| body)
     }
 
     /// `POST /v1/payment_intents/{id}/capture`.
@@ -816,7 +802,9 @@ impl State {
         pi.amount_received = amount;
         pi.amount_capturable = 0;
         pi.status = Status::Succeeded;
-        Ok(pi.to_json())
+        let body = pi.to_json();
+        self.capture_charge(id);
+        Ok(body)
     }
 
     /// `POST /v1/payment_intents/{id}/cancel`.
@@ -842,7 +830,14 @@ impl State {
         pi.canceled_at = Some(now);
         pi.cancellation_reason = reason;
         pi.amount_capturable = 0;
-        Ok(pi.to_json())
+        let body = pi.to_json();
+        if let Some(charge) = pi.latest_charge.clone().and_then(|c| self.charges.find_mut(&c)) {
+            if !charge.captured && charge.failure.is_none() {
+                charge.amount_refunded = charge.amount;
+            }
+        }
+        self.emit("payment_intent.canceled", body.clone());
+        Ok(body)
     }
 
     /// `GET /v1/payment_intents`.

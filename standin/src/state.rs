@@ -6,15 +6,35 @@ use hyper::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::auth::authenticate;
+use crate::charges::Charge;
+use crate::customers::Customer;
 use crate::decode::decode_request;
 use crate::errors::ApiError;
+use crate::events::Event;
 use crate::hooks::{FAIL_ONCE_HEADER, FAIL_ONCE_METADATA, RETRY_AFTER_SUCCESS_METADATA};
 use crate::http::{ApiRequest, Reply};
 use crate::idempotency::{IdempotencyCache, Lookup, Recorded};
 use crate::ids::{Clock, IdGen};
+use crate::list::Collection;
 use crate::params::Params;
 use crate::payment_intents::Store;
+use crate::payment_methods::PaymentMethod;
+use crate::refunds::Refund;
 use crate::routes::Route;
+use crate::secrets::{Token, WebhookEndpoint};
+use crate::setup_intents::SetupIntent;
+use crate::v2::EventDestination;
+
+/// What the endpoint being run knows of its request (for events and header-driven rules).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct RequestContext {
+    pub(crate) request_id: Option<String>,
+    pub(crate) idempotency_key: Option<String>,
+    /// The `Stripe-Version` header, if sent.
+    pub(crate) stripe_version: Option<String>,
+    /// The `Stripe-Context` header, if sent.
+    pub(crate) stripe_context: Option<String>,
+}
 
 /// Everything the server remembers.
 pub(crate) struct State {
@@ -26,6 +46,18 @@ pub(crate) struct State {
     pub(crate) retried_tokens: HashSet<String>,
     pub(crate) ids: IdGen,
     pub(crate) clock: Clock,
+    pub(crate) customers: Collection<Customer>,
+    pub(crate) payment_methods: Collection<PaymentMethod>,
+    pub(crate) setup_intents: Collection<SetupIntent>,
+    pub(crate) charges: Collection<Charge>,
+    pub(crate) refunds: Collection<Refund>,
+    /// Every event, in the order the changes happened (for webhook delivery).
+    pub(crate) events: Collection<Event>,
+    pub(crate) tokens: Collection<Token>,
+    pub(crate) webhook_endpoints: Collection<WebhookEndpoint>,
+    pub(crate) event_destinations: Collection<EventDestination>,
+    /// The request being run.
+    pub(crate) ctx: RequestContext,
 }
 
 impl State {
@@ -37,6 +69,16 @@ impl State {
             retried_tokens: HashSet::new(),
             ids: IdGen::new(seed),
             clock: Clock::new(seed),
+            customers: Collection::default(),
+            payment_methods: Collection::default(),
+            setup_intents: Collection::default(),
+            charges: Collection::default(),
+            refunds: Collection::default(),
+            events: Collection::default(),
+            tokens: Collection::default(),
+            webhook_endpoints: Collection::default(),
+            event_destinations: Collection::default(),
+            ctx: RequestContext::default(),
         }
     }
 
@@ -96,6 +138,12 @@ impl State {
                 Lookup::Fresh => {}
             }
         }
+        self.ctx = RequestContext {
+            request_id: Some(request_id.to_owned()),
+            idempotency_key: idempotency_key.map(str::to_owned),
+            stripe_version: req.header("stripe-version").map(str::to_owned),
+            stripe_context: req.header("stripe-context").map(str::to_owned),
+        };
         let outcome = self.run(route, Params::new(&params));
         let remember = outcome.as_ref().map_or_else(|e| e.remembered, |_| true);
         let mut reply = match outcome {
@@ -133,6 +181,36 @@ impl State {
             Route::Confirm(id) => self.confirm(&id, p),
             Route::Capture(id) => self.capture(&id, p),
             Route::Cancel(id) => self.cancel(&id, p),
+            Route::CustomerCreate => self.create_customer(p),
+            Route::CustomerList => self.list_customers(p),
+            Route::CustomerRetrieve(id) => self.retrieve_customer(&id, p),
+            Route::CustomerUpdate(id) => self.update_customer(&id, p),
+            Route::CustomerPaymentMethods(id) => self.list_payment_methods(Some(&id), p),
+            Route::PaymentMethodCreate => self.create_payment_method(p),
+            Route::PaymentMethodList => self.list_payment_methods(None, p),
+            Route::PaymentMethodRetrieve(id) => self.retrieve_payment_method(&id, p),
+            Route::PaymentMethodAttach(id) => self.attach_payment_method(&id, p),
+            Route::PaymentMethodDetach(id) => self.detach_payment_method(&id, p),
+            Route::SetupIntentCreate => self.create_setup_intent(p),
+            Route::SetupIntentRetrieve(id) => self.retrieve_setup_intent(&id, p),
+            Route::SetupIntentConfirm(id) => self.confirm_setup_intent(&id, p),
+            Route::RefundCreate => self.create_refund(p),
+            Route::RefundList => self.list_refunds(p),
+            Route::RefundRetrieve(id) => self.retrieve_refund(&id, p),
+            Route::ChargeList => self.list_charges(p),
+            Route::ChargeRetrieve(id) => self.retrieve_charge(&id, p),
+            Route::EventList => self.list_events(p),
+            Route::EventRetrieve(id) => self.retrieve_event(&id, p),
+            Route::CustomerSessionCreate => self.create_customer_session(p),
+            Route::CheckoutSessionCreate => self.create_checkout_session(p),
+            Route::EphemeralKeyCreate => self.create_ephemeral_key(p),
+            Route::WebhookEndpointCreate => self.create_webhook_endpoint(p),
+            Route::TokenCreate => self.create_token(p),
+            Route::AccountLinkCreate => self.create_account_link(p),
+            Route::LoginLinkCreate(account) => self.create_login_link(&account, p),
+            Route::V2EventDestinationCreate => self.v2_create_event_destination(p),
+            Route::V2EventDestinationList => self.v2_list_event_destinations(p),
+            Route::V2EventDestinationRetrieve(id) => self.v2_retrieve_event_destination(&id, p),
         }
     }
 }

@@ -62,6 +62,8 @@
 mod auth;
 mod cards;
 mod charges;
+#[cfg(test)]
+mod checkout_tests;
 mod customers;
 mod decode;
 mod errors;

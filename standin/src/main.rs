@@ -1,10 +1,14 @@
-//! `stripe-vcr-standin`: a small HTTPS stand-in for Stripe's Payment Intents API.
+//! `stripe-vcr-standin`: a small HTTPS stand-in for the Stripe API a checkout touches.
 //!
 //! It is the upstream that `stripe-vcr`'s test-suite records against, so the
 //! tests never need a Stripe account or network access. It mimics
 //! `api.stripe.com` closely for `/v1/payment_intents` (create, retrieve,
 //! update, confirm, capture, cancel, list, search): same JSON shapes, error
-//! envelopes, auth rules, response headers and idempotency semantics.
+//! envelopes, auth rules, response headers and idempotency semantics; and,
+//! more loosely, customers, payment methods, setup intents, charges,
+//! refunds, events, the resources that carry secrets (customer and checkout
+//! sessions, ephemeral keys, webhook endpoints, tokens, account and login
+//! links) and v2 event destinations (see each module).
 //! It deliberately shares no code with the proxy.
 //!
 //! Run it with
@@ -26,7 +30,10 @@
 //!
 //! With `--seed N` ids and secrets come from a seeded RNG and the clock starts at
 //! 2026-01-01T00:00:00Z, advancing one second per created object, so the same
-//! sequence of requests yields byte-identical response bodies.
+//! sequence of requests yields byte-identical response bodies. PaymentIntents
+//! (and the methods and charges they mint) draw their own id stream; every
+//! other resource and every event draws another, and events never advance
+//! the clock, so a PaymentIntents-only session is unchanged by the rest.
 //!
 //! Test hooks: a request header `Standin-Fail-Once: TOKEN` makes the first
 //! request carrying TOKEN fail with a 500 (`Stripe-Should-Retry: true`);

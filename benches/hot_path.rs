@@ -123,7 +123,27 @@ fn hot_path(c: &mut Criterion) {
     c.bench_function("validate: POST create (11 params)", |b| {
         b.iter(|| black_box(validator.check(&create.route, &create.canonical.params)))
     });
+    // Beyond Payment Intents: routing through the whole API's table, and
+    // the unknown-parameter check against it (issue #18).
+    let _ = stripe_vcr::stripe::api::Api::builtin();
+    c.bench_function("decode+canonicalise+hash: POST /v1/customers (4 params)", |b| {
+        b.iter_batched(
+            || request("POST", "/v1/customers", CUSTOMER),
+            |(parts, body)| ApiRequest::decode(parts, body, Via::Direct, Redactor::standard()).expect("decodes"),
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    let customer = decode("POST", "/v1/customers", CUSTOMER);
+    c.bench_function("validate: POST customers.create (4 params, unknown-parameter check)", |b| {
+        b.iter(|| black_box(validator.check(&customer.route, &customer.canonical.params)))
+    });
+    c.bench_function("parse the whole API's table (stripe-api.json, 650 operations)", |b| {
+        b.iter(|| black_box(stripe_vcr::stripe::api::Api::parse(stripe_vcr::stripe::api::BUILTIN).expect("parses")))
+    });
 }
+
+/// A checkout's customer.
+const CUSTOMER: &[u8] = b"email=jenny.rosen%40example.com&name=Jenny+Rosen&metadata[order_id]=6735&address[country]=US";
 
 /// A replay miss at 100,000 cassettes: finding the closest recording to
 /// explain it (`ReplayIndex::closest`). Target: ≤ 5 ms (issue #16).

@@ -45,6 +45,10 @@ api "$base/v1/payment_intents/$id" >/dev/null
 api "$base/v1/payment_intents?limit=3" -G >/dev/null
 api "$base/v1/payment_intents/search" -G --data-urlencode "query=metadata['order_id']:'6735'" >/dev/null
 api "$base/v1/payment_intents" -d currency=usd >/dev/null   # the 400: amount is missing
+# Beyond Payment Intents (after them, so their ids and times stay as they were).
+cus=$(api "$base/v1/customers" -d email=jenny.rosen@example.com -d "name=Jenny Rosen" | sed -n 's/^  "id": "\(cus_[A-Za-z0-9]*\)".*/\1/p')
+echo "created $cus"
+api "$base/v1/customers/$cus" >/dev/null
 
 kill -INT "$proxy_pid"
 wait "$proxy_pid" || true

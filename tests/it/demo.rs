@@ -53,12 +53,16 @@ async fn readme_demo_commands_get_their_recorded_answers() {
         ..Config::default()
     };
     let proxy = stripe_vcr::server::start(config).await.expect("bundled cassettes load");
-    assert_eq!(proxy.info.cassettes_loaded, 8);
+    assert_eq!(proxy.info.cassettes_loaded, 10);
     let port = proxy.local_addr().port();
     let ca = certs.path().join("ca.pem");
 
     let commands = demo_commands();
-    assert_eq!(commands.len(), 8, "{commands:?}");
+    assert_eq!(commands.len(), 10, "{commands:?}");
+    assert!(
+        commands.iter().any(|c| c.contains("/v1/customers")),
+        "the demo shows a request beyond Payment Intents"
+    );
     let mut statuses = Vec::new();
     for command in &commands {
         let (status, body) = tokio::task::block_in_place(|| curl(command, port, &ca));
@@ -68,7 +72,7 @@ async fn readme_demo_commands_get_their_recorded_answers() {
         );
         statuses.push(status);
     }
-    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 200, 400]);
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 200, 400, 200, 200]);
 
     // The README's miss example, verbatim.
     let text = readme();
@@ -90,5 +94,5 @@ async fn readme_demo_commands_get_their_recorded_answers() {
         "README says\n{expected}\nproxy says\n{body}"
     );
     let summary = proxy.shutdown().await;
-    assert_eq!((summary.hits, summary.misses), (8, 1), "{summary}");
+    assert_eq!((summary.hits, summary.misses), (10, 1), "{summary}");
 }

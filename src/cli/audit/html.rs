@@ -108,8 +108,8 @@ fn summary(report: &Report) -> Markup {
         header class="page" {
             h1 { "stripe-vcr audit" }
             p class="muted" {
-                "Parameters sent to the Payment Intents API, judged against the schema "
-                strong { (report.schema) } "."
+                "Parameters sent to the Stripe API: Payment Intents judged against the schema "
+                strong { (report.schema) } ", every other endpoint against the whole API's table."
             }
             p class="muted" {
                 "Sources: "

@@ -56,7 +56,7 @@ pub fn gather(cassettes: Option<&Path>, logs: &[PathBuf], schema: &Schema) -> Re
         let entries = AuditLog::read(path)?;
         let api: Vec<Observation> = entries.iter().filter_map(Observation::from_log).collect();
         sources.push(format!(
-            "{} ({} requests, {} to the Payment Intents API)",
+            "{} ({} requests, {} to the API)",
             path.display(),
             entries.len(),
             api.len()

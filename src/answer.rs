@@ -91,8 +91,6 @@ pub enum ClientError {
     BadSet(#[from] crate::cassette::set::SetError),
     #[error("Invalid request path {0}: stripe-vcr refuses `..` segments and encoded slashes, which could reach another endpoint upstream than the one this request claims.")]
     BadPath(String),
-    #[error("Unsupported Content-Type `{0}`: Stripe's API takes application/x-www-form-urlencoded bodies (and stripe-vcr also reads application/json, for Stripe-compatible gateways).")]
-    UnsupportedContentType(String),
     #[error("{0}")]
     Invalid(crate::stripe::validate::Violation),
     #[error("idempotency key `{key}` reused with different parameters")]
@@ -127,7 +125,7 @@ pub enum CassetteError {
     },
     #[error("stripe-vcr has no cassette set `{set}` in {dir} (known sets: {known}). Record it first, or check the Stripe-Vcr-Cassette header or /__cassette/ prefix.")]
     UnknownSet { set: String, dir: String, known: String },
-    #[error("stripe-vcr only records /v1/payment_intents; {request} was not recorded by stripe-vcr and is never sent upstream in replay mode.")]
+    #[error("stripe-vcr records the API's /v1/ and /v2/ paths; {request} is not one, so it has no recording and is never sent upstream in replay mode.")]
     OutsideApi { request: String },
 }
 
@@ -151,7 +149,6 @@ impl ProxyError {
             ProxyError::Client(ClientError::NoApiKey) => "no-api-key",
             ProxyError::Client(ClientError::BadSet(_)) => "bad-cassette-set",
             ProxyError::Client(ClientError::BadPath(_)) => "bad-path",
-            ProxyError::Client(ClientError::UnsupportedContentType(_)) => "unsupported-content-type",
             ProxyError::Client(ClientError::Invalid(_)) => "validation",
             ProxyError::Client(ClientError::IdempotencyKeyReused { .. }) => "idempotency-key-reused",
             ProxyError::Client(ClientError::IdempotencyKeyOtherEndpoint { .. }) => "idempotency-key-other-endpoint",
@@ -177,7 +174,6 @@ impl ProxyError {
                 | ClientError::BadPath(_)
                 | ClientError::BadConnect(_),
             ) => StatusCode::BAD_REQUEST,
-            ProxyError::Client(ClientError::UnsupportedContentType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProxyError::Client(
                 ClientError::IdempotencyKeyReused { .. }
                 | ClientError::IdempotencyKeyOtherEndpoint { .. }

@@ -102,6 +102,9 @@ pub struct Config {
     pub fail_on_unused: bool,
     /// Replay: most idempotency keys remembered per set (`--idempotency-keys`).
     pub idempotency_keys: usize,
+    /// `--record-paths`: the globs of API paths saved when recording (all
+    /// `/v1/` and `/v2/` paths when empty).
+    pub record_paths: Vec<String>,
 }
 
 /// A configuration that cannot work.
@@ -127,6 +130,8 @@ pub enum ConfigError {
     },
     #[error(transparent)]
     Pattern(#[from] crate::stripe::redact::PatternError),
+    #[error(transparent)]
+    RecordPaths(#[from] crate::mode::RecordPathsError),
 }
 
 impl Default for Config {
@@ -148,6 +153,7 @@ impl Default for Config {
             audit_log: None,
             fail_on_unused: false,
             idempotency_keys: crate::mode::replay::IDEMPOTENCY_KEYS_REMEMBERED,
+            record_paths: Vec::new(),
         }
     }
 }
@@ -170,6 +176,7 @@ impl Config {
         if self.idempotency_keys == 0 {
             return Err(ConfigError::ZeroIdempotencyKeys);
         }
+        crate::mode::RecordPaths::new(&self.record_paths)?;
         let upstream = match &self.mode {
             ModeConfig::Record { upstream, .. } => Some(upstream),
             ModeConfig::Replay { record_missing } => record_missing.as_ref(),

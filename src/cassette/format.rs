@@ -49,8 +49,14 @@ pub enum BodyEncoding {
     None,
     /// `application/x-www-form-urlencoded`, what Stripe's SDKs send.
     Form,
-    /// `application/json`, what some Stripe-compatible gateways take.
+    /// `application/json`: Stripe's v2 API, and some Stripe-compatible gateways.
     Json,
+    /// `multipart/form-data` (file uploads): text fields are parameters,
+    /// each file a `sha256:` digest of its bytes.
+    Multipart,
+    /// Anything else: matched by the SHA-256 of the raw body
+    /// ([`CanonicalRequest::body`](crate::cassette::key::CanonicalRequest::body)).
+    Raw,
 }
 
 /// The request side: its canonical form plus informational fields that are

@@ -19,7 +19,7 @@ use crate::cassette::nearmiss::{differences, Difference, NearMiss};
 use crate::cassette::nearmiss::{dissimilarity, score};
 use crate::cassette::store::LoadedCassette;
 use crate::stripe::idempotency;
-use crate::stripe::route::{Endpoint, Route};
+use crate::stripe::route::Route;
 
 /// A response ready to send: parsed and serialised once at load time, so
 /// serving it clones reference-counted bytes. Headers are kept as a compact
@@ -157,13 +157,13 @@ struct NearGroup {
 }
 
 /// A recorded request's group in the near-miss search: its method and its
-/// endpoint (`None` outside the Payment Intents API), worked out once when
+/// operation (`None` outside the API), worked out once when
 /// it is loaded. Methods other than these few share one group, their own
 /// method compared with the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct NearKey {
     method: u8,
-    route: Option<Endpoint>,
+    route: Option<u64>,
 }
 
 /// The methods with a group of their own, by [`NearKey::method`].
@@ -322,12 +322,18 @@ fn backwards(recording: &Recording) -> std::iter::Rev<std::slice::Iter<'_, u8>> 
     recording.canonical.iter().rev()
 }
 
-/// The endpoint of `method path` (`None` outside the Payment Intents API).
-fn route_of(method: &str, path: &str) -> Option<Endpoint> {
-    match Method::from_bytes(method.as_bytes()).map(|m| Route::classify(&m, path)) {
-        Ok(Route::PaymentIntents(endpoint)) => Some(endpoint),
-        Ok(Route::Other) | Err(_) => None,
-    }
+/// The operation of `method path`, as a hash of its name (`None` outside
+/// the API): recordings of one operation share a near-miss group.
+fn route_of(method: &str, path: &str) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let route = Method::from_bytes(method.as_bytes())
+        .ok()
+        .map(|m| Route::classify(&m, path))?;
+    let name = route.name()?;
+    // SipHash with fixed keys: the same name, the same group, in every run.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// Builds an index one cassette at a time, keeping only what replay needs

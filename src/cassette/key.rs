@@ -18,7 +18,7 @@ use crate::stripe::params::Params;
 use crate::stripe::redact::Redactor;
 
 /// The request headers that identify a request (lower-case names).
-pub const IDENTIFYING_HEADERS: [&str; 2] = ["stripe-account", "stripe-version"];
+pub const IDENTIFYING_HEADERS: [&str; 3] = ["stripe-account", "stripe-context", "stripe-version"];
 
 /// How many hex digits of the hash go into a file name: 80 bits, plenty for
 /// any cassette library, and short enough to read in a diff.
@@ -35,6 +35,11 @@ pub struct CanonicalRequest {
     /// Identifying headers present on the request (lower-case names).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// A body that is neither form, JSON nor multipart: `sha256:<hex>` of
+    /// its bytes. Absent otherwise, so every other request hashes as it did
+    /// before the field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
 
 /// The identifying headers present on a request, redacted.
@@ -52,6 +57,14 @@ struct HashedForm<'a> {
     path: &'a str,
     params: &'a Params,
     headers: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    body: &'a Option<String>,
+}
+
+/// `sha256:<hex>` of some bytes: how a raw body or an uploaded file is
+/// matched and stored (its bytes are never stored).
+pub fn sha256_text(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// SHA-256 of a [`CanonicalRequest`]'s canonical bytes.
@@ -85,6 +98,7 @@ impl CanonicalRequest {
             path: redactor.redact(path).into_owned(),
             params,
             headers: identifying_headers(redactor, header),
+            body: None,
         }
     }
 
@@ -104,6 +118,7 @@ impl CanonicalRequest {
             path: redactor.redact(path).into_owned(),
             params,
             headers: identifying_headers(redactor, header),
+            body: None,
         }
     }
 
@@ -149,7 +164,14 @@ impl CanonicalRequest {
             path: &self.path,
             params: &self.params,
             headers: &self.headers,
+            body: &self.body,
         }
+    }
+
+    /// The same request, matched by the digest of a raw body too.
+    pub fn with_raw_body(mut self, body: &[u8]) -> CanonicalRequest {
+        self.body = Some(sha256_text(body));
+        self
     }
 
     /// `POST /v1/payment_intents` — for messages.

@@ -126,6 +126,13 @@ pub fn differences(sent: &CanonicalRequest, recorded: &CanonicalRequest) -> Vec<
             });
         }
     }
+    if sent.body != recorded.body {
+        out.push(Difference::Param {
+            path: "(raw body)".to_owned(),
+            sent: sent.body.clone(),
+            recorded: recorded.body.clone(),
+        });
+    }
     out
 }
 

@@ -267,6 +267,12 @@ pub struct RecordArgs {
     /// run ends (and listed), so replay never mixes two sessions.
     #[arg(long)]
     pub keep_stale_occurrences: bool,
+    /// Save only requests whose path matches one of these globs
+    /// (comma-separated or repeated; `*` matches `/` too), e.g.
+    /// `/v1/payment_intents*`. The rest is forwarded but not saved. Default:
+    /// every /v1/ and /v2/ path.
+    #[arg(long, value_name = "GLOB", value_delimiter = ',')]
+    pub record_paths: Vec<String>,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -298,6 +304,10 @@ pub struct ReplayArgs {
     /// forgotten 24 h after their first use, as Stripe forgets them.
     #[arg(long, default_value_t = crate::mode::replay::IDEMPOTENCY_KEYS_REMEMBERED, value_name = "N")]
     pub idempotency_keys: usize,
+    /// With --record-missing: save only misses whose path matches one of
+    /// these globs (see `record --help`).
+    #[arg(long, value_name = "GLOB", value_delimiter = ',', requires = "record_missing")]
+    pub record_paths: Vec<String>,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -317,7 +327,7 @@ impl RecordArgs {
     /// The record configuration these flags describe.
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let args = self;
-        from_serve(
+        let mut config = from_serve(
             ModeConfig::Record {
                 upstream: UpstreamConfig {
                     url: args.upstream,
@@ -329,7 +339,10 @@ impl RecordArgs {
                 keep_stale_occurrences: args.keep_stale_occurrences,
             },
             args.serve,
-        )
+        )?;
+        config.record_paths = args.record_paths;
+        config.validate()?;
+        Ok(config)
     }
 }
 
@@ -349,6 +362,7 @@ impl ReplayArgs {
         let mut config = from_serve(ModeConfig::Replay { record_missing }, args.serve)?;
         config.fail_on_unused = args.fail_on_unused;
         config.idempotency_keys = args.idempotency_keys;
+        config.record_paths = args.record_paths;
         config.validate()?;
         Ok(config)
     }
@@ -371,6 +385,7 @@ fn from_serve(mode: ModeConfig, serve: ServeArgs) -> Result<Config, ConfigError>
         audit_log: serve.audit_log,
         fail_on_unused: false,
         idempotency_keys: crate::mode::replay::IDEMPOTENCY_KEYS_REMEMBERED,
+        record_paths: Vec::new(),
     };
     config.validate()?;
     Ok(config)

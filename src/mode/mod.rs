@@ -4,12 +4,15 @@
 //! Accepting connections, TLS and routing never branch on the mode; they call
 //! [`Mode::handle`] with an [`ApiRequest`] and send back what it returns.
 
+mod multipart;
 mod outcome;
 pub mod record;
+mod record_paths;
 pub mod replay;
 mod request;
 
 pub use outcome::Outcome;
+pub use record_paths::{RecordPaths, RecordPathsError};
 pub use request::ApiRequest;
 
 use std::future::Future;

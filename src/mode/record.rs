@@ -25,11 +25,10 @@ use crate::cassette::key::{file_name, RequestKey};
 use crate::cassette::seal::seal;
 use crate::cassette::set::CassetteSet;
 use crate::cassette::store::CassetteStore;
-use crate::mode::Outcome;
 use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Settled, Severity};
+use crate::mode::{Outcome, RecordPaths};
 use crate::stripe::auth::ApiKey;
 use crate::stripe::redact::Redactor;
-use crate::stripe::route::{Endpoint, Route};
 use crate::upstream::{Upstream, UpstreamResponse};
 
 /// Header added to a relayed response whose cassette could not be saved.
@@ -65,6 +64,8 @@ struct Ticket {
 #[derive(Debug)]
 pub struct Recorder {
     upstream: Upstream,
+    /// `--record-paths`: which API paths are saved (all when empty).
+    paths: RecordPaths,
     /// The cassette directory; sets are subdirectories.
     root: PathBuf,
     redactor: Arc<Redactor>,
@@ -91,6 +92,7 @@ impl Recorder {
     pub fn new(upstream: Upstream, root: PathBuf, redactor: Arc<Redactor>, allow_live_keys: bool) -> Recorder {
         Recorder {
             upstream,
+            paths: RecordPaths::default(),
             root,
             redactor,
             allow_live_keys,
@@ -109,6 +111,12 @@ impl Recorder {
     pub fn with_existing(mut self, existing: BTreeMap<CassetteSet, ReplayIndex>, keep_stale: bool) -> Recorder {
         self.existing = existing;
         self.keep_stale = keep_stale;
+        self
+    }
+
+    /// Saves only requests whose path one of `paths` matches (`--record-paths`).
+    pub fn recording_only(mut self, paths: RecordPaths) -> Recorder {
+        self.paths = paths;
         self
     }
 
@@ -191,7 +199,7 @@ impl Recorder {
     /// and the earlier cassette whose `Idempotency-Key` it sends again.
     /// Two identical requests arriving together get consecutive numbers,
     /// and the order on disk is the order of arrival, not of completion.
-    fn ticket(&self, request: &ApiRequest, endpoint: Endpoint) -> Ticket {
+    fn ticket(&self, request: &ApiRequest, name: &str) -> Ticket {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         let session = sessions.entry(request.set.clone()).or_default();
         let arrivals = session.arrivals.entry(request.key).or_insert(0);
@@ -200,7 +208,7 @@ impl Recorder {
         let reused = self.young_recording(request, occurrence);
         let file_name = match &reused {
             Some(recording) => recording.file_name.clone(),
-            None => file_name(endpoint.name(), &request.key, occurrence),
+            None => file_name(name, &request.key, occurrence),
         };
         let idempotency_key = (request.method == Method::POST)
             .then(|| request.header("idempotency-key"))
@@ -238,14 +246,14 @@ impl Recorder {
     async fn save(
         &self,
         request: &ApiRequest,
-        endpoint: Endpoint,
+        name: &str,
         ticket: Ticket,
         upstream: &UpstreamResponse,
     ) -> Result<String, String> {
         let cassette = Cassette {
             format_version: FORMAT_VERSION,
             recorded_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-            endpoint: endpoint.name().to_owned(),
+            endpoint: name.to_owned(),
             occurrence: ticket.occurrence,
             request: RecordedRequest {
                 canonical: request.canonical.clone(),
@@ -306,10 +314,11 @@ impl Mode for Recorder {
                 return Handled::error(ClientError::LiveKeyRefused { key: key.masked() }.into());
             }
         }
-        let recorded = match request.route {
-            Route::PaymentIntents(endpoint) => Some((endpoint, self.ticket(&request, endpoint))),
-            Route::Other => None,
-        };
+        let recorded = request
+            .route
+            .name()
+            .filter(|_| self.paths.records(&request.path))
+            .map(|name| (name, self.ticket(&request, name)));
         if let Some(recording) = recorded.as_ref().and_then(|(_, t)| t.reused.as_ref()) {
             let r = &recording.response;
             let cassette = request.set.qualify(&recording.file_name);

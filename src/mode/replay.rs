@@ -24,7 +24,6 @@ use crate::mode::record::Recorder;
 use crate::mode::Outcome;
 use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Settled};
 use crate::stripe::auth::ApiKey;
-use crate::stripe::route::Route;
 
 /// Header naming the cassette a replayed response came from.
 pub const CASSETTE_HEADER: &str = "stripe-vcr-cassette";
@@ -241,7 +240,7 @@ impl Replayer {
         if ApiKey::from_headers(&request.headers).is_none() {
             return Ok(Handled::error(ClientError::NoApiKey.into()));
         }
-        if request.route == Route::Other {
+        if !request.route.is_api() {
             return Ok(Handled::error(
                 CassetteError::OutsideApi {
                     request: request.canonical.summary(),

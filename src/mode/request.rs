@@ -10,6 +10,7 @@ use crate::answer::{ClientError, ProxyError};
 use crate::cassette::format::BodyEncoding;
 use crate::cassette::key::{CanonicalRequest, RequestKey};
 use crate::cassette::set::CassetteSet;
+use crate::mode::multipart;
 use crate::mode::Via;
 use crate::stripe::params::Params;
 use crate::stripe::redact::Redactor;
@@ -90,26 +91,27 @@ impl ApiRequest {
             .unwrap_or_else(|| path.clone());
         let mut params = Params::from_form(query.as_bytes(), "query string").map_err(ClientError::from)?;
         let content_type = parts.headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes);
-        let is_json = content_type.is_some_and(|ct| media_type_is(ct, "application/json"));
         let has_body = !body.iter().all(u8::is_ascii_whitespace);
-        if let (true, Some(ct)) = (has_body, content_type) {
-            if !is_json && !media_type_is(ct, "application/x-www-form-urlencoded") {
-                let shown = String::from_utf8_lossy(ct).trim().to_ascii_lowercase();
-                return Err(ClientError::UnsupportedContentType(shown).into());
-            }
-        }
-        let body_encoding = if !has_body {
-            BodyEncoding::None
-        } else if is_json {
-            params.merge(Params::from_json(&body).map_err(ClientError::from)?);
-            BodyEncoding::Json
-        } else {
-            params.merge(Params::from_form(&body, "body").map_err(ClientError::from)?);
-            BodyEncoding::Form
+        let body_encoding = match content_type {
+            _ if !has_body => BodyEncoding::None,
+            Some(ct) if media_type_is(ct, "application/json") => BodyEncoding::Json,
+            Some(ct) if media_type_is(ct, "multipart/form-data") => BodyEncoding::Multipart,
+            Some(ct) if !media_type_is(ct, "application/x-www-form-urlencoded") => BodyEncoding::Raw,
+            // Stripe's SDKs always say what they send; curl -d says form.
+            _ => BodyEncoding::Form,
         };
-        let canonical = CanonicalRequest::from_owned(redactor, parts.method.as_str(), &path, params, |name| {
+        match body_encoding {
+            BodyEncoding::None | BodyEncoding::Raw => {}
+            BodyEncoding::Form => params.merge(Params::from_form(&body, "body").map_err(ClientError::from)?),
+            BodyEncoding::Json => params.merge(Params::from_json(&body).map_err(ClientError::from)?),
+            BodyEncoding::Multipart => params.merge(multipart::params(content_type.unwrap_or_default(), &body)?),
+        }
+        let mut canonical = CanonicalRequest::from_owned(redactor, parts.method.as_str(), &path, params, |name| {
             parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
         });
+        if body_encoding == BodyEncoding::Raw {
+            canonical = canonical.with_raw_body(&body);
+        }
         Ok(ApiRequest {
             route: Route::classify(&parts.method, &path),
             key: canonical.key(),
@@ -176,7 +178,7 @@ mod tests {
     }
 
     #[test]
-    fn bodies_must_be_form_or_json() {
+    fn bodies_are_form_json_multipart_or_matched_by_digest() {
         assert!(decode(
             "POST",
             "/v1/payment_intents",
@@ -193,14 +195,27 @@ mod tests {
             "{}"
         )
         .is_ok());
-        for not_ours in [
+        // Any other type is matched by the body's digest, not refused.
+        let mut digests = std::collections::BTreeSet::new();
+        for other in [
             "application/jsonl",
             "application/jsonx",
             "application/x-www-form-urlencodedx",
+            "application/octet-stream",
         ] {
-            let err = decode("POST", "/v1/payment_intents", Some(not_ours), "{}").expect_err(not_ours);
-            assert_eq!(err.kind(), "unsupported-content-type", "{not_ours}");
+            let raw = decode("POST", "/v1/payment_intents", Some(other), "{}").expect(other);
+            assert_eq!(raw.body_encoding, BodyEncoding::Raw, "{other}");
+            assert!(raw.canonical.params.0.is_empty(), "{other}");
+            digests.insert(raw.canonical.body.clone().expect("a digest"));
         }
+        assert_eq!(digests.len(), 1, "the same bytes, the same digest: {digests:?}");
+        let other = decode("POST", "/v1/payment_intents", Some("text/plain"), "{ }").expect("raw");
+        assert_ne!(
+            other.key,
+            decode("POST", "/v1/payment_intents", Some("text/plain"), "{}")
+                .expect("raw")
+                .key
+        );
         assert!(
             decode("POST", "/v1/payment_intents", Some("text/plain"), "").is_ok(),
             "no body, no complaint"
@@ -211,7 +226,8 @@ mod tests {
             Some("multipart/form-data; boundary=x"),
             "--x",
         )
-        .expect_err("415");
-        assert_eq!(err.status(), hyper::StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        .expect_err("a broken multipart body");
+        assert_eq!(err.status(), hyper::StatusCode::BAD_REQUEST);
+        assert_eq!(err.kind(), "bad-params");
     }
 }

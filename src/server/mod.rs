@@ -34,7 +34,7 @@ use crate::cassette::store::{CassetteStore, StoreError};
 use crate::config::{Config, ModeConfig, UpstreamConfig};
 use crate::mode::record::Recorder;
 use crate::mode::replay::Replayer;
-use crate::mode::{Mode, Settled};
+use crate::mode::{Mode, RecordPaths, RecordPathsError, Settled};
 use crate::server::pipeline::State;
 use crate::server::stats::{Stats, Summary};
 use crate::stripe::redact::{PatternError, Redactor};
@@ -50,6 +50,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why the proxy could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error(transparent)]
+    RecordPaths(#[from] RecordPathsError),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("cannot load cassettes: {0}")]
@@ -117,11 +119,13 @@ struct Common {
 pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
     let hosts = permitted_hosts(&config.intercept_hosts);
     let redactor = Arc::new(Redactor::with_patterns(&config.redact_patterns)?);
-    let schema = match &config.schema {
-        Some(path) => Schema::from_file(path)?,
-        None => Schema::builtin().clone(),
+    let validator = match &config.schema {
+        Some(path) => Validator::for_gateway(config.validation, Schema::from_file(path)?),
+        None => Validator::new(config.validation, Schema::builtin().clone()),
     };
-    let validator = Validator::new(config.validation, schema);
+    // The whole API's table, parsed now rather than on the first request
+    // that needs it.
+    let _ = crate::stripe::api::Api::builtin();
     let audit = config.audit_log.as_deref().map(AuditLog::open).transpose()?;
     let (ca, origin) = CertificateAuthority::load_or_create(&config.certs, &hosts)?;
     let common = Common {
@@ -175,12 +179,8 @@ fn recorder(config: &Config, upstream: &UpstreamConfig, redactor: Arc<Redactor>)
         path: config.cassettes.clone(),
         source,
     })?;
-    Ok(Recorder::new(
-        client,
-        config.cassettes.clone(),
-        redactor,
-        upstream.allow_live_keys,
-    ))
+    let paths = RecordPaths::new(&config.record_paths)?;
+    Ok(Recorder::new(client, config.cassettes.clone(), redactor, upstream.allow_live_keys).recording_only(paths))
 }
 
 /// One replay index per cassette set.

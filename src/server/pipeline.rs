@@ -21,7 +21,6 @@ use crate::server::logging;
 use crate::server::stats::Stats;
 use crate::stripe::auth::ApiKey;
 use crate::stripe::redact::Redactor;
-use crate::stripe::route::Route;
 use crate::stripe::validate::{ValidationMode, Validator, Violation};
 use crate::tls::LeafIssuer;
 
@@ -118,7 +117,7 @@ fn prepare<M: Mode>(
             }
         }
     };
-    let violations = state.validator.check(api.route, &api.canonical.params);
+    let violations = state.validator.check(&api.route, &api.canonical.params);
     let audit = state
         .audit
         .as_ref()
@@ -196,10 +195,7 @@ fn audit_entry<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violat
     Entry {
         time: Entry::now(),
         mode: state.mode.name().to_owned(),
-        endpoint: match api.route {
-            Route::PaymentIntents(e) => Some(e.name().to_owned()),
-            Route::Other => None,
-        },
+        endpoint: api.route.name().map(str::to_owned),
         method: api.method.to_string(),
         path: api.canonical.path.clone(),
         params: api.canonical.params.clone(),

@@ -1,11 +1,12 @@
 //! Stripe's API semantics, shared by the server and the offline tools: how
-//! parameters are encoded ([`params`]), which paths are which endpoint
-//! ([`route`]), how clients authenticate ([`auth`]), what a secret looks like
+//! parameters are encoded ([`params`]), which operations the API has
+//! ([`api`]) and which one a request is ([`route`]), how clients authenticate ([`auth`]), what a secret looks like
 //! and how it is redacted ([`redact`]), what Stripe's errors look like
 //! ([`errors`]), which results an idempotency key saves ([`idempotency`]) and
 //! which request shapes Stripe accepts ([`validate`]). Imports nothing from
 //! the rest of the crate.
 
+pub mod api;
 pub mod auth;
 pub mod errors;
 pub mod idempotency;

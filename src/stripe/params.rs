@@ -59,6 +59,9 @@ pub enum DecodeError {
     /// A JSON body that does not parse, or is not an object.
     #[error("invalid JSON body: {0}")]
     InvalidJson(String),
+    /// A `multipart/form-data` body that does not parse.
+    #[error("invalid multipart body: {0}")]
+    InvalidMultipart(String),
 }
 
 impl Params {

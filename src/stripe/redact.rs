@@ -69,9 +69,13 @@ const CARD_SECRET_KEYS: [&str; 5] = ["cvc", "cvv", "cvc2", "cvv2", "security_cod
 enum Shape {
     /// The literal is the prefix (`sk_test_`); the random part follows.
     Prefix,
-    /// The literal is `_secret_`, after an object id (`pi_…`, `seti_…`);
-    /// the random part follows.
+    /// The literal is `_secret_`, after an object id (`pi_…`, `seti_…`,
+    /// `cs_test_…`) or a bare prefix (`cuss`); the random part follows.
     ClientSecret,
+    /// The literal is the start of a Stripe-hosted page's URL whose path
+    /// carries a one-time token (account links, login links, Checkout,
+    /// the customer portal); the rest of the URL is the token.
+    UrlToken,
 }
 
 /// One built-in secret literal.
@@ -91,10 +95,15 @@ fn base64_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
 }
 
+fn url_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/' | b'#' | b'=' | b'.' | b'~' | b'+')
+}
+
 /// Every built-in secret, by the literal each one contains. Every literal
-/// ends with `_`, which no random part contains: two secrets' random parts
-/// never overlap.
-const NEEDLES: [Needle; 8] = [
+/// but the URLs' ends with `_`, which no other random part contains: two
+/// such secrets' random parts never overlap (a URL's token may hold one; the
+/// URL's edit, which starts first, wins).
+const NEEDLES: [Needle; 12] = [
     Needle {
         literal: "sk_test_",
         rule: "secret API key",
@@ -142,6 +151,30 @@ const NEEDLES: [Needle; 8] = [
         rule: "webhook signing secret",
         shape: Shape::Prefix,
         body: base64_char,
+    },
+    Needle {
+        literal: "connect.stripe.com/setup/",
+        rule: "account link URL",
+        shape: Shape::UrlToken,
+        body: url_char,
+    },
+    Needle {
+        literal: "connect.stripe.com/express/",
+        rule: "login link URL",
+        shape: Shape::UrlToken,
+        body: url_char,
+    },
+    Needle {
+        literal: "checkout.stripe.com/c/pay/",
+        rule: "Checkout Session URL",
+        shape: Shape::UrlToken,
+        body: url_char,
+    },
+    Needle {
+        literal: "billing.stripe.com/p/session/",
+        rule: "customer portal URL",
+        shape: Shape::UrlToken,
+        body: url_char,
     },
 ];
 
@@ -347,26 +380,32 @@ struct Hit {
 }
 
 /// Where a client secret whose `_secret_` starts at `at` begins: an object
-/// id (`pi_…` or `seti_…`, anywhere, not only after a word boundary) right
-/// before it.
+/// id right before it (`pi_…`, `seti_…`, `cs_test_…`, `src_client…`,
+/// anywhere, not only after a word boundary), or a bare prefix
+/// (`cuss_secret_…`, a CustomerSession's).
 fn client_secret_start(bytes: &[u8], at: usize) -> Option<usize> {
+    const BARE: [&[u8]; 1] = [b"cuss"];
+    const BEFORE_ID: [&[u8]; 5] = [b"seti", b"pi", b"cs_test", b"cs_live", b"src"];
     let id_start = at
         - bytes[..at]
             .iter()
             .rev()
             .take_while(|b| b.is_ascii_alphanumeric())
             .count();
-    if id_start == at || id_start == 0 || bytes[id_start - 1] != b'_' {
+    if id_start == at {
+        return None;
+    }
+    if let Some(bare) = BARE.iter().find(|b| bytes[id_start..at].ends_with(b)) {
+        return Some(at - bare.len());
+    }
+    if id_start == 0 || bytes[id_start - 1] != b'_' {
         return None;
     }
     let before = &bytes[..id_start - 1];
-    if before.ends_with(b"seti") {
-        Some(id_start - 5)
-    } else if before.ends_with(b"pi") {
-        Some(id_start - 3)
-    } else {
-        None
-    }
+    BEFORE_ID
+        .iter()
+        .find(|prefix| before.ends_with(prefix))
+        .map(|prefix| id_start - 1 - prefix.len())
 }
 
 /// `text` with `edits` (sorted, non-overlapping spans of it) replaced.
@@ -448,11 +487,11 @@ impl Redactor {
         out
     }
 
-    /// Whether `text` may hold a built-in secret: it has a `_` (every
-    /// literal has one) or an escape that could spell one. Most values have
-    /// neither and cost one byte scan.
+    /// Whether `text` may hold a built-in secret: it has a `_` or a `/`
+    /// (every literal has one) or an escape that could spell one. Most
+    /// values have none and cost one byte scan.
     fn may_hold_builtin(text: &str) -> bool {
-        text.bytes().any(|b| matches!(b, b'_' | b'%' | b'\\'))
+        text.bytes().any(|b| matches!(b, b'_' | b'%' | b'\\' | b'/'))
     }
 
     /// The built-in secrets in `text` (decoded), not yet redacted.
@@ -462,7 +501,7 @@ impl Redactor {
         for m in self.literals.find_overlapping_iter(decoded) {
             let needle = &NEEDLES[m.pattern().as_usize()];
             let start = match needle.shape {
-                Shape::Prefix => m.start(),
+                Shape::Prefix | Shape::UrlToken => m.start(),
                 Shape::ClientSecret => match client_secret_start(bytes, m.start()) {
                     Some(start) => start,
                     None => continue,
@@ -1038,12 +1077,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_builtin_needle_ends_with_an_underscore() {
-        // `may_hold_builtin` skips text without `_` (or an escape) on that
-        // promise, and random parts never overlap because of it.
+    fn every_builtin_needle_ends_with_an_underscore_or_a_slash() {
+        // `may_hold_builtin` skips text without `_`, `/` (or an escape) on
+        // that promise, and random parts other than a URL's never overlap
+        // because of it.
         for needle in &NEEDLES {
-            assert!(needle.literal.ends_with('_'), "{}", needle.literal);
-            assert!(!(needle.body)(b'_'), "{}", needle.literal);
+            if matches!(needle.shape, Shape::UrlToken) {
+                assert!(needle.literal.ends_with('/'), "{}", needle.literal);
+            } else {
+                assert!(needle.literal.ends_with('_'), "{}", needle.literal);
+                assert!(!(needle.body)(b'_'), "{}", needle.literal);
+            }
         }
         assert_eq!(Redactor::standard().redact("sk_test_abc123"), "sk_test_REDACTED");
         assert_eq!(Redactor::standard().redact("no underscore here"), "no underscore here");
@@ -1295,6 +1339,51 @@ mod tests {
             // hash to the cassette's name.
             let value = serde_json::to_value(&redacted).expect("json");
             assert_eq!(r.redact_json(&value), value, "{form}");
+        }
+    }
+
+    #[test]
+    fn the_secrets_of_other_resources_are_redacted() {
+        let r = Redactor::standard();
+        for (text, want) in [
+            ("cuss_secret_QWxhZGRpbjpvcGVu", "cuss_secret_REDACTED"),
+            (
+                "cs_test_a1B2c3D4_secret_fidwbEhqYWAnPydmcHZxamgneCUl",
+                "cs_test_a1B2c3D4_secret_REDACTED",
+            ),
+            ("seti_1Abc_secret_Xyz123", "seti_1Abc_secret_REDACTED"),
+            ("src_client_secret_Abc123", "src_client_secret_REDACTED"),
+            ("ek_test_YWNjdF8xTTJK", "ek_test_REDACTED"),
+            ("whsec_C0ffee+/=", "whsec_REDACTED"),
+            (
+                "https://connect.stripe.com/setup/s/acct_1Nv0FGQ9RKHgCVdK/Nq1kZ4jI3vpq",
+                "https://connect.stripe.com/setup/REDACTED",
+            ),
+            (
+                "https://connect.stripe.com/express/acct_123/Ln7FsWQ7YbLh",
+                "https://connect.stripe.com/express/REDACTED",
+            ),
+            (
+                "https://checkout.stripe.com/c/pay/cs_test_a1b2#fidkdWxOYHwnPyd1blpxYHZxWjA0",
+                "https://checkout.stripe.com/c/pay/REDACTED",
+            ),
+            (
+                "see https://billing.stripe.com/p/session/test_YWNjdF8xTTJK now",
+                "see https://billing.stripe.com/p/session/REDACTED now",
+            ),
+        ] {
+            assert_eq!(r.redact(text), want, "{text}");
+            assert_eq!(r.redact(want), want, "redaction is idempotent: {want}");
+            assert!(r.find(text).is_some(), "verify reports {text}");
+        }
+        // Ordinary URLs and words are left alone.
+        for text in [
+            "https://example.com/return",
+            "https://stripe.com/docs/api",
+            "secret_sauce",
+            "top_secret_plan",
+        ] {
+            assert_eq!(r.redact(text), text);
         }
     }
 

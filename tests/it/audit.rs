@@ -215,7 +215,7 @@ async fn the_audit_log_of_a_replay_run_with_misses_is_audited_the_same_way() {
     assert_eq!(
         report["totals"],
         serde_json::json!({
-            "requests": 4, "endpoints": 2, "invalid_requests": 1, "undocumented_params": 1,
+            "requests": 5, "endpoints": 3, "invalid_requests": 1, "undocumented_params": 1,
             "card_data_requests": 0, "live_key_requests": 1
         })
     );
@@ -223,6 +223,18 @@ async fn the_audit_log_of_a_replay_run_with_misses_is_audited_the_same_way() {
         report["endpoints"][1]["outcomes"],
         serde_json::json!({"hit": 1, "miss": 2})
     );
+    // The request beyond Payment Intents is audited too, against the whole
+    // API's table, under its resource.
+    let customers = &report["endpoints"][2];
+    assert_eq!(
+        (&customers["endpoint"], &customers["resource"], &customers["path"]),
+        (
+            &serde_json::json!("customers.list"),
+            &serde_json::json!("customers"),
+            &serde_json::json!("/v1/customers")
+        )
+    );
+    assert_eq!(customers["outcomes"], serde_json::json!({"miss": 1}));
     assert_eq!(param(&report, "create", "curency")["closest"], "currency");
     assert_eq!(param(&report, "create", "metadata[k]")["requests"], 1);
     let (ok, _, _) = audit(args!["--audit-log", log, "--fail-on", "live-keys"]);
@@ -238,5 +250,5 @@ async fn the_audit_log_of_a_replay_run_with_misses_is_audited_the_same_way() {
     ]);
     assert!(ok);
     let both: serde_json::Value = serde_json::from_str(&stdout).expect("json");
-    assert_eq!(both["totals"]["requests"], 5);
+    assert_eq!(both["totals"]["requests"], 6, "one cassette and five log lines");
 }

@@ -30,3 +30,4 @@ mod secrets_corpus;
 mod soak;
 mod upstream_faults;
 mod validation;
+mod whole_api;

@@ -259,10 +259,10 @@ async fn a_miss_names_the_closest_recording_and_what_differs() {
         .expect("msg")
         .starts_with("You did not provide an API key."));
 
-    // Outside the Payment Intents API: a clear refusal.
+    // Another operation of the API, never recorded here: a replay miss.
     let other = rep.get("customers", "/v1/customers").await;
     assert_eq!(other.status, 404);
-    assert!(String::from_utf8_lossy(&other.body).contains("not recorded by stripe-vcr"));
+    assert!(String::from_utf8_lossy(&other.body).contains("has no recording of GET /v1/customers"));
     let summary = replayer.shutdown().await;
     assert_eq!(summary.misses, 3, "{summary}");
 }

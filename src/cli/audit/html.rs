@@ -131,17 +131,24 @@ fn summary(report: &Report) -> Markup {
     }
 }
 
-/// Links to each endpoint's section.
+/// Links to each endpoint's section, one row per resource (`customers`:
+/// create · retrieve · update), so a report on 30 endpoints reads as a
+/// dozen lines.
 fn toc(report: &Report) -> Markup {
     html! {
         @if !report.endpoints.is_empty() {
             nav class="card toc" aria-label="Endpoints" {
-                h2 { "Endpoints" }
+                h2 { "Endpoints by resource" }
                 ul {
-                    @for e in &report.endpoints {
-                        li {
-                            a href={ "#" (section_id(&e.endpoint)) } {
-                                (e.endpoint) " " span class="muted" { "(" (e.requests) ")" }
+                    @for (resource, endpoints) in by_resource(&report.endpoints) {
+                        li class="toc-resource" {
+                            span class="resource" { (resource) }
+                            " "
+                            @for e in endpoints {
+                                a href={ "#" (section_id(&e.endpoint)) } {
+                                    (verb_of(&e.endpoint)) " " span class="muted" { "(" (e.requests) ")" }
+                                }
+                                " "
                             }
                         }
                     }
@@ -149,6 +156,24 @@ fn toc(report: &Report) -> Markup {
             }
         }
     }
+}
+
+/// Endpoints grouped by resource, in the report's order (which keeps each
+/// resource's endpoints together).
+fn by_resource(endpoints: &[EndpointReport]) -> Vec<(&str, Vec<&EndpointReport>)> {
+    let mut groups: Vec<(&str, Vec<&EndpointReport>)> = Vec::new();
+    for e in endpoints {
+        match groups.iter_mut().find(|(r, _)| *r == e.resource) {
+            Some((_, group)) => group.push(e),
+            None => groups.push((&e.resource, vec![e])),
+        }
+    }
+    groups
+}
+
+/// What an endpoint does within its resource: `customers.create` → `create`.
+fn verb_of(endpoint: &str) -> &str {
+    endpoint.rsplit_once('.').map_or(endpoint, |(_, verb)| verb)
 }
 
 /// A finding block: heading, severity badge (`none` when `count` is 0) and
@@ -492,6 +517,58 @@ mod tests {
     }
 
     #[test]
+    fn thirty_endpoints_read_as_one_line_per_resource() {
+        let names: Vec<String> = ["create", "retrieve", "confirm"]
+            .iter()
+            .map(|n| (*n).to_owned())
+            .chain(
+                [
+                    "customers",
+                    "payment_methods",
+                    "refunds",
+                    "charges",
+                    "setup_intents",
+                    "checkout.sessions",
+                    "events",
+                ]
+                .iter()
+                .flat_map(|r| ["create", "retrieve", "update", "list"].map(|v| format!("{r}.{v}"))),
+            )
+            .collect();
+        assert!(names.len() >= 30);
+        let observations: Vec<Observation> = names
+            .iter()
+            .map(|name| Observation {
+                endpoint: name.clone(),
+                status: 200,
+                outcome: "recorded".into(),
+                params: crate::stripe::params::Params::from_form(b"metadata[k]=v", "body").expect("form"),
+                stripe_version: None,
+                user_agent: None,
+                live_key: false,
+            })
+            .collect();
+        let report = build(Schema::builtin(), vec!["test".into()], &observations);
+        let page = render(&report);
+        let toc = &page[page.find("Endpoints by resource").expect("toc")..];
+        let toc = &toc[..toc.find("</nav>").expect("end of toc")];
+        assert_eq!(toc.matches("class=\"toc-resource\"").count(), 8, "{toc}");
+        assert_eq!(toc.matches("href=").count(), names.len());
+        for name in &names {
+            assert!(
+                page.contains(&format!("id=\"{}\"", section_id(name))),
+                "{name} has a section"
+            );
+        }
+        // Payment Intents first, then resources in order, each once.
+        let order: Vec<&str> = report.endpoints.iter().map(|e| e.resource.as_str()).collect();
+        let mut seen: Vec<&str> = order.clone();
+        seen.dedup();
+        assert_eq!(seen[0], "payment_intents");
+        assert_eq!(seen.len(), 8, "{order:?}");
+    }
+
+    #[test]
     fn section_ids_are_fragment_safe() {
         assert_eq!(section_id("create"), "endpoint-create");
         assert_eq!(
@@ -722,6 +799,7 @@ mod tests {
             },
             endpoints: vec![EndpointReport {
                 endpoint: format!("x\"{evil}"),
+                resource: evil.to_owned(),
                 method: evil.to_owned(),
                 path: evil.to_owned(),
                 requests: 1,

@@ -10,9 +10,10 @@ use serde::Serialize;
 
 use crate::audit_log::Entry;
 use crate::cassette::store::LoadedCassette;
+use crate::stripe::api::Api;
 use crate::stripe::params::Params;
 use crate::stripe::route::Endpoint;
-use crate::stripe::validate::check::{check, suggestion};
+use crate::stripe::validate::check::{check, suggestion, unknown};
 use crate::stripe::validate::schema::{Kind, ParamSchema, Schema};
 
 /// Bumped when the JSON shape changes incompatibly.
@@ -90,6 +91,9 @@ pub struct Totals {
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointReport {
     pub endpoint: String,
+    /// The resource it belongs to (`payment_intents`, `customers`,
+    /// `checkout.sessions`): reports group endpoints by it.
+    pub resource: String,
     pub method: String,
     pub path: String,
     pub requests: usize,
@@ -301,7 +305,18 @@ struct Usage {
     class: Option<Classified>,
 }
 
-/// Builds the report from observations, judged against `schema`.
+/// The resource an endpoint name belongs to: everything before its last
+/// `.` (`customers.sources.retrieve` → `customers.sources`); Payment
+/// Intents' short names (`create`) are `payment_intents`.
+pub fn resource_of(endpoint: &str) -> String {
+    match endpoint.rsplit_once('.') {
+        Some((resource, _)) => resource.to_owned(),
+        None => "payment_intents".to_owned(),
+    }
+}
+
+/// Builds the report from observations, judged against `schema` (and, for
+/// the rest of the API, against the whole API's table).
 pub fn build(schema: &Schema, sources: Vec<String>, observations: &[Observation]) -> Report {
     let mut totals = Totals::default();
     let mut findings = Findings::default();
@@ -326,13 +341,24 @@ pub fn build(schema: &Schema, sources: Vec<String>, observations: &[Observation]
     totals.requests = observations.len();
 
     let mut names: Vec<&str> = by_endpoint.keys().copied().collect();
-    names.sort_by_key(|n| Endpoint::ALL.iter().position(|e| e.name() == *n).unwrap_or(usize::MAX));
+    // Payment Intents first, in the API reference's order; then every other
+    // resource, by name.
+    names.sort_by_key(|n| {
+        let pi = Endpoint::ALL.iter().position(|e| e.name() == *n);
+        (pi.is_none(), pi, resource_of(n), n.to_string())
+    });
     let mut endpoints = Vec::new();
     for name in names {
         let seen = &by_endpoint[name];
         let spec = schema.endpoint(name);
+        // Beyond the schema (Payment Intents, or a gateway's endpoints):
+        // the whole API's table, stripe-python's parameters alone.
+        let operation = spec.is_none().then(|| Api::builtin().by_name(name)).flatten();
         let empty = BTreeMap::new();
-        let documented = spec.map(|s| &s.params).unwrap_or(&empty);
+        let documented = spec
+            .map(|s| &s.params)
+            .or(operation.and_then(|o| o.params.as_ref()))
+            .unwrap_or(&empty);
         let mut statuses = BTreeMap::new();
         let mut outcomes = BTreeMap::new();
         let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
@@ -381,8 +407,12 @@ pub fn build(schema: &Schema, sources: Vec<String>, observations: &[Observation]
             if card_here {
                 card_requests += 1;
             }
-            if let Some(spec) = spec {
-                let violations = check(schema, name, spec, &o.params);
+            let violations = match (spec, operation) {
+                (Some(spec), _) => Some(check(schema, name, spec, &o.params)),
+                (None, Some(_)) => Some(unknown(documented, &o.params)),
+                (None, None) => None,
+            };
+            if let Some(violations) = violations {
                 if !violations.is_empty() {
                     invalid_requests += 1;
                 }
@@ -450,8 +480,15 @@ pub fn build(schema: &Schema, sources: Vec<String>, observations: &[Observation]
         let unused: Vec<String> = documented.keys().filter(|k| !sent_top.contains(*k)).cloned().collect();
         endpoints.push(EndpointReport {
             endpoint: name.to_owned(),
-            method: spec.map(|s| s.method.clone()).unwrap_or_default(),
-            path: spec.map(|s| s.path.clone()).unwrap_or_default(),
+            resource: resource_of(name),
+            method: spec
+                .map(|s| s.method.clone())
+                .or(operation.map(|o| o.method.to_string()))
+                .unwrap_or_default(),
+            path: spec
+                .map(|s| s.path.clone())
+                .or(operation.map(|o| o.path.clone()))
+                .unwrap_or_default(),
             requests: seen.len(),
             statuses,
             outcomes,

@@ -23,6 +23,74 @@ pub fn check(schema: &Schema, endpoint_name: &str, endpoint: &EndpointSchema, pa
     checker.out
 }
 
+/// The parameters of `sent` that `documented` does not list, at any depth:
+/// what every endpoint beyond Payment Intents is checked for (their schema
+/// is stripe-python's alone, without the constraints a full check needs).
+/// Free-form hashes (`metadata`) take any key.
+pub fn unknown(documented: &BTreeMap<String, ParamSchema>, sent: &Params) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut path = String::new();
+    unknown_children(&mut path, documented, &sent.0, false, &mut out);
+    out
+}
+
+fn unknown_children(
+    path: &mut String,
+    documented: &BTreeMap<String, ParamSchema>,
+    sent: &BTreeMap<Text, Param>,
+    open: bool,
+    out: &mut Vec<Violation>,
+) {
+    for (name, value) in sent {
+        let parent_len = push_child(path, name);
+        match documented.get(name.as_str()) {
+            Some(node) => unknown_in_value(path, node, value, out),
+            None if open => {}
+            None => out.push(Violation::unknown(path, suggestion(name, documented.keys()))),
+        }
+        path.truncate(parent_len);
+    }
+}
+
+fn unknown_in_value(path: &mut String, node: &ParamSchema, value: &Param, out: &mut Vec<Violation>) {
+    let kinds = node.kinds();
+    match value {
+        Param::Str(_) => {}
+        Param::Map(map) if kinds.contains(&Kind::Object) => {
+            let children = node.children.as_ref().unwrap_or(&NO_CHILDREN);
+            unknown_children(path, children, map, node.open, out);
+        }
+        Param::Map(map) if kinds.contains(&Kind::Hash) => {
+            if let Some(values) = &node.values {
+                for (key, value) in map {
+                    let parent_len = push_child(path, key);
+                    unknown_in_value(path, values, value, out);
+                    path.truncate(parent_len);
+                }
+            }
+        }
+        Param::Map(map) => {
+            // An array sent with indexes (`items[0][price]`).
+            if let Some(items) = &node.items {
+                for (key, value) in map {
+                    let parent_len = push_child(path, key);
+                    unknown_in_value(path, items, value, out);
+                    path.truncate(parent_len);
+                }
+            }
+        }
+        Param::List(list) => {
+            if let Some(items) = &node.items {
+                for (index, value) in list.iter().enumerate() {
+                    let parent_len = push_index(path, index);
+                    unknown_in_value(path, items, value, out);
+                    path.truncate(parent_len);
+                }
+            }
+        }
+    }
+}
+
 struct Checker<'a> {
     schema: &'a Schema,
     out: Vec<Violation>,
@@ -170,6 +238,7 @@ impl Checker<'_> {
                     .map_err(|_| Violation::invalid_decimal(path, s)),
                 Kind::Object | Kind::Hash => Err(Violation::invalid_hash(path)),
                 Kind::Array => Err(Violation::invalid_array(path)),
+                Kind::File => Ok(()),
             };
             match result {
                 Ok(()) => return,

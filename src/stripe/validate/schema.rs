@@ -111,6 +111,8 @@ pub enum Kind {
     /// A free-form string→string hash (`metadata`).
     Hash,
     Array,
+    /// An uploaded file: a part of a multipart body.
+    File,
 }
 
 /// One parameter (or array element, or child).
@@ -137,6 +139,11 @@ pub struct ParamSchema {
     pub max: Option<i64>,
     pub items: Option<Box<ParamSchema>>,
     pub children: Option<BTreeMap<String, ParamSchema>>,
+    /// On a `hash` whose values are not plain strings: every value's shape.
+    pub values: Option<Box<ParamSchema>>,
+    /// JSON `null` is accepted (v2 bodies).
+    #[serde(default)]
+    pub nullable: bool,
     /// Children beyond what the schema records are accepted.
     #[serde(default)]
     pub open: bool,
@@ -225,6 +232,12 @@ fn required_names(params: &BTreeMap<String, ParamSchema>) -> Vec<String> {
 }
 
 impl ParamSchema {
+    /// Fills in the derived lists below this parameter (after parsing it
+    /// from any schema file).
+    pub(crate) fn prepare(&mut self) {
+        self.index();
+    }
+
     /// Fills in the derived lists below this parameter.
     fn index(&mut self) {
         if let Some(children) = &mut self.children {
@@ -233,6 +246,9 @@ impl ParamSchema {
         }
         if let Some(items) = &mut self.items {
             items.index();
+        }
+        if let Some(values) = &mut self.values {
+            values.index();
         }
     }
 

@@ -29,6 +29,7 @@ const { HttpsProxyAgent } = await load('https-proxy-agent');
 const ORDER = 'e2e-node-1001';
 const SECOND_ORDER = 'e2e-node-1002';
 const RETRY_ORDER = 'e2e-node-1003';
+const CHECKOUT_ORDER = 'e2e-node-2001';
 
 const { values: args } = parseArgs({
   options: {
@@ -86,6 +87,96 @@ function intentFields(pi) {
     cancellation_reason: pi.cancellation_reason,
     has_client_secret: Boolean(pi.client_secret),
   };
+}
+
+function checkoutIntentFields(pi) {
+  return {
+    ...intentFields(pi),
+    customer: pi.customer,
+    setup_future_usage: pi.setup_future_usage,
+    latest_charge: pi.latest_charge,
+  };
+}
+
+function customerFields(customer) {
+  return {
+    id: customer.id,
+    object: customer.object,
+    email: customer.email,
+    name: customer.name,
+  };
+}
+
+function paymentMethodFields(pm) {
+  return {
+    id: pm.id,
+    object: pm.object,
+    type: pm.type,
+    brand: pm.card ? pm.card.brand : null,
+    last4: pm.card ? pm.card.last4 : null,
+    customer: pm.customer,
+  };
+}
+
+// A checkout beyond Payment Intents: customer, saved card, intent, refund, charges.
+async function checkout(stripe) {
+  const customer = await stripe.customers.create({ email: 'jenny.rosen@example.com', name: 'Jenny Rosen' });
+  emit('checkout_customer_create', customerFields(customer));
+
+  let pm = await stripe.paymentMethods.create({ type: 'card', card: { token: 'tok_visa' } });
+  emit('checkout_payment_method_create', paymentMethodFields(pm));
+  pm = await stripe.paymentMethods.attach(pm.id, { customer: customer.id });
+  emit('checkout_payment_method_attach', paymentMethodFields(pm));
+
+  let pi = await stripe.paymentIntents.create({
+    amount: 3000,
+    currency: 'usd',
+    customer: customer.id,
+    payment_method: pm.id,
+    setup_future_usage: 'off_session',
+    metadata: { order_id: CHECKOUT_ORDER },
+    payment_method_types: ['card'],
+  });
+  emit('checkout_intent_create', checkoutIntentFields(pi));
+  pi = await stripe.paymentIntents.confirm(pi.id);
+  emit('checkout_intent_confirm', checkoutIntentFields(pi));
+
+  const refund = await stripe.refunds.create({ payment_intent: pi.id, amount: 1000 });
+  emit('checkout_refund_create', {
+    id: refund.id,
+    object: refund.object,
+    status: refund.status,
+    amount: refund.amount,
+    currency: refund.currency,
+    charge: refund.charge,
+    payment_intent: refund.payment_intent,
+  });
+
+  const charges = await stripe.charges.list({ payment_intent: pi.id });
+  emit('checkout_charges_list', {
+    ids: charges.data.map((c) => c.id),
+    amounts: charges.data.map((c) => c.amount),
+    amounts_refunded: charges.data.map((c) => c.amount_refunded),
+    refunded: charges.data.map((c) => c.refunded),
+    customers: charges.data.map((c) => c.customer),
+    has_more: charges.has_more,
+  });
+
+  const found = await stripe.paymentIntents.search({ query: `customer:'${customer.id}'` });
+  emit('checkout_intent_search', {
+    ids: found.data.map((p) => p.id),
+    statuses: found.data.map((p) => p.status),
+    has_more: found.has_more,
+  });
+
+  emit('checkout_customer_retrieve', customerFields(await stripe.customers.retrieve(customer.id)));
+
+  const saved = await stripe.paymentMethods.list({ customer: customer.id, type: 'card' });
+  emit('checkout_payment_methods_list', {
+    ids: saved.data.map((m) => m.id),
+    customers: saved.data.map((m) => m.customer),
+    has_more: saved.has_more,
+  });
 }
 
 async function expectError(step, call) {
@@ -200,6 +291,8 @@ emit('search', {
 // itself with Stripe's own 400.
 await expectError('error_missing_amount', () => stripe.paymentIntents.create({ currency: 'usd' }));
 await expectError('error_unknown_id', () => stripe.paymentIntents.retrieve('pi_e2eDoesNotExist000000000'));
+
+await checkout(stripe);
 
 emit('done');
 // stripe-node keeps its keep-alive socket referenced until its 80 s request

@@ -17,6 +17,7 @@ import stripe
 ORDER = "e2e-py-1001"
 SECOND_ORDER = "e2e-py-1002"
 RETRY_ORDER = "e2e-py-1003"
+CHECKOUT_ORDER = "e2e-py-2001"
 
 
 def make_client(mode: str, port: int, ca: str, key: str) -> stripe.StripeClient:
@@ -63,6 +64,105 @@ def intent_fields(pi) -> dict:
         "cancellation_reason": pi.cancellation_reason,
         "has_client_secret": bool(pi.client_secret),
     }
+
+
+def checkout_intent_fields(pi) -> dict:
+    return {
+        **intent_fields(pi),
+        "customer": pi.customer,
+        "setup_future_usage": pi.setup_future_usage,
+        "latest_charge": pi.latest_charge,
+    }
+
+
+def customer_fields(customer) -> dict:
+    return {
+        "id": customer.id,
+        "object": customer.object,
+        "email": customer.email,
+        "name": customer.name,
+    }
+
+
+def payment_method_fields(pm) -> dict:
+    return {
+        "id": pm.id,
+        "object": pm.object,
+        "type": pm.type,
+        "brand": pm.card.brand if pm.card else None,
+        "last4": pm.card.last4 if pm.card else None,
+        "customer": pm.customer,
+    }
+
+
+def checkout(client: stripe.StripeClient) -> None:
+    """A checkout beyond Payment Intents: customer, saved card, intent, refund, charges."""
+    customer = client.v1.customers.create(
+        params={"email": "jenny.rosen@example.com", "name": "Jenny Rosen"}
+    )
+    emit("checkout_customer_create", **customer_fields(customer))
+
+    pm = client.v1.payment_methods.create(params={"type": "card", "card": {"token": "tok_visa"}})
+    emit("checkout_payment_method_create", **payment_method_fields(pm))
+    pm = client.v1.payment_methods.attach(pm.id, params={"customer": customer.id})
+    emit("checkout_payment_method_attach", **payment_method_fields(pm))
+
+    intents = client.v1.payment_intents
+    pi = intents.create(
+        params={
+            "amount": 3000,
+            "currency": "usd",
+            "customer": customer.id,
+            "payment_method": pm.id,
+            "setup_future_usage": "off_session",
+            "metadata": {"order_id": CHECKOUT_ORDER},
+            "payment_method_types": ["card"],
+        }
+    )
+    emit("checkout_intent_create", **checkout_intent_fields(pi))
+    pi = intents.confirm(pi.id)
+    emit("checkout_intent_confirm", **checkout_intent_fields(pi))
+
+    refund = client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 1000})
+    emit(
+        "checkout_refund_create",
+        id=refund.id,
+        object=refund.object,
+        status=refund.status,
+        amount=refund.amount,
+        currency=refund.currency,
+        charge=refund.charge,
+        payment_intent=refund.payment_intent,
+    )
+
+    charges = client.v1.charges.list(params={"payment_intent": pi.id})
+    emit(
+        "checkout_charges_list",
+        ids=[c.id for c in charges.data],
+        amounts=[c.amount for c in charges.data],
+        amounts_refunded=[c.amount_refunded for c in charges.data],
+        refunded=[c.refunded for c in charges.data],
+        customers=[c.customer for c in charges.data],
+        has_more=charges.has_more,
+    )
+
+    found = intents.search(params={"query": f"customer:'{customer.id}'"})
+    emit(
+        "checkout_intent_search",
+        ids=[p.id for p in found.data],
+        statuses=[p.status for p in found.data],
+        has_more=found.has_more,
+    )
+
+    emit("checkout_customer_retrieve", **customer_fields(client.v1.customers.retrieve(customer.id)))
+
+    saved = client.v1.payment_methods.list(params={"customer": customer.id, "type": "card"})
+    emit(
+        "checkout_payment_methods_list",
+        ids=[m.id for m in saved.data],
+        customers=[m.customer for m in saved.data],
+        has_more=saved.has_more,
+    )
 
 
 def error_fields(err: stripe.StripeError) -> dict:
@@ -195,6 +295,8 @@ def main() -> int:
         lambda: intents.create(params={"currency": "usd"}),  # type: ignore[typeddict-item]
     )
     expect_error("error_unknown_id", lambda: intents.retrieve("pi_e2eDoesNotExist000000000"))
+
+    checkout(client)
 
     emit("done")
     return 0

@@ -134,9 +134,10 @@ fn hot_path(c: &mut Criterion) {
         )
     });
     let customer = decode("POST", "/v1/customers", CUSTOMER);
-    c.bench_function("validate: POST customers.create (4 params, unknown-parameter check)", |b| {
-        b.iter(|| black_box(validator.check(&customer.route, &customer.canonical.params)))
-    });
+    c.bench_function(
+        "validate: POST customers.create (4 params, unknown-parameter check)",
+        |b| b.iter(|| black_box(validator.check(&customer.route, &customer.canonical.params))),
+    );
     c.bench_function("parse the whole API's table (stripe-api.json, 650 operations)", |b| {
         b.iter(|| black_box(stripe_vcr::stripe::api::Api::parse(stripe_vcr::stripe::api::BUILTIN).expect("parses")))
     });

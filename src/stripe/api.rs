@@ -10,10 +10,11 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use hyper::Method;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::stripe::validate::schema::ParamSchema;
 
@@ -39,21 +40,31 @@ pub enum Encoding {
     Multipart,
 }
 
+/// The file, each endpoint kept as its text: routing needs only an
+/// endpoint's head ([`Head`]), and most of the 650 parameter trees are never
+/// needed by a given app, so each is parsed on first use.
 #[derive(Debug, Deserialize)]
-struct File {
+struct File<'a> {
     api_schema_version: u32,
-    endpoints: BTreeMap<String, Entry>,
+    #[serde(borrow)]
+    endpoints: BTreeMap<String, &'a RawValue>,
 }
 
+/// What routing needs of an endpoint (its other fields are skipped).
 #[derive(Debug, Deserialize)]
-struct Entry {
+struct Head {
     method: String,
     path: String,
     encoding: Encoding,
     #[serde(default)]
-    params: Option<BTreeMap<String, ParamSchema>>,
-    #[serde(default)]
     see: Option<See>,
+}
+
+/// An endpoint's parameter tree, parsed on first use.
+#[derive(Debug, Deserialize)]
+struct Tree {
+    #[serde(default)]
+    params: Option<BTreeMap<String, ParamSchema>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,9 +81,10 @@ pub struct Operation {
     /// The path template (`/v1/customers/{customer}/sources/{id}`).
     pub path: String,
     pub encoding: Encoding,
-    /// Its documented parameters; `None` for Payment Intents, whose schema
-    /// is `stripe-payment-intents.json` (endpoint [`Operation::payment_intents`]).
-    pub params: Option<BTreeMap<String, ParamSchema>>,
+    /// The endpoint's text in the table, its parameters parsed from it on
+    /// first use into `params`.
+    text: &'static RawValue,
+    params: OnceLock<Option<BTreeMap<String, ParamSchema>>>,
     /// For a Payment Intents operation, its name there (`create`).
     pub payment_intents: Option<String>,
     /// The template's segments after the leading `/`; `None` is a placeholder.
@@ -80,6 +92,21 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// Its documented parameters, parsed on the first call; `None` for
+    /// Payment Intents, whose schema is `stripe-payment-intents.json`
+    /// (endpoint [`Operation::payment_intents`]).
+    pub fn params(&self) -> Option<&BTreeMap<String, ParamSchema>> {
+        self.params
+            .get_or_init(|| {
+                // Every tree of the built-in table parses (unit-tested); a
+                // table that does not is one without parameters.
+                let mut tree = serde_json::from_str::<Tree>(self.text.get()).ok()?.params?;
+                tree.values_mut().for_each(ParamSchema::prepare);
+                Some(tree)
+            })
+            .as_ref()
+    }
+
     /// How well `segments` fit this template: `None` if they do not, else
     /// the number of literal segments matched (more is more specific:
     /// `/v1/customers/search` beats `/v1/customers/{customer}`).
@@ -116,9 +143,10 @@ impl Api {
     }
 
     /// Parses a table in `stripe-api.json`'s format (what [`Api::builtin`]
-    /// does once; public so its cost can be measured).
-    pub fn parse(text: &str) -> Result<Api, String> {
-        let file: File = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    /// does once; public so its cost can be measured). Parameter trees are
+    /// parsed when first asked for ([`Operation::params`]).
+    pub fn parse(text: &'static str) -> Result<Api, String> {
+        let file: File<'static> = serde_json::from_str(text).map_err(|e| e.to_string())?;
         if file.api_schema_version != API_SCHEMA_VERSION {
             return Err(format!(
                 "api_schema_version {} (this stripe-vcr reads {API_SCHEMA_VERSION})",
@@ -130,9 +158,10 @@ impl Api {
             by_root: HashMap::new(),
             by_name: HashMap::new(),
         };
-        for (name, entry) in file.endpoints {
-            let method = Method::from_bytes(entry.method.as_bytes()).map_err(|e| format!("{name}: {e}"))?;
-            let segments: Vec<Option<String>> = entry
+        for (name, text) in file.endpoints {
+            let head: Head = serde_json::from_str(text.get()).map_err(|e| format!("{name}: {e}"))?;
+            let method = Method::from_bytes(head.method.as_bytes()).map_err(|e| format!("{name}: {e}"))?;
+            let segments: Vec<Option<String>> = head
                 .path
                 .trim_start_matches('/')
                 .split('/')
@@ -140,22 +169,19 @@ impl Api {
                 .collect();
             let root = match (segments.first(), segments.get(1)) {
                 (Some(Some(a)), Some(Some(b))) => (a.clone(), b.clone()),
-                _ => return Err(format!("{name}: path {} has no literal root", entry.path)),
+                _ => return Err(format!("{name}: path {} has no literal root", head.path)),
             };
-            let mut params = entry.params;
-            if let Some(params) = &mut params {
-                params.values_mut().for_each(ParamSchema::prepare);
-            }
             let index = api.operations.len();
             api.by_root.entry(root).or_default().push(index);
             api.by_name.insert(name.clone(), index);
             api.operations.push(Operation {
                 name,
                 method,
-                path: entry.path,
-                encoding: entry.encoding,
-                params,
-                payment_intents: entry.see.map(|s| s.endpoint),
+                path: head.path,
+                encoding: head.encoding,
+                text,
+                params: OnceLock::new(),
+                payment_intents: head.see.map(|s| s.endpoint),
                 segments,
             });
         }
@@ -179,6 +205,11 @@ impl Api {
     /// An operation by its name.
     pub fn by_name(&self, name: &str) -> Option<&Operation> {
         self.by_name.get(name).map(|&i| &self.operations[i])
+    }
+
+    /// Every operation's name, in no particular order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.operations.iter().map(|op| op.name.as_str())
     }
 
     /// How many operations the table holds.
@@ -292,10 +323,28 @@ mod tests {
         assert_eq!(find(Method::GET, "/v1/customers/"), None, "an empty id is no id");
         let pi = api.find(&Method::POST, "/v1/payment_intents/pi_1/confirm").expect("pi");
         assert_eq!(pi.payment_intents.as_deref(), Some("confirm"));
-        assert!(pi.params.is_none());
+        assert!(pi.params().is_none());
         let customers = api.by_name("customers.create").expect("by name");
-        assert!(customers.params.as_ref().is_some_and(|p| p.contains_key("email")));
+        assert!(customers.params().is_some_and(|p| p.contains_key("email")));
         assert_eq!(customers.encoding, Encoding::Form);
+    }
+
+    #[test]
+    fn every_parameter_tree_of_the_table_parses() {
+        let api = Api::parse(BUILTIN).expect("parses");
+        let unparsed: Vec<&str> = api
+            .operations
+            .iter()
+            .filter(|op| op.payment_intents.is_none() && op.params().is_none())
+            .map(|op| op.name.as_str())
+            .collect();
+        assert!(unparsed.is_empty(), "{unparsed:?}");
+        let pm = api
+            .by_name("payment_methods.create")
+            .and_then(Operation::params)
+            .expect("params");
+        let card = pm["card"].children.as_ref().expect("card's children");
+        assert!(card.contains_key("token") && card.contains_key("number"));
     }
 
     #[test]

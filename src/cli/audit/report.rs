@@ -357,7 +357,7 @@ pub fn build(schema: &Schema, sources: Vec<String>, observations: &[Observation]
         let empty = BTreeMap::new();
         let documented = spec
             .map(|s| &s.params)
-            .or(operation.and_then(|o| o.params.as_ref()))
+            .or(operation.and_then(|o| o.params()))
             .unwrap_or(&empty);
         let mut statuses = BTreeMap::new();
         let mut outcomes = BTreeMap::new();

@@ -345,7 +345,7 @@ impl Validator {
                 Some(spec) => check::check(&self.schema, endpoint.name(), spec, params),
                 None => Vec::new(),
             },
-            Route::Api(name) => match name.operation().and_then(|op| op.params.as_ref()) {
+            Route::Api(name) => match name.operation().and_then(|op| op.params()) {
                 Some(documented) if self.whole_api => check::unknown(documented, params),
                 _ => Vec::new(),
             },

@@ -326,3 +326,108 @@ async fn no_secret_of_any_resource_reaches_disk_and_verify_flags_each() {
     }
     std::fs::write(&path, original).expect("restore");
 }
+
+/// A multipart upload with `boundary` around `file`.
+fn upload(boundary: &str, file: &str) -> String {
+    format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\ndispute_evidence\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"receipt.txt\"\r\nContent-Type: text/plain\r\n\r\n{file}\r\n\
+         --{boundary}--\r\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_and_bodies_of_any_type_record_and_replay_by_content() {
+    let ws = Workspace::new();
+    let standin = Standin::start_seeded(21);
+    let recorder = start_record(&ws, &standin).await;
+    let app = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
+    let multipart = |boundary: &str| format!("multipart/form-data; boundary={boundary}");
+    let sent_upload = app
+        .send(
+            "upload",
+            Method::POST,
+            "/v1/files",
+            &upload("RecordBoundary1", "receipt 6735"),
+            &[("content-type", &multipart("RecordBoundary1"))],
+        )
+        .await;
+    let sent_text = app
+        .send(
+            "text body",
+            Method::POST,
+            "/v1/widgets",
+            "plain words",
+            &[("content-type", "text/plain")],
+        )
+        .await;
+    let summary = recorder.shutdown().await;
+    standin.stop();
+    assert_eq!(summary.recorded, 2, "{summary}");
+    let on_disk = ws.all_cassette_text();
+    assert!(
+        !on_disk.contains("receipt 6735"),
+        "an uploaded file's bytes are never stored"
+    );
+    assert!(on_disk.contains("\"purpose\": \"dispute_evidence\""), "{on_disk}");
+    assert!(on_disk.contains("\"file\": \"sha256:"), "{on_disk}");
+    assert!(on_disk.contains("\"body\": \"sha256:"), "{on_disk}");
+    let mut names: Vec<String> = ws
+        .cassette_files()
+        .iter()
+        .map(|n| n.split('-').next().expect("name").to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["files.create", "widgets.create"]);
+
+    let replayer = start_replay(&ws).await;
+    let app = api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
+    // Another boundary, as every SDK picks a new one: the same upload.
+    let again = app
+        .send(
+            "upload again",
+            Method::POST,
+            "/v1/files",
+            &upload("ReplayBoundary22", "receipt 6735"),
+            &[("content-type", &multipart("ReplayBoundary22"))],
+        )
+        .await;
+    assert_eq!((again.status, &again.body), (sent_upload.status, &sent_upload.body));
+    let other_file = app
+        .send(
+            "another file",
+            Method::POST,
+            "/v1/files",
+            &upload("B", "receipt 6736"),
+            &[("content-type", &multipart("B"))],
+        )
+        .await;
+    assert_eq!(other_file.headers["stripe-vcr-error"], "replay-miss");
+    let text = app
+        .send(
+            "text again",
+            Method::POST,
+            "/v1/widgets",
+            "plain words",
+            &[("content-type", "text/plain")],
+        )
+        .await;
+    assert_eq!((text.status, &text.body), (sent_text.status, &sent_text.body));
+    let other_text = app
+        .send(
+            "other text",
+            Method::POST,
+            "/v1/widgets",
+            "plain word",
+            &[("content-type", "text/plain")],
+        )
+        .await;
+    assert_eq!(other_text.status, 404);
+    assert!(
+        String::from_utf8_lossy(&other_text.body).contains("(raw body)"),
+        "{:?}",
+        other_text.body
+    );
+    let summary = replayer.shutdown().await;
+    assert_eq!((summary.hits, summary.misses), (2, 2), "{summary}");
+}

@@ -105,6 +105,10 @@ pub struct Config {
     /// `--record-paths`: the globs of API paths saved when recording (all
     /// `/v1/` and `/v2/` paths when empty).
     pub record_paths: Vec<String>,
+    /// `--webhook-forward-to`, `--webhook-secret`, `--webhook-retries`.
+    pub webhooks: crate::mode::webhooks::WebhookConfig,
+    /// Replay: exit non-zero when a webhook delivery failed every attempt.
+    pub fail_on_webhook_error: bool,
 }
 
 /// A configuration that cannot work.
@@ -154,6 +158,8 @@ impl Default for Config {
             fail_on_unused: false,
             idempotency_keys: crate::mode::replay::IDEMPOTENCY_KEYS_REMEMBERED,
             record_paths: Vec::new(),
+            webhooks: crate::mode::webhooks::WebhookConfig::new(),
+            fail_on_webhook_error: false,
         }
     }
 }

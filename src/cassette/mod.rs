@@ -3,6 +3,7 @@
 //! `flush`) and the in-memory replay index (its bytes packed by `arena`).
 
 pub mod arena;
+pub mod event;
 pub mod flush;
 pub mod format;
 pub mod index;

@@ -3,6 +3,7 @@
 //! whole, every key and string in every part, so no code path can write an
 //! unredacted copy.
 
+use crate::cassette::event::EventCassette;
 use crate::cassette::format::Cassette;
 use crate::stripe::redact::Redactor;
 
@@ -49,6 +50,16 @@ pub fn seal(redactor: &Redactor, cassette: &Cassette) -> Result<Redacted<Cassett
         });
     }
     let value = serde_json::to_value(cassette)?;
+    Ok(Redacted(serde_json::from_value(
+        redactor.redact_cassette_value(&value, None),
+    )?))
+}
+
+/// Runs a whole event cassette through the redactor, like [`seal`]: the
+/// event's keys and strings (client secrets in its object, a signing secret
+/// of a `webhook_endpoint` event, card data), every part.
+pub fn seal_event(redactor: &Redactor, event: &EventCassette) -> Result<Redacted<EventCassette>, SealError> {
+    let value = serde_json::to_value(event)?;
     Ok(Redacted(serde_json::from_value(
         redactor.redact_cassette_value(&value, None),
     )?))

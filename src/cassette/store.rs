@@ -14,6 +14,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::cassette::event::{is_event_file, EventCassette};
 use crate::cassette::format::{Cassette, FormatError};
 use crate::cassette::seal::Redacted;
 use crate::cassette::set::CassetteSet;
@@ -38,6 +39,24 @@ pub enum StoreError {
         #[source]
         source: FormatError,
     },
+    #[error("{}: not a webhook event cassette: {source}", path.display())]
+    InvalidEvent {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Reads and parses one event cassette; the error names the file.
+pub fn read_event(path: &Path) -> Result<EventCassette, StoreError> {
+    let bytes = fs::read(path).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&bytes).map_err(|source| StoreError::InvalidEvent {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// A cassette read from disk, with the file name it was found under.
@@ -203,6 +222,8 @@ pub struct Walk {
     /// first, then each set's (sets in name order, depth first), files in
     /// name order within each.
     pub cassettes: Vec<(CassetteSet, PathBuf)>,
+    /// Every webhook event cassette (`webhook-*.json`), in the same order.
+    pub events: Vec<(CassetteSet, PathBuf)>,
     /// The directories read (the cassette directory and every set's).
     pub dirs: Vec<PathBuf>,
     /// Directories not entered because they had already been read.
@@ -253,6 +274,15 @@ impl CassetteStore {
     /// stable storage only once [`sync`] has run on it. Blocking: call it
     /// from `spawn_blocking`.
     pub fn write(&self, file_name: &str, cassette: &Redacted<Cassette>) -> Result<Written, StoreError> {
+        self.write_bytes(file_name, &cassette.get().to_file_bytes())
+    }
+
+    /// Writes one event cassette, like [`CassetteStore::write`].
+    pub fn write_event(&self, event: &Redacted<EventCassette>) -> Result<Written, StoreError> {
+        self.write_bytes(&event.get().file_name(), &event.get().to_file_bytes())
+    }
+
+    fn write_bytes(&self, file_name: &str, bytes: &[u8]) -> Result<Written, StoreError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::Io { path, source }
@@ -267,8 +297,7 @@ impl CassetteStore {
             .permissions(fs::Permissions::from_mode(0o644))
             .tempfile_in(&self.dir)
             .map_err(io(&self.dir))?;
-        temp.write_all(&cassette.get().to_file_bytes())
-            .map_err(io(temp.path()))?;
+        temp.write_all(bytes).map_err(io(temp.path()))?;
         temp.persist(&final_path).map_err(|e| io(&final_path)(e.error))?;
         Ok(Written { path: final_path })
     }
@@ -322,12 +351,16 @@ impl CassetteStore {
             // All in one directory: ordering by file name is ordering by
             // path, without comparing the shared leading components again.
             found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            walk.cassettes.extend(
-                found
-                    .into_iter()
-                    .filter(|(_, _, id)| files.insert(*id))
-                    .map(|(_, path, _)| (set.clone(), path)),
-            );
+            for (name, path, id) in found {
+                if !files.insert(id) {
+                    continue;
+                }
+                if is_event_file(&name.to_string_lossy()) {
+                    walk.events.push((set.clone(), path));
+                } else {
+                    walk.cassettes.push((set.clone(), path));
+                }
+            }
             walk.dirs.push(dir);
             // Claimed in name order (the first name of a directory wins),
             // then pushed reversed: popped from the end, sets are walked in

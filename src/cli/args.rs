@@ -239,6 +239,36 @@ pub struct ServeArgs {
     pub audit_log: Option<PathBuf>,
 }
 
+/// Webhook flags shared by `record` and `replay`.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// The app's webhook endpoint (e.g. http://127.0.0.1:4242/webhook).
+    /// Record forwards every event `stripe listen` sends to
+    /// /__stripe-vcr/webhooks there, unchanged; replay delivers the recorded
+    /// events there, freshly signed, after serving what they followed.
+    #[arg(long, value_name = "URL")]
+    pub webhook_forward_to: Option<String>,
+    /// The endpoint's signing secret (whsec_…; `stripe listen --print-secret`
+    /// shows it): record checks deliveries with it, replay signs with it.
+    #[arg(long, value_name = "WHSEC")]
+    pub webhook_secret: Option<String>,
+    /// Replay: further attempts after a delivery the app refuses (non-2xx)
+    /// or does not answer, 100 ms, 200 ms, 400 ms… apart.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub webhook_retries: u32,
+}
+
+impl WebhookArgs {
+    fn config(&self) -> crate::mode::webhooks::WebhookConfig {
+        crate::mode::webhooks::WebhookConfig {
+            forward_to: self.webhook_forward_to.clone(),
+            secret: self.webhook_secret.clone(),
+            retries: self.webhook_retries,
+            ..crate::mode::webhooks::WebhookConfig::new()
+        }
+    }
+}
+
 /// `stripe-vcr record`.
 #[derive(Debug, Args)]
 pub struct RecordArgs {
@@ -274,6 +304,8 @@ pub struct RecordArgs {
     #[arg(long, value_name = "GLOB", value_delimiter = ',')]
     pub record_paths: Vec<String>,
     #[command(flatten)]
+    pub webhooks: WebhookArgs,
+    #[command(flatten)]
     pub serve: ServeArgs,
 }
 
@@ -308,6 +340,11 @@ pub struct ReplayArgs {
     /// these globs (see `record --help`).
     #[arg(long, value_name = "GLOB", value_delimiter = ',', requires = "record_missing")]
     pub record_paths: Vec<String>,
+    /// Exit non-zero at shutdown if a webhook delivery failed every attempt.
+    #[arg(long)]
+    pub fail_on_webhook_error: bool,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -341,6 +378,7 @@ impl RecordArgs {
             args.serve,
         )?;
         config.record_paths = args.record_paths;
+        config.webhooks = args.webhooks.config();
         config.validate()?;
         Ok(config)
     }
@@ -363,6 +401,8 @@ impl ReplayArgs {
         config.fail_on_unused = args.fail_on_unused;
         config.idempotency_keys = args.idempotency_keys;
         config.record_paths = args.record_paths;
+        config.webhooks = args.webhooks.config();
+        config.fail_on_webhook_error = args.fail_on_webhook_error;
         config.validate()?;
         Ok(config)
     }
@@ -386,6 +426,8 @@ fn from_serve(mode: ModeConfig, serve: ServeArgs) -> Result<Config, ConfigError>
         fail_on_unused: false,
         idempotency_keys: crate::mode::replay::IDEMPOTENCY_KEYS_REMEMBERED,
         record_paths: Vec::new(),
+        webhooks: crate::mode::webhooks::WebhookConfig::new(),
+        fail_on_webhook_error: false,
     };
     config.validate()?;
     Ok(config)

@@ -12,6 +12,7 @@ use crate::tls::{CaOrigin, CertificateAuthority};
 /// `record` and `replay`: serve until Ctrl-C or SIGTERM, then summarise.
 pub async fn serve(config: Config) -> Result<ExitCode, String> {
     let fail_on_unused = config.fail_on_unused;
+    let fail_on_webhook_error = config.fail_on_webhook_error;
     let running = crate::server::start(config).await.map_err(|e| e.to_string())?;
     println!("{}", banner::banner(&running.info));
     wait_for_signal().await;
@@ -37,6 +38,13 @@ pub async fn serve(config: Config) -> Result<ExitCode, String> {
             eprintln!("stripe-vcr: --fail-on-unused: {} unused cassettes", unused.len());
             return Ok(ExitCode::FAILURE);
         }
+    }
+    if fail_on_webhook_error && summary.webhooks.failed > 0 {
+        eprintln!(
+            "stripe-vcr: --fail-on-webhook-error: {} webhook deliveries failed",
+            summary.webhooks.failed
+        );
+        return Ok(ExitCode::FAILURE);
     }
     if summary.write_failures > 0 {
         eprintln!(

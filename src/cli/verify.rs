@@ -64,6 +64,8 @@ pub struct Problem {
 pub struct Report {
     pub directory: String,
     pub cassettes: usize,
+    /// Webhook event cassettes checked (`webhook-*.json`).
+    pub events: usize,
     pub problems: Vec<Problem>,
     /// Files whose name was the hash of their request under an older
     /// canonical form: they load and match as they are, and `--fix-names`
@@ -100,9 +102,22 @@ pub fn verify_dir(dir: &Path, redactor: &Redactor, fix_names: bool) -> Result<Re
     if !dir.is_dir() {
         return Err(StoreError::MissingDir(dir.to_path_buf()));
     }
-    let mut paths = store.all_cassette_paths()?;
+    let walk = store.walk()?;
+    let mut paths = walk.cassettes;
     paths.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     let mut problems = Vec::new();
+    for (set, path) in &walk.events {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = std::fs::read(path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let shown = redactor.redact(&set.qualify(&name)).into_owned();
+        problems.extend(check_event_file(&shown, &name, &bytes, redactor));
+    }
     let mut renames = Vec::new();
     for (set, path) in &paths {
         let name = path
@@ -152,10 +167,51 @@ pub fn verify_dir(dir: &Path, redactor: &Redactor, fix_names: bool) -> Result<Re
     Ok(Report {
         directory: dir.display().to_string(),
         cassettes: paths.len(),
+        events: walk.events.len(),
         ok: problems.is_empty(),
         problems,
         renames,
     })
+}
+
+/// Checks one webhook event cassette: it parses, holds no secret (the same
+/// detection as any cassette's), and is named for its place and type.
+fn check_event_file(shown: &str, name: &str, bytes: &[u8], redactor: &Redactor) -> Vec<Problem> {
+    let problem = |path: String, kind: &'static str, message: String| Problem {
+        file: shown.to_owned(),
+        path,
+        kind,
+        message,
+    };
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => return vec![problem(String::new(), "unparseable", format!("does not parse: {e}"))],
+    };
+    let mut problems = Vec::new();
+    let redacted = redactor.redact_cassette_value(
+        &value,
+        Some(&mut |d: Detection| problems.push(problem(d.path, d.kind.as_str(), d.message))),
+    );
+    scan_entropy(&redacted, "", None, &mut |path, kind, message| {
+        problems.push(problem(path, kind, message))
+    });
+    match serde_json::from_value::<crate::cassette::event::EventCassette>(value) {
+        Err(e) => problems.push(problem(
+            String::new(),
+            "unparseable",
+            format!("not a webhook event cassette: {e}"),
+        )),
+        Ok(event) if event.file_name() != name => problems.push(problem(
+            String::new(),
+            "name-mismatch",
+            format!(
+                "should be named {}: an event cassette is named for its place and type",
+                event.file_name()
+            ),
+        )),
+        Ok(_) => {}
+    }
+    problems
 }
 
 /// Checks one cassette file's bytes (`file` is its name in the directory).

@@ -10,6 +10,7 @@ pub mod record;
 mod record_paths;
 pub mod replay;
 mod request;
+pub mod webhooks;
 
 pub use outcome::Outcome;
 pub use record_paths::{RecordPaths, RecordPathsError};
@@ -129,6 +130,22 @@ pub trait Mode: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// The `/__stripe-vcr/webhooks` paths: record receives events there
+    /// (`POST`), replay lists (`GET`) and flushes (`POST …/flush`) its
+    /// deliveries. The answer's status and JSON body.
+    fn webhooks(
+        &self,
+        _method: &hyper::Method,
+        _uri: &hyper::Uri,
+        _headers: &hyper::HeaderMap,
+        _body: bytes::Bytes,
+    ) -> impl Future<Output = (hyper::StatusCode, serde_json::Value)> + Send {
+        std::future::ready((
+            hyper::StatusCode::NOT_FOUND,
+            serde_json::json!({"error": {"message": "this mode does not handle webhooks", "type": "invalid_request_error"}}),
+        ))
+    }
+
     /// Waits until every cassette this mode saved is synced to disk, then
     /// tidies what the run leaves behind. Called once the last request has
     /// finished.
@@ -146,4 +163,14 @@ pub struct Settled {
     /// what this run recorded of it, deleted so that replay never mixes two
     /// sessions (names relative to the cassette directory).
     pub stale_removed: Vec<String>,
+    /// Webhook events recorded, delivered, and given up on, in this run.
+    pub webhooks: WebhookTotals,
+}
+
+/// What became of webhook events in a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct WebhookTotals {
+    pub recorded: u64,
+    pub delivered: u64,
+    pub failed: u64,
 }

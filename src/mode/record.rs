@@ -25,6 +25,7 @@ use crate::cassette::key::{file_name, RequestKey};
 use crate::cassette::seal::seal;
 use crate::cassette::set::CassetteSet;
 use crate::cassette::store::CassetteStore;
+use crate::mode::webhooks::{EventRecorder, WEBHOOKS_PATH};
 use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Settled, Severity};
 use crate::mode::{Outcome, RecordPaths};
 use crate::stripe::auth::ApiKey;
@@ -64,6 +65,8 @@ struct Ticket {
 #[derive(Debug)]
 pub struct Recorder {
     upstream: Upstream,
+    /// The webhook events `stripe listen` forwards during the session.
+    events: Option<EventRecorder>,
     /// `--record-paths`: which API paths are saved (all when empty).
     paths: RecordPaths,
     /// The cassette directory; sets are subdirectories.
@@ -92,6 +95,7 @@ impl Recorder {
     pub fn new(upstream: Upstream, root: PathBuf, redactor: Arc<Redactor>, allow_live_keys: bool) -> Recorder {
         Recorder {
             upstream,
+            events: None,
             paths: RecordPaths::default(),
             root,
             redactor,
@@ -111,6 +115,13 @@ impl Recorder {
     pub fn with_existing(mut self, existing: BTreeMap<CassetteSet, ReplayIndex>, keep_stale: bool) -> Recorder {
         self.existing = existing;
         self.keep_stale = keep_stale;
+        self
+    }
+
+    /// Records the webhook events forwarded to `/__stripe-vcr/webhooks`,
+    /// linking each to the interaction it followed (`--webhook-…` flags).
+    pub fn recording_events(mut self, events: EventRecorder) -> Recorder {
+        self.events = Some(events);
         self
     }
 
@@ -135,14 +146,22 @@ impl Recorder {
     /// removes stale occurrences (see [`Recorder::remove_stale`]).
     pub async fn settle(&self) -> Settled {
         let unsynced = self.flusher.settle().await;
-        let stale_removed = if self.keep_stale {
+        let mut stale_removed = if self.keep_stale {
             Vec::new()
         } else {
             self.remove_stale()
         };
+        let mut webhooks = crate::mode::WebhookTotals::default();
+        if let Some(events) = &self.events {
+            webhooks.recorded = events.received();
+            if !self.keep_stale {
+                stale_removed.extend(events.remove_stale());
+            }
+        }
         Settled {
             unsynced,
             stale_removed,
+            webhooks,
         }
     }
 
@@ -347,12 +366,18 @@ impl Mode for Recorder {
             let mut handled = Handled::ok(response, Outcome::Forwarded, None);
             handled.detail = Some((
                 Severity::Info,
-                format!("{} forwarded, not recorded: outside /v1/payment_intents", request.path),
+                format!("{} forwarded, not recorded: outside --record-paths", request.path),
             ));
             return handled;
         };
+        let file_name = ticket.file_name.clone();
         match self.save(&request, endpoint, ticket, &upstream).await {
-            Ok(name) => Handled::ok(response, Outcome::Recorded, Some(name)),
+            Ok(name) => {
+                if let Some(events) = &self.events {
+                    events.interaction(&request.set, &file_name, &request.path, &upstream.body);
+                }
+                Handled::ok(response, Outcome::Recorded, Some(name))
+            }
             Err(reason) => {
                 let warning = format!(
                     "cassette not saved in {}: {reason}",
@@ -372,8 +397,32 @@ impl Mode for Recorder {
         ForeignTunnels::PassThrough
     }
 
+    async fn webhooks(
+        &self,
+        method: &Method,
+        uri: &hyper::Uri,
+        headers: &hyper::HeaderMap,
+        body: bytes::Bytes,
+    ) -> (hyper::StatusCode, serde_json::Value) {
+        match (&self.events, method, uri.path().trim_end_matches('/')) {
+            (Some(events), &Method::POST, WEBHOOKS_PATH) => events.receive(headers, body).await,
+            (Some(events), &Method::GET, WEBHOOKS_PATH) => (
+                hyper::StatusCode::OK,
+                serde_json::json!({"mode": "record", "received": events.received()}),
+            ),
+            _ => (
+                hyper::StatusCode::NOT_FOUND,
+                serde_json::json!({"error": {"message": format!("{method} {} is not a webhook path in record mode: stripe listen forwards to POST {WEBHOOKS_PATH}", uri.path()), "type": "invalid_request_error"}}),
+            ),
+        }
+    }
+
     fn stats(&self) -> serde_json::Value {
-        serde_json::json!({ "recorded": self.stats(), "sync": self.sync_stats() })
+        let mut stats = serde_json::json!({ "recorded": self.stats(), "sync": self.sync_stats() });
+        if let Some(events) = &self.events {
+            stats["webhooks"] = serde_json::json!({"received": events.received()});
+        }
+        stats
     }
 
     async fn settle(&self) -> Settled {

@@ -21,6 +21,7 @@ use crate::cassette::index::{PreparedResponse, Recording, ReplayIndex};
 use crate::cassette::key::RequestKey;
 use crate::cassette::set::CassetteSet;
 use crate::mode::record::Recorder;
+use crate::mode::webhooks::{Deliverer, WEBHOOKS_PATH};
 use crate::mode::Outcome;
 use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Settled};
 use crate::stripe::auth::ApiKey;
@@ -162,6 +163,8 @@ pub struct Replayer {
     sets: BTreeMap<CassetteSet, SetState>,
     /// `--record-missing`: misses are forwarded and recorded by this.
     fallback: Option<Recorder>,
+    /// `--webhook-forward-to`: recorded events go out after what they followed.
+    deliveries: Option<Deliverer>,
 }
 
 impl Replayer {
@@ -195,7 +198,14 @@ impl Replayer {
                 })
                 .collect(),
             fallback,
+            deliveries: None,
         }
+    }
+
+    /// Delivers the recorded webhook events with `deliveries`.
+    pub fn delivering(mut self, deliveries: Option<Deliverer>) -> Replayer {
+        self.deliveries = deliveries;
+        self
     }
 
     /// Cassettes loaded, across all sets.
@@ -268,6 +278,9 @@ impl Replayer {
         match answer {
             Answer::Recorded(recording) => {
                 state.hits.fetch_add(1, Ordering::Relaxed);
+                if let Some(deliveries) = &self.deliveries {
+                    deliveries.served(&request.set, &recording.file_name);
+                }
                 let cassette = request.set.qualify(&recording.file_name);
                 Ok(Handled::ok(
                     Self::serve(&recording.response, &cassette, false, idempotency_key),
@@ -384,6 +397,53 @@ impl Mode for Replayer {
         }
     }
 
+    async fn webhooks(
+        &self,
+        method: &Method,
+        uri: &hyper::Uri,
+        headers: &hyper::HeaderMap,
+        body: bytes::Bytes,
+    ) -> (hyper::StatusCode, serde_json::Value) {
+        let path = uri.path().trim_end_matches('/');
+        let set = uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "set")
+                .map(|(_, v)| v.into_owned())
+        });
+        let not_found = |message: String| {
+            (
+                hyper::StatusCode::NOT_FOUND,
+                serde_json::json!({"error": {"message": message, "type": "invalid_request_error"}}),
+            )
+        };
+        match (&self.deliveries, method, path.strip_prefix(WEBHOOKS_PATH)) {
+            (Some(d), &Method::GET, Some("")) => (hyper::StatusCode::OK, d.list()),
+            (Some(d), &Method::POST, Some("/flush")) => {
+                let set = match set.as_deref().map(CassetteSet::parse).transpose() {
+                    Ok(set) => set,
+                    Err(e) => return not_found(e.to_string()),
+                };
+                let delivered = d.flush(set.as_ref()).await;
+                (
+                    hyper::StatusCode::OK,
+                    serde_json::json!({"delivered": delivered, "failed": delivered.iter().filter(|x| !x.ok).count()}),
+                )
+            }
+            // With --record-missing, events of the new episodes are recorded.
+            (_, &Method::POST, Some("")) if self.fallback.is_some() => match &self.fallback {
+                Some(recorder) => recorder.webhooks(method, uri, headers, body).await,
+                None => not_found(String::new()),
+            },
+            (None, _, _) => not_found(
+                "replay delivers webhooks only with --webhook-forward-to URL and --webhook-secret whsec_…".to_owned(),
+            ),
+            _ => not_found(format!(
+                "{method} {} is not a webhook path: GET {WEBHOOKS_PATH} lists deliveries, POST {WEBHOOKS_PATH}/flush[?set=NAME] waits for them",
+                uri.path()
+            )),
+        }
+    }
+
     fn stats(&self) -> serde_json::Value {
         let sets: serde_json::Map<String, serde_json::Value> = self
             .sets
@@ -402,6 +462,9 @@ impl Mode for Replayer {
             })
             .collect();
         let mut stats = serde_json::json!({ "sets": sets });
+        if let Some(deliveries) = &self.deliveries {
+            stats["webhooks"] = deliveries.stats();
+        }
         if let Some(recorder) = &self.fallback {
             stats["recorded"] = recorder.stats();
             stats["sync"] = recorder.sync_stats();
@@ -410,13 +473,24 @@ impl Mode for Replayer {
     }
 
     async fn settle(&self) -> Settled {
-        match &self.fallback {
+        let mut settled = match &self.fallback {
             Some(recorder) => recorder.settle().await,
             None => Settled::default(),
+        };
+        if let Some(deliveries) = &self.deliveries {
+            // What is under way goes out (retries are bounded) before the
+            // summary counts it.
+            let delivered = deliveries.flush(None).await;
+            settled.webhooks.delivered = delivered.iter().filter(|d| d.ok).count() as u64;
+            settled.webhooks.failed = deliveries.failures();
         }
+        settled
     }
 
     fn reset(&self, set: Option<&CassetteSet>) -> bool {
+        if let Some(deliveries) = &self.deliveries {
+            deliveries.reset(set);
+        }
         let reset_one = |s: &SetState| {
             s.index.reset();
             s.idempotency.lock().unwrap_or_else(|p| p.into_inner()).keys.clear();

@@ -34,6 +34,7 @@ use crate::cassette::store::{CassetteStore, StoreError};
 use crate::config::{Config, ModeConfig, UpstreamConfig};
 use crate::mode::record::Recorder;
 use crate::mode::replay::Replayer;
+use crate::mode::webhooks::{load_events, Deliverer, EventRecorder};
 use crate::mode::{Mode, RecordPaths, RecordPathsError, Settled};
 use crate::server::pipeline::State;
 use crate::server::stats::{Stats, Summary};
@@ -52,6 +53,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum StartError {
     #[error(transparent)]
     RecordPaths(#[from] RecordPathsError),
+    #[error("webhooks: {0}")]
+    Webhooks(String),
     #[error(transparent)]
     Tls(#[from] TlsError),
     #[error("cannot load cassettes: {0}")]
@@ -165,7 +168,12 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
                 .transpose()?;
             let url = fallback.as_ref().map(Recorder::upstream_url);
             let keys = std::num::NonZeroUsize::new(config.idempotency_keys).unwrap_or(std::num::NonZeroUsize::MIN);
-            let replayer = Replayer::remembering(config.cassettes.clone(), sets, fallback, keys);
+            let events = match store.walk() {
+                Ok(walk) => load_events(&walk).map_err(StartError::Webhooks)?,
+                Err(_) => Default::default(),
+            };
+            let deliveries = Deliverer::start(events, &config.webhooks).map_err(StartError::Webhooks)?;
+            let replayer = Replayer::remembering(config.cassettes.clone(), sets, fallback, keys).delivering(deliveries);
             let count = replayer.cassette_count();
             launch(config, replayer, common, url, count).await
         }
@@ -180,7 +188,13 @@ fn recorder(config: &Config, upstream: &UpstreamConfig, redactor: Arc<Redactor>)
         source,
     })?;
     let paths = RecordPaths::new(&config.record_paths)?;
-    Ok(Recorder::new(client, config.cassettes.clone(), redactor, upstream.allow_live_keys).recording_only(paths))
+    let events = EventRecorder::new(config.cassettes.clone(), redactor.clone(), &config.webhooks)
+        .map_err(StartError::Webhooks)?;
+    Ok(
+        Recorder::new(client, config.cassettes.clone(), redactor, upstream.allow_live_keys)
+            .recording_only(paths)
+            .recording_events(events),
+    )
 }
 
 /// One replay index per cassette set.
@@ -315,6 +329,7 @@ impl RunningProxy {
         Summary {
             unsynced: settled.unsynced,
             stale_removed: settled.stale_removed,
+            webhooks: settled.webhooks,
             ..stats.summary()
         }
     }

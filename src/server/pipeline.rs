@@ -15,6 +15,7 @@ use tokio_util::either::Either;
 
 use crate::answer::{ClientError, ProxyError, ProxyResponse};
 use crate::audit_log::{AuditLog, Entry, Finding};
+use crate::mode::webhooks::WEBHOOKS_PATH;
 use crate::mode::{ApiRequest, Handled, Mode, Severity, Via};
 use crate::server::admin;
 use crate::server::logging;
@@ -65,6 +66,9 @@ pub struct State<M> {
 pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> ProxyResponse {
     let started = Instant::now();
     if request.uri().path().starts_with(admin::PREFIX) && !matches!(via, Via::Tunnel(_)) {
+        if request.uri().path().starts_with(WEBHOOKS_PATH) {
+            return webhooks(&state, request).await;
+        }
         return admin::handle(&state.mode, &state.stats, request.method(), request.uri());
     }
     // A block, so the request head is gone before the mode's answer is awaited.
@@ -78,6 +82,22 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
         note_violations(&mut handled, &prepared.violations, line);
     }
     finish(&state, handled, prepared.audit, prepared.access, started)
+}
+
+/// `/__stripe-vcr/webhooks…`: the body read within the request limits, the
+/// mode's answer as admin JSON. Not counted as API traffic.
+async fn webhooks<M: Mode>(state: &State<M>, request: Request<Incoming>) -> ProxyResponse {
+    let (parts, body) = request.into_parts();
+    let seed = [parts.method.as_str().as_bytes(), parts.uri.path().as_bytes()];
+    let body = match read_body(body, state.body_limit, state.body_read_timeout).await {
+        Ok(body) => body,
+        Err(e) => return e.into_response(),
+    };
+    let (status, answer) = state
+        .mode
+        .webhooks(&parts.method, &parts.uri, &parts.headers, body)
+        .await;
+    crate::answer::admin(status, &answer, &seed)
 }
 
 /// A request decoded and validated, with the answer under way.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::mode::Outcome;
+use crate::mode::{Outcome, WebhookTotals};
 
 /// Counters shared by every connection. Relaxed atomics: they are reported,
 /// never used to synchronise anything.
@@ -37,6 +37,9 @@ pub struct Summary {
     /// the cassette directory). Known only at shutdown.
     #[serde(skip)]
     pub stale_removed: Vec<String>,
+    /// Webhook events recorded, delivered and failed. Known at shutdown.
+    #[serde(skip)]
+    pub webhooks: WebhookTotals,
 }
 
 impl Stats {
@@ -67,6 +70,7 @@ impl Stats {
             write_failures: get(&self.write_failures),
             unsynced: 0,
             stale_removed: Vec::new(),
+            webhooks: WebhookTotals::default(),
         }
     }
 }
@@ -90,6 +94,16 @@ impl fmt::Display for Summary {
                 ", {} stale occurrences of an earlier recording removed",
                 self.stale_removed.len()
             )?;
+        }
+        let w = self.webhooks;
+        if w.recorded > 0 {
+            write!(f, ", {} webhook events recorded", w.recorded)?;
+        }
+        if w.delivered > 0 || w.failed > 0 {
+            write!(f, ", {} webhook events delivered", w.delivered)?;
+            if w.failed > 0 {
+                write!(f, ", {} webhook deliveries FAILED (see the log)", w.failed)?;
+            }
         }
         Ok(())
     }

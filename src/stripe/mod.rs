@@ -14,3 +14,4 @@ pub mod params;
 pub mod redact;
 pub mod route;
 pub mod validate;
+pub mod webhook;

@@ -30,4 +30,5 @@ mod secrets_corpus;
 mod soak;
 mod upstream_faults;
 mod validation;
+mod webhooks;
 mod whole_api;

@@ -12,7 +12,7 @@
 //!
 //! The duration comes from `STRIPE_VCR_SOAK_SECS`: 10 s by default (the
 //! shortest that leaves a warm-up and two windows apart, what a plain `cargo
-//! test` runs), 20 s in CI (`.ci/run` sets it), and a minute for the full soak:
+//! test` and CI run), and a minute for the full soak:
 //!
 //! ```sh
 //! STRIPE_VCR_SOAK_SECS=60 cargo test --test it soak -- --nocapture

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         Command::Audit(args) => commands::audit(&args),
         Command::Diff(args) => commands::diff(&args),
         Command::Prune(args) => commands::prune(&args),
+        Command::Webhooks(stripe_vcr::cli::args::WebhooksCommand::Send(args)) => {
+            runtime.block_on(commands::webhooks_send(&args))
+        }
         Command::Record(args) => args
             .into_config()
             .map_err(|e| e.to_string())

@@ -40,6 +40,40 @@ pub enum Command {
     Diff(DiffArgs),
     /// Delete cassettes that no replay run used (a dry run unless --delete).
     Prune(PruneArgs),
+    /// Recorded webhook events: send them by hand.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+/// `stripe-vcr webhooks …`.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Send recorded events to an endpoint, signed now with --secret, in
+    /// their recorded order (all of them, or those --set, --event, --type pick).
+    Send(WebhooksSendArgs),
+}
+
+/// `stripe-vcr webhooks send`.
+#[derive(Debug, Args)]
+pub struct WebhooksSendArgs {
+    /// Directory of cassette files.
+    #[arg(long, default_value = "cassettes", value_name = "DIR")]
+    pub cassettes: PathBuf,
+    /// Only this cassette set's events.
+    #[arg(long, value_name = "NAME")]
+    pub set: Option<String>,
+    /// Only the event with this id.
+    #[arg(long, value_name = "EVT_ID", conflicts_with = "event_type")]
+    pub event: Option<String>,
+    /// Only events of this type (payment_intent.succeeded).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub event_type: Option<String>,
+    /// The endpoint to send to.
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// The endpoint's signing secret (whsec_…).
+    #[arg(long, value_name = "WHSEC")]
+    pub secret: String,
 }
 
 /// `stripe-vcr diff`.
@@ -256,6 +290,21 @@ pub struct WebhookArgs {
     /// or does not answer, 100 ms, 200 ms, 400 ms… apart.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub webhook_retries: u32,
+    /// Replay: deliver every event twice, as Stripe sometimes does, to test
+    /// that the handler is idempotent.
+    #[arg(long)]
+    pub webhook_duplicates: bool,
+    /// Replay: deliver the events that followed one interaction in a random
+    /// order (seeded: the same order every run), as Stripe does not promise
+    /// order.
+    #[arg(long)]
+    pub webhook_shuffle: bool,
+    /// Replay: wait this long before each delivery (e.g. 2s).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub webhook_delay: Option<Duration>,
+    /// Replay: the seed of --webhook-shuffle's order.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub webhook_seed: u64,
 }
 
 impl WebhookArgs {
@@ -264,6 +313,10 @@ impl WebhookArgs {
             forward_to: self.webhook_forward_to.clone(),
             secret: self.webhook_secret.clone(),
             retries: self.webhook_retries,
+            duplicates: self.webhook_duplicates,
+            shuffle: self.webhook_shuffle,
+            delay: self.webhook_delay,
+            seed: self.webhook_seed,
             ..crate::mode::webhooks::WebhookConfig::new()
         }
     }

@@ -202,3 +202,49 @@ pub fn prune(args: &crate::cli::args::PruneArgs) -> Result<ExitCode, String> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `stripe-vcr webhooks send`: recorded events, picked by set, id or type,
+/// signed now and posted one after the other; non-zero if one is refused.
+pub async fn webhooks_send(args: &crate::cli::args::WebhooksSendArgs) -> Result<ExitCode, String> {
+    use crate::cassette::set::CassetteSet;
+    use crate::cassette::store::CassetteStore;
+    let walk = CassetteStore::new(&args.cassettes).walk().map_err(|e| e.to_string())?;
+    let set = args
+        .set
+        .as_deref()
+        .map(CassetteSet::parse)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let events = crate::mode::webhooks::load_events(&walk)?;
+    let picked: Vec<(CassetteSet, crate::cassette::event::EventCassette)> = events
+        .into_iter()
+        .filter(|(s, _)| set.as_ref().is_none_or(|want| want == s))
+        .flat_map(|(s, events)| events.into_iter().map(move |e| (s.clone(), e)))
+        .filter(|(_, e)| args.event.as_deref().is_none_or(|id| e.event_id() == id))
+        .filter(|(_, e)| args.event_type.as_deref().is_none_or(|t| e.event_type == t))
+        .collect();
+    if picked.is_empty() {
+        return Err(format!("no recorded event in {} matches", args.cassettes.display()));
+    }
+    let delivered = crate::mode::webhooks::send(&picked, &args.to, &args.secret).await?;
+    let mut failed = 0;
+    for d in &delivered {
+        let status = d.status.map_or_else(|| "no answer".to_owned(), |s| s.to_string());
+        println!(
+            "{} {} {} ({}) -> {status}",
+            if d.ok { "sent" } else { "FAILED" },
+            d.event,
+            d.event_type,
+            d.cassette
+        );
+        if !d.ok {
+            failed += 1;
+        }
+    }
+    println!("{} events sent to {}, {failed} refused", delivered.len(), args.to);
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -11,8 +11,9 @@ use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::cassette::event::EventCassette;
 use crate::cassette::format::{Cassette, ResponseBody};
-use crate::cassette::store::{CassetteStore, StoreError};
+use crate::cassette::store::{read_event, CassetteStore, StoreError};
 
 /// A Stripe object id (`pi_3Rsx…`, `req_…`, `ch_…`): varies per recording.
 /// Its random part has a digit or a capital, which tells it from enum values
@@ -163,6 +164,7 @@ pub fn diff_dirs(old: &Path, new: &Path) -> Result<DiffReport, StoreError> {
         only_old: only_old.into_iter().map(|i| i.1).collect(),
         only_new: only_new.into_iter().map(|i| i.1).collect(),
     };
+    diff_events(old, new, &mut report)?;
     report.only_new.sort();
     for ((_, old_file, a), (_, new_file, b)) in pairs {
         let status = (a.response.status != b.response.status).then_some((a.response.status, b.response.status));
@@ -179,6 +181,63 @@ pub fn diff_dirs(old: &Path, new: &Path) -> Result<DiffReport, StoreError> {
         }
     }
     Ok(report)
+}
+
+/// Webhook events of a directory by identity across recordings: set, type,
+/// and the how-manieth of that type in the set (`checkout|charge.refunded|#1`),
+/// with the file name and the event's object.
+fn events(dir: &Path) -> Result<BTreeMap<String, (String, String, Value)>, StoreError> {
+    let walk = CassetteStore::new(dir).walk()?;
+    let mut by_set: BTreeMap<String, Vec<(String, EventCassette)>> = BTreeMap::new();
+    for (set, path) in &walk.events {
+        let event = read_event(path)?;
+        by_set
+            .entry(set.name().to_owned())
+            .or_default()
+            .push((set.qualify(&event.file_name()), event));
+    }
+    let mut out = BTreeMap::new();
+    for (set, mut events) in by_set {
+        events.sort_by_key(|(_, e)| e.sequence);
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (file, e) in events {
+            let n = seen.entry(e.event_type.clone()).or_insert(0);
+            *n += 1;
+            let label = format!("webhook {} #{n}", e.event_type);
+            out.insert(
+                format!("{set}|{}|#{n}", e.event_type),
+                (label, file, e.event["data"]["object"].clone()),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the webhook events' differences: the same event (type and place)
+/// whose object differs, and events only one recording has.
+fn diff_events(old: &Path, new: &Path, report: &mut DiffReport) -> Result<(), StoreError> {
+    let (old, mut new) = (events(old)?, events(new)?);
+    for (identity, (label, old_file, a)) in old {
+        match new.remove(&identity) {
+            Some((_, new_file, b)) => {
+                report.matched += 1;
+                let mut changes = Vec::new();
+                compare(&a, &b, "", &mut changes);
+                if !changes.is_empty() {
+                    report.changed.push(Interaction {
+                        request: label,
+                        old_file,
+                        new_file,
+                        status: None,
+                        changes,
+                    });
+                }
+            }
+            None => report.only_old.push(old_file),
+        }
+    }
+    report.only_new.extend(new.into_values().map(|(_, file, _)| file));
+    Ok(())
 }
 
 fn body(b: &ResponseBody) -> Value {

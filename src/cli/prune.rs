@@ -1,12 +1,12 @@
 //! `stripe-vcr prune`: deletes cassettes that no replay run used, judged
-//! from the runs' audit logs (`replay --audit-log FILE`). A dry run unless
-//! `--delete` is given.
+//! from the runs' audit logs (`replay --audit-log FILE`), and the webhook
+//! events that follow them. A dry run unless `--delete` is given.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::audit_log::{AuditLog, AuditLogError};
-use crate::cassette::store::{CassetteStore, StoreError};
+use crate::cassette::store::{read_event, CassetteStore, StoreError};
 
 /// Why pruning could not go ahead.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +42,23 @@ pub fn unused(dir: &Path, logs: &[PathBuf]) -> Result<Vec<String>, PruneError> {
     for (set, loaded) in CassetteStore::new(dir).load_sets()? {
         all.extend(loaded.iter().map(|l| set.qualify(&l.file_name)));
     }
-    Ok(all.into_iter().filter(|name| !used.contains(name)).collect())
+    let mut unused: Vec<String> = all.into_iter().filter(|name| !used.contains(name)).collect();
+    // A webhook event goes with the interaction it follows: unused when that
+    // is (replay delivers it only after serving it).
+    let walk = CassetteStore::new(dir).walk()?;
+    let mut events = Vec::new();
+    for (set, path) in &walk.events {
+        let event = read_event(path)?;
+        if event
+            .after
+            .as_ref()
+            .is_some_and(|after| !used.contains(&set.qualify(after)))
+        {
+            events.push(set.qualify(&event.file_name()));
+        }
+    }
+    unused.extend(events);
+    Ok(unused)
 }
 
 /// Deletes the named cassettes from `dir`.

@@ -43,6 +43,16 @@ pub struct WebhookConfig {
     pub retries: u32,
     /// How long one delivery may take.
     pub timeout: Duration,
+    /// `--webhook-duplicates`: every event delivered twice, as Stripe
+    /// sometimes does (an idempotent handler ignores the second).
+    pub duplicates: bool,
+    /// `--webhook-shuffle`: the events that follow one interaction are
+    /// delivered in a seeded random order, as Stripe does not promise order.
+    pub shuffle: bool,
+    /// `--webhook-delay`: each delivery waits this long first.
+    pub delay: Option<Duration>,
+    /// `--webhook-seed`: the seed of `--webhook-shuffle`'s order.
+    pub seed: u64,
 }
 
 impl WebhookConfig {
@@ -53,6 +63,10 @@ impl WebhookConfig {
             secret: None,
             retries: 3,
             timeout: Duration::from_secs(10),
+            duplicates: false,
+            shuffle: false,
+            delay: None,
+            seed: 1,
         }
     }
 }
@@ -380,6 +394,36 @@ pub struct Deliverer {
     sets: BTreeMap<CassetteSet, SetEvents>,
     log: Arc<Mutex<Vec<Delivered>>>,
     failures: Arc<AtomicU64>,
+    faults: Faults,
+}
+
+/// The delivery faults asked for, applied deterministically.
+#[derive(Debug, Clone, Copy)]
+struct Faults {
+    duplicates: bool,
+    shuffle: bool,
+    seed: u64,
+}
+
+impl Faults {
+    /// `due` as it goes out: shuffled (seeded by the set, the interaction
+    /// and `--webhook-seed`, so every run gives the same order), each event
+    /// twice when asked.
+    fn apply(self, set: &CassetteSet, after: &str, mut due: Vec<Arc<EventCassette>>) -> Vec<Arc<EventCassette>> {
+        if self.shuffle && due.len() > 1 {
+            use rand::seq::SliceRandom;
+            use rand::SeedableRng;
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (self.seed, set.to_string(), after).hash(&mut hasher);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(hasher.finish());
+            due.shuffle(&mut rng);
+        }
+        if self.duplicates {
+            due = due.into_iter().flat_map(|e| [e.clone(), e]).collect();
+        }
+        due
+    }
 }
 
 /// Reads every event cassette a walk found, by set.
@@ -422,17 +466,21 @@ impl Deliverer {
                 }
             }
             let pending_tx = pending.clone();
-            let (target, secret, log, failures, retries) = (
+            let (target, secret, log, failures, retries, delay) = (
                 target.clone(),
                 secret.clone(),
                 log.clone(),
                 failures.clone(),
                 config.retries,
+                config.delay,
             );
             let set_name = set.to_string();
             // One task per set: its events go out one at a time, in order.
             tokio::spawn(async move {
                 while let Some(event) = rx.recv().await {
+                    if let Some(delay) = delay {
+                        tokio::time::sleep(delay).await;
+                    }
                     let delivered = deliver(&target, &secret, &event, retries, &set_name).await;
                     if !delivered.ok {
                         failures.fetch_add(1, Ordering::Relaxed);
@@ -458,7 +506,17 @@ impl Deliverer {
                 },
             );
         }
-        Ok(Some(Deliverer { sets, log, failures }))
+        let faults = Faults {
+            duplicates: config.duplicates,
+            shuffle: config.shuffle,
+            seed: config.seed,
+        };
+        Ok(Some(Deliverer {
+            sets,
+            log,
+            failures,
+            faults,
+        }))
     }
 
     /// Replay served `cassette` (a file name) in `set`: queue the events
@@ -471,10 +529,11 @@ impl Deliverer {
         let mut triggered = events.triggered.lock().unwrap_or_else(|p| p.into_inner());
         let mut due: Vec<Arc<EventCassette>> = Vec::new();
         if triggered.insert(String::new()) {
-            due.extend(events.first.iter().cloned());
+            due.extend(self.faults.apply(set, "", events.first.clone()));
         }
         if triggered.insert(cassette.to_owned()) {
-            due.extend(events.after.get(cassette).into_iter().flatten().cloned());
+            let after: Vec<Arc<EventCassette>> = events.after.get(cassette).into_iter().flatten().cloned().collect();
+            due.extend(self.faults.apply(set, cassette, after));
         }
         drop(triggered);
         if due.is_empty() {
@@ -542,6 +601,17 @@ impl Deliverer {
     }
 }
 
+/// Sends recorded events by hand (`stripe-vcr webhooks send`): each signed
+/// now with `secret`, one after the other, in the order given, no retries.
+pub async fn send(events: &[(CassetteSet, EventCassette)], url: &str, secret: &str) -> Result<Vec<Delivered>, String> {
+    let target = Target::new(url, Duration::from_secs(10))?;
+    let mut out = Vec::new();
+    for (set, event) in events {
+        out.push(deliver(&target, secret, event, 0, &set.to_string()).await);
+    }
+    Ok(out)
+}
+
 /// One event to the app, signed now, retried `retries` times after a
 /// failure (100 ms, 200 ms, 400 ms… apart).
 async fn deliver(target: &Target, secret: &str, event: &EventCassette, retries: u32, set: &str) -> Delivered {
@@ -579,6 +649,50 @@ async fn deliver(target: &Target, secret: &str, event: &EventCassette, retries: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn faults_are_deterministic_and_do_what_they_say() {
+        let events: Vec<Arc<EventCassette>> = (1..=6)
+            .map(|n| {
+                Arc::new(EventCassette::new(
+                    n,
+                    None,
+                    json!({"id": format!("evt_{n}"), "type": "t"}),
+                    String::new(),
+                ))
+            })
+            .collect();
+        let ids = |v: &[Arc<EventCassette>]| v.iter().map(|e| e.sequence).collect::<Vec<_>>();
+        let set = CassetteSet::root();
+        let none = Faults {
+            duplicates: false,
+            shuffle: false,
+            seed: 1,
+        };
+        assert_eq!(ids(&none.apply(&set, "a", events.clone())), [1, 2, 3, 4, 5, 6]);
+        let twice = Faults {
+            duplicates: true,
+            ..none
+        };
+        assert_eq!(ids(&twice.apply(&set, "a", events[..2].to_vec())), [1, 1, 2, 2]);
+        let shuffled = Faults { shuffle: true, ..none };
+        let first = ids(&shuffled.apply(&set, "a", events.clone()));
+        assert_ne!(first, [1, 2, 3, 4, 5, 6], "shuffled");
+        assert_eq!(
+            ids(&shuffled.apply(&set, "a", events.clone())),
+            first,
+            "the same every run"
+        );
+        let mut sorted = first.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [1, 2, 3, 4, 5, 6], "nothing lost or added");
+        let other_seed = Faults { seed: 2, ..shuffled };
+        assert_ne!(
+            ids(&other_seed.apply(&set, "a", events.clone())),
+            first,
+            "the seed decides"
+        );
+    }
 
     #[test]
     fn an_interaction_names_its_object_the_objects_it_links_to_and_the_ids_in_its_path() {

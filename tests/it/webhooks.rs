@@ -365,3 +365,193 @@ async fn an_app_that_fails_is_retried_then_reported() {
     assert_eq!(summary.webhooks.failed, 1, "{summary}");
     assert!(summary.to_string().contains("1 webhook deliveries FAILED"), "{summary}");
 }
+
+/// A recorded session with four events after the confirm: the workspace and
+/// the Payment Intent's id.
+async fn recorded_session(seed: u64) -> (Workspace, String) {
+    let ws = Workspace::new();
+    let standin = Standin::start_seeded(seed);
+    let recorder = start_record(&ws, &standin).await;
+    let port = recorder.local_addr().port();
+    let app = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
+    let intent = app
+        .post(
+            "create",
+            "/v1/payment_intents",
+            "amount=900&currency=usd&payment_method=pm_card_visa",
+        )
+        .await;
+    let pi = intent.json()["id"].as_str().expect("id").to_owned();
+    app.post("confirm", &format!("/v1/payment_intents/{pi}/confirm"), "")
+        .await;
+    for (n, kind) in [
+        "payment_intent.created",
+        "payment_intent.succeeded",
+        "charge.succeeded",
+        "charge.updated",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let e = event(&format!("evt_{n}"), kind, json!({"id": pi, "object": "payment_intent"}));
+        forward_as_stripe_listen(port, &e).await;
+    }
+    recorder.shutdown().await;
+    standin.stop();
+    (ws, pi)
+}
+
+/// Replays the session with `faults`; the event ids the app got, in order.
+async fn delivered_with(ws: &Workspace, pi: &str, faults: impl FnOnce(&mut WebhookConfig)) -> Vec<String> {
+    let app = App::start(vec![]).await;
+    let mut config = replay_config(ws);
+    let mut webhooks = WebhookConfig {
+        forward_to: Some(app.url()),
+        secret: Some(REPLAY_SECRET.to_owned()),
+        ..WebhookConfig::new()
+    };
+    faults(&mut webhooks);
+    config.webhooks = webhooks;
+    let replayer = stripe_vcr::server::start(config).await.expect("replay starts");
+    let port = replayer.local_addr().port();
+    let client = api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
+    client
+        .post(
+            "create",
+            "/v1/payment_intents",
+            "amount=900&currency=usd&payment_method=pm_card_visa",
+        )
+        .await;
+    client
+        .post("confirm", &format!("/v1/payment_intents/{pi}/confirm"), "")
+        .await;
+    admin(port, reqwest::Method::POST, "/__stripe-vcr/webhooks/flush").await;
+    replayer.shutdown().await;
+    app.received()
+        .iter()
+        .map(|d| {
+            assert_eq!(verify(&d.signature, &d.body, REPLAY_SECRET, now(), 300), Ok(()));
+            serde_json::from_slice::<Value>(&d.body).expect("json")["id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_and_shuffle_reach_the_app_as_asked_and_the_same_every_run() {
+    let (ws, pi) = recorded_session(23).await;
+    let plain = delivered_with(&ws, &pi, |_| {}).await;
+    assert_eq!(plain, ["evt_0", "evt_1", "evt_2", "evt_3"]);
+    let twice = delivered_with(&ws, &pi, |w| w.duplicates = true).await;
+    assert_eq!(
+        twice,
+        ["evt_0", "evt_0", "evt_1", "evt_1", "evt_2", "evt_2", "evt_3", "evt_3"]
+    );
+    let shuffled = delivered_with(&ws, &pi, |w| w.shuffle = true).await;
+    assert_ne!(shuffled, plain, "out of order");
+    let mut sorted = shuffled.clone();
+    sorted.sort();
+    assert_eq!(sorted, plain, "each once");
+    assert_eq!(
+        delivered_with(&ws, &pi, |w| w.shuffle = true).await,
+        shuffled,
+        "seeded: the same order again"
+    );
+    let delayed = delivered_with(&ws, &pi, |w| w.delay = Some(std::time::Duration::from_millis(20))).await;
+    assert_eq!(delayed, plain, "a delay keeps the order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_events_can_be_sent_by_hand() {
+    let (ws, _) = recorded_session(24).await;
+    let app = App::start(vec![]).await;
+    let args = stripe_vcr::cli::args::WebhooksSendArgs {
+        cassettes: ws.cassettes(),
+        set: None,
+        event: None,
+        event_type: Some("charge.succeeded".to_owned()),
+        to: app.url(),
+        secret: REPLAY_SECRET.to_owned(),
+    };
+    let code = stripe_vcr::cli::commands::webhooks_send(&args).await.expect("sent");
+    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    let got = app.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&got[0].body).expect("json")["type"],
+        "charge.succeeded"
+    );
+    assert_eq!(
+        verify(&got[0].signature, &got[0].body, REPLAY_SECRET, now(), 300),
+        Ok(())
+    );
+    let none = stripe_vcr::cli::args::WebhooksSendArgs {
+        event_type: Some("invoice.paid".to_owned()),
+        ..args
+    };
+    assert!(
+        stripe_vcr::cli::commands::webhooks_send(&none).await.is_err(),
+        "nothing matches"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_audited_diffed_and_pruned_with_their_interaction() {
+    let (ws, _) = recorded_session(25).await;
+    // audit: event types per set.
+    let report = stripe_vcr::cli::audit::gather(
+        Some(&ws.cassettes()),
+        &[],
+        stripe_vcr::stripe::validate::schema::Schema::builtin(),
+    )
+    .expect("audit");
+    assert_eq!(
+        report.webhook_events.get("charge.succeeded"),
+        Some(&1),
+        "{:?}",
+        report.webhook_events
+    );
+    assert_eq!(report.webhook_events.values().sum::<usize>(), 4);
+
+    // diff: an event whose object changed, and one only the old recording has.
+    let copy = Workspace::new();
+    std::fs::create_dir_all(copy.cassettes()).expect("mkdir");
+    for name in ws.cassette_files() {
+        std::fs::copy(ws.cassettes().join(&name), copy.cassettes().join(&name)).expect("copy");
+    }
+    let same = stripe_vcr::cli::diff::diff_dirs(&ws.cassettes(), &copy.cassettes()).expect("diff");
+    assert!(same.is_clean(), "{same:?}");
+    let changed = copy.cassettes().join("webhook-003-charge.succeeded.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&changed).expect("read")).expect("json");
+    v["event"]["data"]["object"]["amount"] = json!(901);
+    std::fs::write(&changed, serde_json::to_string_pretty(&v).expect("json")).expect("write");
+    std::fs::remove_file(copy.cassettes().join("webhook-004-charge.updated.json")).expect("rm");
+    let diff = stripe_vcr::cli::diff::diff_dirs(&ws.cassettes(), &copy.cassettes()).expect("diff");
+    assert_eq!(diff.changed.len(), 1, "{diff:?}");
+    assert_eq!(diff.changed[0].request, "webhook charge.succeeded #1");
+    assert_eq!(diff.only_old, ["webhook-004-charge.updated.json"]);
+
+    // prune: a run that never confirmed leaves the confirm and its events unused.
+    let log = ws.cassettes().parent().expect("parent").join("run.jsonl");
+    let mut config = replay_config(&ws);
+    config.audit_log = Some(log.clone());
+    let replayer = stripe_vcr::server::start(config).await.expect("replay starts");
+    api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY)
+        .post(
+            "create",
+            "/v1/payment_intents",
+            "amount=900&currency=usd&payment_method=pm_card_visa",
+        )
+        .await;
+    replayer.shutdown().await;
+    let unused = stripe_vcr::cli::prune::unused(&ws.cassettes(), &[log]).expect("unused");
+    assert_eq!(unused.len(), 5, "the confirm and its four events: {unused:?}");
+    assert!(unused.iter().any(|n| n.starts_with("confirm-")), "{unused:?}");
+    assert_eq!(
+        unused.iter().filter(|n| n.starts_with("webhook-")).count(),
+        4,
+        "{unused:?}"
+    );
+}

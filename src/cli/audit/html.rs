@@ -469,6 +469,9 @@ fn versions_and_clients(report: &Report) -> Markup {
             div class="side-by-side" {
                 (count_table("stripe-versions", "Stripe-Version", "Stripe-Version", &report.stripe_versions))
                 (count_table("user-agents", "Clients (User-Agent)", "Client", &report.clients))
+                @if !report.webhook_events.is_empty() {
+                    (count_table("webhook-events", "Webhook events (set/type)", "Event", &report.webhook_events))
+                }
             }
         }
     }
@@ -823,6 +826,7 @@ mod tests {
                 deprecated: vec![finding],
             },
             stripe_versions: BTreeMap::from([(evil.to_owned(), 1)]),
+            webhook_events: BTreeMap::from([(evil.to_owned(), 1)]),
             clients: BTreeMap::from([(evil.to_owned(), 1)]),
         }
     }

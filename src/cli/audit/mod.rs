@@ -39,6 +39,7 @@ pub enum AuditError {
 pub fn gather(cassettes: Option<&Path>, logs: &[PathBuf], schema: &Schema) -> Result<Report, AuditError> {
     let mut observations = Vec::new();
     let mut sources = Vec::new();
+    let mut webhook_events = std::collections::BTreeMap::new();
     if let Some(dir) = cassettes {
         // Every set, through the one walk; each cassette is read, observed
         // and dropped, so a large library is never held whole.
@@ -46,6 +47,10 @@ pub fn gather(cassettes: Option<&Path>, logs: &[PathBuf], schema: &Schema) -> Re
         for (_, path) in &walk.cassettes {
             let (file_name, cassette) = read_cassette(path)?;
             observations.push(Observation::from_cassette(&LoadedCassette { file_name, cassette }));
+        }
+        for (set, path) in &walk.events {
+            let event = crate::cassette::store::read_event(path)?;
+            *webhook_events.entry(set.qualify(&event.event_type)).or_insert(0) += 1;
         }
         sources.push(match walk.sets_summary() {
             None => format!("{} ({} cassettes)", dir.display(), walk.cassettes.len()),
@@ -63,7 +68,9 @@ pub fn gather(cassettes: Option<&Path>, logs: &[PathBuf], schema: &Schema) -> Re
         ));
         observations.extend(api);
     }
-    Ok(report::build(schema, sources, &observations))
+    let mut report = report::build(schema, sources, &observations);
+    report.webhook_events = webhook_events;
+    Ok(report)
 }
 
 /// The `--fail-on` conditions the report trips, each as a sentence.

@@ -72,6 +72,9 @@ pub struct Report {
     pub findings: Findings,
     /// Requests per `Stripe-Version` header (`(account default)` when absent).
     pub stripe_versions: BTreeMap<String, usize>,
+    /// Webhook events recorded, per set and type (`checkout/charge.refunded`;
+    /// the type alone at the top of the directory).
+    pub webhook_events: BTreeMap<String, usize>,
     /// Requests per client, from `User-Agent` (`PythonBindings/15.3.1`, `curl/8.5.0`).
     pub clients: BTreeMap<String, usize>,
 }
@@ -509,6 +512,7 @@ pub fn build(schema: &Schema, sources: Vec<String>, observations: &[Observation]
         endpoints,
         findings,
         stripe_versions,
+        webhook_events: BTreeMap::new(),
         clients,
     }
 }

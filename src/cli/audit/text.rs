@@ -219,7 +219,11 @@ pub fn render_text(report: &Report, color: bool) -> String {
     for (title, counts) in [
         ("STRIPE-VERSION", &report.stripe_versions),
         ("CLIENTS", &report.clients),
+        ("WEBHOOK EVENTS (SET/TYPE)", &report.webhook_events),
     ] {
+        if counts.is_empty() {
+            continue;
+        }
         let _ = writeln!(out, "{}", paint(title, HEAD));
         let rows = counts
             .iter()
@@ -328,7 +332,11 @@ pub fn render_markdown(report: &Report) -> String {
     for (title, counts) in [
         ("Stripe-Version", &report.stripe_versions),
         ("Clients (User-Agent)", &report.clients),
+        ("Webhook events (set/type)", &report.webhook_events),
     ] {
+        if counts.is_empty() {
+            continue;
+        }
         let _ = writeln!(out, "### {title}\n");
         md_table(
             &mut out,

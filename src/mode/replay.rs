@@ -165,6 +165,9 @@ pub struct Replayer {
     fallback: Option<Recorder>,
     /// `--webhook-forward-to`: recorded events go out after what they followed.
     deliveries: Option<Deliverer>,
+    /// Every recorded event's file name and the interaction it follows, per
+    /// set: an event is unused when that interaction is.
+    events: BTreeMap<CassetteSet, Vec<(String, Option<String>)>>,
 }
 
 impl Replayer {
@@ -199,7 +202,15 @@ impl Replayer {
                 .collect(),
             fallback,
             deliveries: None,
+            events: BTreeMap::new(),
         }
+    }
+
+    /// Knows the recorded events (file name, the interaction each follows),
+    /// for the unused report.
+    pub fn with_events(mut self, events: BTreeMap<CassetteSet, Vec<(String, Option<String>)>>) -> Replayer {
+        self.events = events;
+        self
     }
 
     /// Delivers the recorded webhook events with `deliveries`.
@@ -505,10 +516,21 @@ impl Mode for Replayer {
     }
 
     fn unused(&self) -> Vec<String> {
-        self.sets
-            .iter()
-            .flat_map(|(set, s)| s.index.unused().into_iter().map(move |f| set.qualify(&f)))
-            .collect()
+        let mut unused = Vec::new();
+        for (set, s) in &self.sets {
+            let cassettes = s.index.unused();
+            // An event goes with the interaction it follows.
+            let events = self
+                .events
+                .get(set)
+                .into_iter()
+                .flatten()
+                .filter(|(_, after)| after.as_ref().is_some_and(|a| cassettes.contains(a)));
+            let events: Vec<String> = events.map(|(file, _)| set.qualify(file)).collect();
+            unused.extend(cassettes.iter().map(|f| set.qualify(f)));
+            unused.extend(events);
+        }
+        unused
     }
 }
 

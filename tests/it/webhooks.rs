@@ -294,6 +294,9 @@ async fn recorded_events_replay_in_order_freshly_signed_after_what_they_followed
     );
     let stats = app.stats().await;
     assert_eq!(stats["sets"]["webhooks"]["delivered"], 4, "{stats}");
+    let listed = admin(port, reqwest::Method::GET, "/__stripe-vcr/webhooks").await;
+    assert_eq!(listed["delivered"].as_array().map(Vec::len), Some(4), "{listed}");
+    assert_eq!(listed["pending"]["(default)"], 0, "{listed}");
     let summary = replayer.shutdown().await;
     assert_eq!(
         (summary.webhooks.delivered, summary.webhooks.failed),

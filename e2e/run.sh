@@ -24,6 +24,14 @@ PY_STRIPE=15.3.1
 NODE_STRIPE=22.5.0
 NODE_PROXY_AGENT=9.1.0
 SEED=4242
+# Webhooks (python and node): the `stripe listen` secret the stand-in signs
+# with while recording, the one the app is configured with at replay, and one
+# that is not the app's (its receiver must reject every delivery).
+LISTEN_SECRET=whsec_e2eListenSecretForRecording0123456789
+APP_SECRET=whsec_e2eAppSecretForReplay9876543210abcdef
+WRONG_SECRET=whsec_e2eWrongSecretNotTheAppsOne00000000
+# At least this many events per flow (created, succeeded, charges, refund…).
+MIN_EVENTS=5
 # How long one flow may take before it counts as hung.
 FLOW_TIMEOUT=120
 
@@ -112,10 +120,11 @@ wait_for_line() {
   return 1
 }
 
-# start_standin DIR: sets STANDIN_PID and UPSTREAM.
+# start_standin DIR [ARGS...]: sets STANDIN_PID and UPSTREAM.
 start_standin() {
   local dir=$1
-  "$STANDIN" --listen 127.0.0.1:0 --cert-out "$dir/standin-ca.pem" --seed "$SEED" \
+  shift
+  "$STANDIN" --listen 127.0.0.1:0 --cert-out "$dir/standin-ca.pem" --seed "$SEED" "$@" \
     >"$dir/standin.out" 2>"$dir/standin.log" &
   STANDIN_PID=$!
   CHILDREN+=("$STANDIN_PID")
@@ -125,12 +134,12 @@ start_standin() {
   }
 }
 
-# start_vcr NAME DIR ARGS...: runs `stripe-vcr ARGS` with output in DIR/NAME.{out,log};
-# sets VCR_PID and PORT.
+# start_vcr NAME DIR ARGS...: runs `stripe-vcr ARGS` with output in DIR/NAME.{out,log},
+# listening on $VCR_LISTEN (default 127.0.0.1:0); sets VCR_PID and PORT.
 start_vcr() {
   local name=$1 dir=$2
   shift 2
-  "$VCR" "$@" --listen 127.0.0.1:0 --cassettes "$dir/cassettes" --certs "$dir/certs" --validate strict \
+  "$VCR" "$@" --listen "${VCR_LISTEN:-127.0.0.1:0}" --cassettes "$dir/cassettes" --certs "$dir/certs" --validate strict \
     >"$dir/$name.out" 2>"$dir/$name.log" &
   VCR_PID=$!
   CHILDREN+=("$VCR_PID")
@@ -138,6 +147,44 @@ start_vcr() {
     REASON="stripe-vcr $name did not start: $(tail -n 3 "$dir/$name.log")"
     return 1
   }
+}
+
+# free_port: a port nothing listens on at 127.0.0.1 (the stand-in must know
+# the proxy's webhook URL before the proxy, which needs the stand-in's, starts).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_receiver CLIENT DIR NAME SECRET: the client's webhook receiver app,
+# verifying with SECRET, its verified events in DIR/NAME.events and its
+# rejections in DIR/NAME.rejected; sets RECEIVER_PID and RECEIVER_PORT.
+start_receiver() {
+  local client=$1 dir=$2 name=$3 secret=$4
+  local args=(--secret "$secret" --transcript "$dir/$name.events" --rejections "$dir/$name.rejected")
+  case "$client" in
+    python) "$VENV/bin/python" "$ROOT/e2e/python/receiver.py" "${args[@]}" >"$dir/$name.out" 2>"$dir/$name.log" & ;;
+    node) E2E_NODE_DIR=$NODE_DIR node "$ROOT/e2e/node/receiver.mjs" "${args[@]}" >"$dir/$name.out" 2>"$dir/$name.log" & ;;
+  esac
+  RECEIVER_PID=$!
+  CHILDREN+=("$RECEIVER_PID")
+  RECEIVER_PORT=$(wait_for_line "$dir/$name.out" '1{/^[0-9][0-9]*$/p;}' "$RECEIVER_PID") || {
+    REASON="the $name did not start: $(tail -n 3 "$dir/$name.log")"
+    return 1
+  }
+}
+
+# json_get FILE KEY...: prints FILE's JSON value at that path (a key or list index each).
+json_get() {
+  python3 -c 'import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]:
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(v)' "$@"
+}
+
+# lines FILE: how many lines FILE has (0 if it does not exist).
+lines() {
+  if [ -f "$1" ]; then grep -c '' "$1" || true; else echo 0; fi
 }
 
 # stop PID SIGNAL: signals PID and waits (10 s at most) for it to exit.
@@ -207,6 +254,56 @@ check_validation() {
   fi
 }
 
+# check_replayed_events DIR: the replay receiver verified the same events, in
+# the same order, as the recording receiver, and rejected none.
+check_replayed_events() {
+  local dir=$1
+  if [ -s "$dir/replay-receiver.rejected" ]; then
+    REASON="replay: the receiver rejected deliveries:"$'\n'"$(sed 's/^/    /' "$dir/replay-receiver.rejected")"
+    return 1
+  fi
+  if ! diff -u --label record --label replay "$dir/record-receiver.events" "$dir/replay-receiver.events" \
+    >"$dir/events-diff.txt"; then
+    REASON="replay delivered other events than recording did:"$'\n'"$(sed 's/^/    /' "$dir/events-diff.txt")"
+    return 1
+  fi
+}
+
+# check_wrong_secret CLIENT MODE DIR: replayed again to a receiver that
+# verifies with another secret than the proxy signs with, every delivery is
+# rejected (the signature is real), and the proxy counts them failed.
+check_wrong_secret() {
+  local client=$1 mode=$2 dir=$3 expected rejected failed
+  expected=$(lines "$dir/record-receiver.events")
+  start_receiver "$client" "$dir" wrong-receiver "$WRONG_SECRET" || return 1
+  start_vcr replay-wrong "$dir" replay --webhook-forward-to "http://127.0.0.1:$RECEIVER_PORT/webhook" \
+    --webhook-secret "$APP_SECRET" --webhook-retries 0 || return 1
+  KEY=sk_test_e2eReplay${client}Key9876543210
+  if ! run_flow "$client" "$mode" "$dir/C"; then
+    REASON="replay (wrong secret): the flow failed:"$'\n'"$(tail -n 15 "$dir/C.err" | sed 's/^/    /')"
+    return 1
+  fi
+  if ! curl -sS --fail -X POST "http://127.0.0.1:$PORT/__stripe-vcr/webhooks/flush" >"$dir/wrong-flush.json" 2>&1 ||
+    ! curl -sS --fail "http://127.0.0.1:$PORT/__stripe-vcr/stats" >"$dir/wrong-stats.json" 2>&1; then
+    REASON="replay (wrong secret): flush or stats failed: $(cat "$dir/wrong-flush.json" "$dir/wrong-stats.json" 2>/dev/null)"
+    return 1
+  fi
+  stop "$VCR_PID" INT || { REASON="stripe-vcr replay (wrong secret) did not stop on SIGINT"; return 1; }
+  stop "$RECEIVER_PID" TERM || true
+  rejected=$(lines "$dir/wrong-receiver.rejected")
+  # (stripe-vcr 0c12ce9 nests the webhook counters under "sets".)
+  failed=$(json_get "$dir/wrong-stats.json" webhooks failed 2>/dev/null ||
+    json_get "$dir/wrong-stats.json" sets webhooks failed 2>/dev/null || echo "?")
+  if [ -s "$dir/wrong-receiver.events" ] || [ "$rejected" != "$expected" ] || [ "$failed" != "$expected" ]; then
+    REASON="replay (wrong secret): the receiver accepted $(lines "$dir/wrong-receiver.events") and rejected $rejected deliveries, the proxy counts $failed failed; expected all $expected rejected and failed"
+    return 1
+  fi
+  if ! diff -u --label record --label replay-wrong "$dir/A.txt" "$dir/C.txt" >"$dir/diff-wrong.txt"; then
+    REASON="replay (wrong secret) differs from record:"$'\n'"$(sed 's/^/    /' "$dir/diff-wrong.txt")"
+    return 1
+  fi
+}
+
 # run_case CLIENT MODE: record, then replay, then compare. Sets REASON on failure.
 run_case() {
   local client=$1 mode=$2 dir="$RUN/$1-$2" expected rec rep
@@ -215,25 +312,82 @@ run_case() {
   REASON=""
   CA=$dir/certs/ca.pem
 
+  # Webhooks for the SDK clients: the stand-in sends its events, as `stripe
+  # listen` forwards them, to the proxy, which records them and forwards them
+  # to the client's receiver app; replay delivers them again, signed afresh.
+  local hooks=false
+  local standin_hooks=() record_hooks=() replay_hooks=()
+  [ "$client" = curl ] || hooks=true
+
   # Record: flow -> stripe-vcr record -> seeded stand-in.
-  start_standin "$dir" || return 1
-  start_vcr record "$dir" record --upstream "$UPSTREAM" --upstream-ca "$dir/standin-ca.pem" || return 1
+  if $hooks; then
+    start_receiver "$client" "$dir" record-receiver "$LISTEN_SECRET" || return 1
+    record_hooks=(--webhook-forward-to "http://127.0.0.1:$RECEIVER_PORT/webhook" --webhook-secret "$LISTEN_SECRET")
+    VCR_LISTEN=127.0.0.1:$(free_port)
+    standin_hooks=(--webhook-url "http://$VCR_LISTEN/__stripe-vcr/webhooks" --webhook-secret "$LISTEN_SECRET")
+  fi
+  start_standin "$dir" "${standin_hooks[@]}" || return 1
+  start_vcr record "$dir" record --upstream "$UPSTREAM" --upstream-ca "$dir/standin-ca.pem" "${record_hooks[@]}" || return 1
+  VCR_LISTEN=
   KEY=sk_test_e2eRecordOnly${client}Key0123456789
   if ! run_flow "$client" "$mode" "$dir/A"; then
     REASON="record: the flow failed:"$'\n'"$(tail -n 15 "$dir/A.err" | sed 's/^/    /')"
     return 1
   fi
+  if $hooks; then
+    # Every event the flow caused has gone through the proxy to the receiver.
+    if ! curl -sS --fail --cacert "$dir/standin-ca.pem" -X POST "$UPSTREAM/__standin/webhooks/flush" \
+      >"$dir/standin-flush.json" 2>&1; then
+      REASON="record: the stand-in's webhook flush failed: $(cat "$dir/standin-flush.json")"
+      return 1
+    fi
+  fi
   stop "$VCR_PID" INT || { REASON="stripe-vcr record did not stop on SIGINT"; return 1; }
   stop "$STANDIN_PID" TERM || true
+  if $hooks; then
+    stop "$RECEIVER_PID" TERM || true
+    local sent events failed_sends
+    sent=$(json_get "$dir/standin-flush.json" delivered)
+    failed_sends=$(json_get "$dir/standin-flush.json" failed)
+    events=$(lines "$dir/record-receiver.events")
+    if [ "$failed_sends" != 0 ] || [ "$sent" -lt "$MIN_EVENTS" ] || [ "$events" != "$sent" ]; then
+      REASON="record: the stand-in sent $sent events ($failed_sends failed), the receiver verified $events; expected at least $MIN_EVENTS, all verified"
+      return 1
+    fi
+    if [ -s "$dir/record-receiver.rejected" ]; then
+      REASON="record: the receiver rejected deliveries:"$'\n'"$(sed 's/^/    /' "$dir/record-receiver.rejected")"
+      return 1
+    fi
+    if grep -q 'webhook signature does not check\|webhook delivery without a Stripe-Signature' "$dir/record.log"; then
+      REASON="record: the proxy found a bad stand-in signature: $(grep -m1 'webhook' "$dir/record.log")"
+      return 1
+    fi
+    if [ "$(find "$dir/cassettes" -name 'webhook-*.json' | wc -l)" != "$sent" ]; then
+      REASON="record: $sent events sent but $(find "$dir/cassettes" -name 'webhook-*.json' | wc -l) event cassettes"
+      return 1
+    fi
+    start_receiver "$client" "$dir" replay-receiver "$APP_SECRET" || return 1
+    replay_hooks=(--webhook-forward-to "http://127.0.0.1:$RECEIVER_PORT/webhook" --webhook-secret "$APP_SECRET")
+  fi
 
   # Replay: no upstream at all, another key.
-  start_vcr replay "$dir" replay || return 1
+  start_vcr replay "$dir" replay "${replay_hooks[@]}" || return 1
   KEY=sk_test_e2eReplay${client}Key9876543210
   if ! run_flow "$client" "$mode" "$dir/B"; then
     REASON="replay: the flow failed:"$'\n'"$(tail -n 15 "$dir/B.err" | sed 's/^/    /')"
     return 1
   fi
+  if $hooks && ! curl -sS --fail -X POST "http://127.0.0.1:$PORT/__stripe-vcr/webhooks/flush" \
+    >"$dir/replay-flush.json" 2>&1; then
+    REASON="replay: the proxy's webhook flush failed: $(cat "$dir/replay-flush.json")"
+    return 1
+  fi
   stop "$VCR_PID" INT || { REASON="stripe-vcr replay did not stop on SIGINT"; return 1; }
+  if $hooks; then
+    stop "$RECEIVER_PID" TERM || true
+    check_replayed_events "$dir" || return 1
+    check_wrong_secret "$client" "$mode" "$dir" || return 1
+  fi
 
   if [ "$(tail -n 1 "$dir/A.txt")" != '{"step": "done"}' ] && [ "$(tail -n 1 "$dir/A.txt")" != '{"step":"done"}' ]; then
     REASON="record: the transcript does not end with the done step"

@@ -1,4 +1,5 @@
-//! Events: the ordered log of state changes (`GET /v1/events`), kept for webhook delivery later.
+//! Events: the ordered log of state changes (`GET /v1/events`), each also
+//! queued for webhook delivery with `--webhook-url` (see `webhooks`).
 
 use serde_json::{json, Value};
 
@@ -76,6 +77,9 @@ impl State {
             request_id: self.ctx.request_id.clone(),
             idempotency_key: self.ctx.idempotency_key.clone(),
         };
+        if let Some(outbox) = &mut self.outbox {
+            outbox.push(event.clone());
+        }
         self.events.insert(event);
     }
 

@@ -16,6 +16,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::hooks::{echo_hooks, DELAY_HEADER, HOLD_HEADER};
 use crate::state::State;
+use crate::webhooks::{AnswerSent, Webhooks, FLUSH_PATH};
 use std::collections::HashMap;
 
 /// `Stripe-Version` sent back when the request does not name one.
@@ -42,11 +43,51 @@ pub(crate) async fn serve_connection(
     };
     let service = hyper::service::service_fn(move |req| {
         let app = app.clone();
-        async move { Ok::<_, Infallible>(app.handle(req).await) }
+        async move {
+            let response = app.handle(req).await;
+            Ok::<_, Infallible>(AnswerBody::carry(response))
+        }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     if let Err(err) = builder.serve_connection(TokioIo::new(tls), service).await {
         eprintln!("standin: connection with {peer} ended with an error: {err}");
+    }
+}
+
+/// A response body that keeps the [`AnswerSent`] guard of the events its
+/// request caused until hyper is done sending it (and drops the body), so
+/// their webhooks go out after the answer.
+pub(crate) struct AnswerBody {
+    inner: Full<Bytes>,
+    _sent: Option<Arc<AnswerSent>>,
+}
+
+impl AnswerBody {
+    /// Moves the guard (if any) from the response's extensions into its body.
+    pub(crate) fn carry(response: Response<Full<Bytes>>) -> Response<AnswerBody> {
+        let (mut parts, inner) = response.into_parts();
+        let sent = parts.extensions.remove::<Arc<AnswerSent>>();
+        Response::from_parts(parts, AnswerBody { inner, _sent: sent })
+    }
+}
+
+impl hyper::body::Body for AnswerBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -58,6 +99,8 @@ pub(crate) struct App {
     pub(crate) state: Mutex<State>,
     /// `Standin-Hold` tokens: 1 once a request is held, 2 once released.
     pub(crate) holds: Mutex<HashMap<String, tokio::sync::watch::Sender<u8>>>,
+    /// Webhook delivery (`--webhook-url`), if on.
+    pub(crate) webhooks: Option<Webhooks>,
 }
 
 /// The parts of an HTTP request the API logic needs.
@@ -112,11 +155,49 @@ impl App {
         Self {
             state: Mutex::new(State::new(seed)),
             holds: Mutex::new(HashMap::new()),
+            webhooks: None,
         }
+    }
+
+    /// Delivers every event from now on (`--webhook-url`).
+    pub(crate) fn deliver_webhooks(&mut self, webhooks: Webhooks) {
+        self.state.get_mut().unwrap_or_else(|e| e.into_inner()).outbox = Some(Vec::new());
+        self.webhooks = Some(webhooks);
+    }
+
+    /// `POST /__standin/webhooks/flush`: waits until every queued event is
+    /// delivered or given up on.
+    async fn flush_endpoint(&self, method: &Method, path: &str) -> Option<Response<Full<Bytes>>> {
+        if path != FLUSH_PATH {
+            return None;
+        }
+        let (status, body) = match (method, &self.webhooks) {
+            (&Method::POST, Some(webhooks)) => {
+                let counts = webhooks.flush().await;
+                (
+                    StatusCode::OK,
+                    serde_json::json!({"delivered": counts.delivered, "failed": counts.failed}),
+                )
+            }
+            (&Method::POST, None) => (StatusCode::OK, serde_json::json!({"delivered": 0, "failed": 0})),
+            _ => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                serde_json::json!({"error": {"message": format!("{FLUSH_PATH} takes POST"), "type": "invalid_request_error"}}),
+            ),
+        };
+        let mut response = Response::new(Full::new(json_bytes(&body)));
+        *response.status_mut() = status;
+        response
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        Some(response)
     }
 
     /// Answers one HTTP request.
     pub(crate) async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        if let Some(response) = self.flush_endpoint(req.method(), req.uri().path()).await {
+            return response;
+        }
         if let Some(response) = self.hold_endpoint(req.method(), req.uri().path()).await {
             return response;
         }
@@ -155,11 +236,16 @@ impl App {
             headers: parts.headers,
             body,
         };
-        let (request_id, reply) = {
+        let (request_id, reply, sent) = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let request_id = state.ids.request_id();
             let reply = state.execute(&request, &request_id);
-            (request_id, reply)
+            // Queued under the lock: the queue's order is the log's.
+            let sent = match (&self.webhooks, state.outbox.as_mut()) {
+                (Some(webhooks), Some(outbox)) => webhooks.enqueue(std::mem::take(outbox)),
+                _ => None,
+            };
+            (request_id, reply, sent)
         };
         eprintln!(
             "standin: {} {} -> {} ({request_id}{})",
@@ -168,7 +254,11 @@ impl App {
             reply.status.as_u16(),
             if reply.replayed { ", replayed" } else { "" }
         );
-        echo_hooks(&request.headers, finish_response(&request, &request_id, reply))
+        let mut response = echo_hooks(&request.headers, finish_response(&request, &request_id, reply));
+        if let Some(sent) = sent {
+            response.extensions_mut().insert(sent);
+        }
+        response
     }
 }
 

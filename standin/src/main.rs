@@ -15,6 +15,7 @@
 //!
 //! ```text
 //! stripe-vcr-standin [--listen 127.0.0.1:0] [--cert-out PATH] [--seed N]
+//!                    [--webhook-url URL --webhook-secret whsec_…]
 //! ```
 //!
 //! At start it generates a throw-away CA and a leaf certificate for
@@ -48,6 +49,15 @@
 //! `POST /__standin/release/TOKEN`, and `GET /__standin/held/TOKEN` answers
 //! once a request carrying TOKEN is being held (both give up after 30 s), so
 //! a test can order requests by events instead of sleeps.
+//!
+//! Webhooks: with `--webhook-url URL --webhook-secret whsec_…` every event
+//! the log gains (`payment_intent.created`, `charge.succeeded`…) is POSTed to
+//! URL as `stripe listen` forwards events: the event's JSON, signed in
+//! `Stripe-Signature` (`t=<now>,v1=<HMAC-SHA256 of "t.body">`), after the API
+//! answer that caused it, one at a time in log order. `POST
+//! /__standin/webhooks/flush` (no auth) waits until all have gone out and
+//! answers `{"delivered": N, "failed": M}`. Ids and bodies are the same with
+//! or without the flags.
 //!
 //! Echo hooks, for the secrets corpus (a hostile upstream echoing crafted
 //! values). Each value is percent-decoded once, so a test can plant any
@@ -91,6 +101,7 @@ mod setup_intents;
 mod state;
 mod tls;
 mod v2;
+mod webhooks;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -121,6 +132,13 @@ struct Args {
     /// Deterministic mode: seeded ids and a fixed clock starting at 1767225600.
     #[arg(long)]
     seed: Option<u64>,
+    /// POST every event to this http:// URL as `stripe listen` forwards them
+    /// (signed with --webhook-secret), in log order, after the API answer.
+    #[arg(long, value_name = "URL", requires = "webhook_secret")]
+    webhook_url: Option<String>,
+    /// The secret deliveries are signed with (`whsec_…`, used whole as the HMAC key).
+    #[arg(long, value_name = "WHSEC", requires = "webhook_url")]
+    webhook_secret: Option<String>,
 }
 
 #[tokio::main]
@@ -139,7 +157,15 @@ async fn main() {
     writeln!(stdout, "listening on https://{addr}").expect("stdout must be writable");
     stdout.flush().expect("stdout must be flushable");
 
-    let app = Arc::new(App::new(args.seed));
+    let mut app = App::new(args.seed);
+    if let (Some(url), Some(secret)) = (&args.webhook_url, &args.webhook_secret) {
+        let endpoint = webhooks::Endpoint::parse(url).unwrap_or_else(|e| {
+            eprintln!("standin: {e}");
+            std::process::exit(2);
+        });
+        app.deliver_webhooks(webhooks::Webhooks::start(endpoint, secret.clone()));
+    }
+    let app = Arc::new(app);
     loop {
         match listener.accept().await {
             Ok((tcp, peer)) => {

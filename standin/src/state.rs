@@ -58,6 +58,9 @@ pub(crate) struct State {
     pub(crate) event_destinations: Collection<EventDestination>,
     /// The request being run.
     pub(crate) ctx: RequestContext,
+    /// Events not yet queued for webhook delivery, in log order; `None`
+    /// unless `--webhook-url` is given.
+    pub(crate) outbox: Option<Vec<Event>>,
 }
 
 impl State {
@@ -79,6 +82,7 @@ impl State {
             webhook_endpoints: Collection::default(),
             event_destinations: Collection::default(),
             ctx: RequestContext::default(),
+            outbox: None,
         }
     }
 

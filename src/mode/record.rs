@@ -370,14 +370,20 @@ impl Mode for Recorder {
             ));
             return handled;
         };
-        let file_name = ticket.file_name.clone();
+        // Known to the events before the cassette is written: Stripe may send
+        // the events this request caused as soon as it has answered.
+        if let Some(events) = &self.events {
+            let request_id = upstream.headers.get("request-id").and_then(|v| v.to_str().ok());
+            events.interaction(
+                &request.set,
+                &ticket.file_name,
+                request_id,
+                &request.path,
+                &upstream.body,
+            );
+        }
         match self.save(&request, endpoint, ticket, &upstream).await {
-            Ok(name) => {
-                if let Some(events) = &self.events {
-                    events.interaction(&request.set, &file_name, &request.path, &upstream.body);
-                }
-                Handled::ok(response, Outcome::Recorded, Some(name))
-            }
+            Ok(name) => Handled::ok(response, Outcome::Recorded, Some(name)),
             Err(reason) => {
                 let warning = format!(
                     "cassette not saved in {}: {reason}",

@@ -150,6 +150,9 @@ struct Place {
 
 #[derive(Debug, Default)]
 struct Links {
+    /// Each interaction by the `Request-Id` Stripe answered it with: an
+    /// event's `request.id` names the request that caused it.
+    by_request: HashMap<String, Place>,
     /// The latest interaction that created or touched each object.
     by_object: HashMap<String, Place>,
     /// The latest interaction of each set.
@@ -206,8 +209,17 @@ impl EventRecorder {
         })
     }
 
-    /// Notes an interaction just recorded, for the events that follow it.
-    pub fn interaction(&self, set: &CassetteSet, file_name: &str, path: &str, response: &[u8]) {
+    /// Notes an interaction as soon as the upstream has answered it (before
+    /// its cassette is written, so an event Stripe sends right after the
+    /// answer finds it): its `Request-Id`, and the objects it touched.
+    pub fn interaction(
+        &self,
+        set: &CassetteSet,
+        file_name: &str,
+        request_id: Option<&str>,
+        path: &str,
+        response: &[u8],
+    ) {
         let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
         links.order += 1;
         let place = Place {
@@ -215,23 +227,34 @@ impl EventRecorder {
             file_name: file_name.to_owned(),
             order: links.order,
         };
+        if let Some(id) = request_id.filter(|id| !id.is_empty()) {
+            links.by_request.insert(id.to_owned(), place.clone());
+        }
         for id in touched_ids(path, response) {
             links.by_object.insert(id, place.clone());
         }
         links.latest.insert(set.clone(), place);
     }
 
-    /// Where an event goes: the set and interaction of the latest recorded
-    /// interaction that touched an object it names; else the root set,
-    /// after its latest interaction. Never before the interaction the set's
-    /// previous event follows, so that replay, which delivers an event once
-    /// it has served what the event follows, delivers in arrival order.
+    /// Where an event goes: the interaction whose `Request-Id` is the
+    /// event's `request.id` (the request that caused it); else the latest
+    /// recorded interaction that touched an object it names; else the root
+    /// set, after its latest interaction. Never before the interaction the
+    /// set's previous event follows, so that replay, which delivers an
+    /// event once it has served what the event follows, delivers in arrival
+    /// order.
     fn place_of(links: &Links, event: &Value) -> (CassetteSet, Option<String>) {
-        let linked = webhook::named_ids(event)
-            .iter()
-            .filter_map(|id| links.by_object.get(id))
-            .max_by_key(|p| p.order)
+        let by_request = event["request"]["id"]
+            .as_str()
+            .and_then(|id| links.by_request.get(id))
             .cloned();
+        let linked = by_request.or_else(|| {
+            webhook::named_ids(event)
+                .iter()
+                .filter_map(|id| links.by_object.get(id))
+                .max_by_key(|p| p.order)
+                .cloned()
+        });
         let root = CassetteSet::root();
         let place = linked.or_else(|| links.latest.get(&root).cloned());
         let Some(mut place) = place else {
@@ -717,23 +740,32 @@ mod tests {
         recorder.interaction(
             &CassetteSet::root(),
             "customers.create-a-001.json",
+            Some("req_Customer"),
             "/v1/customers",
             br#"{"id":"cus_1"}"#,
         );
         recorder.interaction(
             &checkout,
             "create-b-001.json",
+            Some("req_Create"),
             "/v1/payment_intents",
             br#"{"id":"pi_1","customer":"cus_1"}"#,
         );
         recorder.interaction(
             &checkout,
             "confirm-c-001.json",
+            None,
             "/v1/payment_intents/pi_1/confirm",
             br#"{"id":"pi_1","latest_charge":"ch_1"}"#,
         );
         let links = recorder.links.lock().expect("links");
         let succeeded = json!({"type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1"}}});
+        // By the request that caused it, first: the create, not the confirm.
+        let created = json!({"type": "payment_intent.created", "request": {"id": "req_Create"}, "data": {"object": {"id": "pi_1"}}});
+        assert_eq!(
+            EventRecorder::place_of(&links, &created),
+            (checkout.clone(), Some("create-b-001.json".to_owned()))
+        );
         assert_eq!(
             EventRecorder::place_of(&links, &succeeded),
             (checkout.clone(), Some("confirm-c-001.json".to_owned()))

@@ -200,7 +200,9 @@ stop() {
     kill -KILL "$pid" 2>/dev/null || true
     status=1
   fi
-  wait "$pid" 2>/dev/null || true
+  # The exit status, for callers that check it (STOPPED_STATUS).
+  STOPPED_STATUS=0
+  wait "$pid" 2>/dev/null || STOPPED_STATUS=$?
   # Reaped: forget it, so cleanup never signals a recycled pid.
   local kept=() child
   for child in "${CHILDREN[@]}"; do
@@ -277,7 +279,7 @@ check_wrong_secret() {
   expected=$(lines "$dir/record-receiver.events")
   start_receiver "$client" "$dir" wrong-receiver "$WRONG_SECRET" || return 1
   start_vcr replay-wrong "$dir" replay --webhook-forward-to "http://127.0.0.1:$RECEIVER_PORT/webhook" \
-    --webhook-secret "$APP_SECRET" --webhook-retries 0 || return 1
+    --webhook-secret "$APP_SECRET" --webhook-retries 0 --fail-on-webhook-error || return 1
   KEY=sk_test_e2eReplay${client}Key9876543210
   if ! run_flow "$client" "$mode" "$dir/C"; then
     REASON="replay (wrong secret): the flow failed:"$'\n'"$(tail -n 15 "$dir/C.err" | sed 's/^/    /')"
@@ -289,6 +291,10 @@ check_wrong_secret() {
     return 1
   fi
   stop "$VCR_PID" INT || { REASON="stripe-vcr replay (wrong secret) did not stop on SIGINT"; return 1; }
+  if [ "$STOPPED_STATUS" -eq 0 ]; then
+    REASON="replay (wrong secret): --fail-on-webhook-error, yet stripe-vcr exited 0 with every delivery refused"
+    return 1
+  fi
   stop "$RECEIVER_PID" TERM || true
   rejected=$(lines "$dir/wrong-receiver.rejected")
   # (stripe-vcr 0c12ce9 nests the webhook counters under "sets".)
@@ -300,6 +306,48 @@ check_wrong_secret() {
   fi
   if ! diff -u --label record --label replay-wrong "$dir/A.txt" "$dir/C.txt" >"$dir/diff-wrong.txt"; then
     REASON="replay (wrong secret) differs from record:"$'\n'"$(sed 's/^/    /' "$dir/diff-wrong.txt")"
+    return 1
+  fi
+}
+
+# check_faults CLIENT MODE DIR: replayed with --webhook-duplicates and
+# --webhook-shuffle, the receiver (the SDK's verification) gets every recorded
+# event exactly twice, each right after itself, and the events that followed
+# one interaction in another order than recorded.
+check_faults() {
+  local client=$1 mode=$2 dir=$3
+  start_receiver "$client" "$dir" faults-receiver "$APP_SECRET" || return 1
+  start_vcr replay-faults "$dir" replay --webhook-forward-to "http://127.0.0.1:$RECEIVER_PORT/webhook" \
+    --webhook-secret "$APP_SECRET" --webhook-duplicates --webhook-shuffle || return 1
+  KEY=sk_test_e2eReplay${client}Key9876543210
+  if ! run_flow "$client" "$mode" "$dir/D"; then
+    REASON="replay (faults): the flow failed:"$'\n'"$(tail -n 15 "$dir/D.err" | sed 's/^/    /')"
+    return 1
+  fi
+  if ! curl -sS --fail -X POST "http://127.0.0.1:$PORT/__stripe-vcr/webhooks/flush" >"$dir/faults-flush.json" 2>&1; then
+    REASON="replay (faults): flush failed: $(cat "$dir/faults-flush.json")"
+    return 1
+  fi
+  stop "$VCR_PID" INT || { REASON="stripe-vcr replay (faults) did not stop on SIGINT"; return 1; }
+  stop "$RECEIVER_PID" TERM || true
+  if ! python3 - "$dir/record-receiver.events" "$dir/faults-receiver.events" "$dir/faults-receiver.rejected" >"$dir/faults.txt" 2>&1 <<'PY'
+import sys
+recorded = open(sys.argv[1]).read().splitlines()
+got = open(sys.argv[2]).read().splitlines()
+try:
+    rejected = open(sys.argv[3]).read().splitlines()
+except FileNotFoundError:
+    rejected = []
+assert not rejected, f"the receiver rejected {len(rejected)} deliveries"
+assert len(got) == 2 * len(recorded), f"{len(got)} deliveries for {len(recorded)} events"
+pairs = [got[i] for i in range(0, len(got), 2)]
+assert all(got[i] == got[i + 1] for i in range(0, len(got), 2)), "a duplicate did not follow its event"
+assert sorted(pairs) == sorted(recorded), "not the recorded events"
+assert pairs != recorded, "shuffled, yet in the recorded order"
+print(f"{len(recorded)} events, each twice, {sum(a != b for a, b in zip(pairs, recorded))} out of place")
+PY
+  then
+    REASON="replay (faults): $(tail -n 1 "$dir/faults.txt")"
     return 1
   fi
 }
@@ -387,6 +435,10 @@ run_case() {
     stop "$RECEIVER_PID" TERM || true
     check_replayed_events "$dir" || return 1
     check_wrong_secret "$client" "$mode" "$dir" || return 1
+    # Delivery faults do not depend on how the app reached the proxy: once per SDK.
+    if [ "$mode" = base-url ]; then
+      check_faults "$client" "$mode" "$dir" || return 1
+    fi
   fi
 
   if [ "$(tail -n 1 "$dir/A.txt")" != '{"step": "done"}' ] && [ "$(tail -n 1 "$dir/A.txt")" != '{"step":"done"}' ]; then

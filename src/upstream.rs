@@ -159,7 +159,7 @@ impl Upstream {
                 roots.add(cert).map_err(|e| bad_ca(e.to_string()))?;
             }
         }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| bad(&e.to_string()))?

@@ -258,7 +258,7 @@ impl CertificateAuthority {
             issuer,
             permitted,
             permitted_display,
-            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
         })
     }
 
@@ -758,7 +758,7 @@ mod tests {
         roots.add(ca.cert_der().clone()).unwrap();
         let verifier = WebPkiServerVerifier::builder_with_provider(
             Arc::new(roots),
-            Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            Arc::new(rustls::crypto::ring::default_provider()),
         )
         .build()
         .unwrap();

@@ -365,7 +365,7 @@ mod tests {
 
         let mut roots = RootCertStore::empty();
         roots.add(ca.cert_der().clone()).unwrap();
-        let mut client = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        let mut client = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_root_certificates(roots)

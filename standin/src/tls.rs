@@ -50,14 +50,14 @@ impl TlsMaterial {
         })
     }
 
-    /// A rustls server config (aws-lc-rs provider, ALPN `h2` and `http/1.1`).
+    /// A rustls server config (ring provider, ALPN `h2` and `http/1.1`).
     pub(crate) fn server_config(&self) -> rustls::ServerConfig {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let key =
             rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(self.leaf_key.clone()));
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .expect("the aws-lc-rs provider supports the default protocol versions")
+            .expect("the ring provider supports the default protocol versions")
             .with_no_client_auth()
             .with_single_cert(self.chain.clone(), key)
             .expect("the generated certificate and key must match");
@@ -78,7 +78,7 @@ mod tests {
         let mut roots = rustls::RootCertStore::empty();
         let ca = material.chain.last().expect("chain has the CA").clone();
         roots.add(ca).expect("CA is a valid root");
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut client = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("versions")

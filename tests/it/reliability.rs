@@ -663,7 +663,7 @@ fn random_bytes(seed: u64, n: usize) -> Vec<u8> {
 
 /// A real TLS ClientHello for `localhost`, as the first flight of a client.
 fn client_hello() -> Vec<u8> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("protocol versions")

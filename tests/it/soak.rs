@@ -307,7 +307,7 @@ fn tls_trusting(ca: &Path) -> Arc<rustls::ClientConfig> {
     roots
         .add(rustls::pki_types::CertificateDer::from_pem_file(ca).expect("CA PEM"))
         .expect("CA");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("protocol versions")

@@ -105,7 +105,7 @@ async fn forward_as_stripe_listen(proxy_port: u16, event: &Value) -> (u16, Value
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs() as i64;
-    let resp = reqwest::Client::builder()
+    let resp = http_client()
         .no_proxy()
         .build()
         .expect("client")
@@ -128,7 +128,7 @@ fn now() -> i64 {
 }
 
 async fn admin(port: u16, method: reqwest::Method, path: &str) -> Value {
-    reqwest::Client::builder()
+    http_client()
         .no_proxy()
         .build()
         .expect("client")

@@ -216,7 +216,15 @@ fn ca_cert(ca: &Path) -> reqwest::Certificate {
 
 /// A client builder that trusts only the CA at `ca` (the proxy's, or the stand-in's).
 pub fn trusting(ca: &Path) -> reqwest::ClientBuilder {
-    reqwest::Client::builder().tls_certs_only([ca_cert(ca)])
+    http_client().tls_certs_only([ca_cert(ca)])
+}
+
+/// A client builder, the process's crypto provider (ring, as the proxy's)
+/// installed first: reqwest is built without one of its own.
+pub fn http_client() -> reqwest::ClientBuilder {
+    // Already installed (by an earlier call) is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }
 
 /// A loopback port with nothing listening on it (bound, then released).

@@ -502,25 +502,58 @@ run_case() {
   fi
 }
 
-passed=0
-failed=0
-started=$SECONDS
+# The cases are independent (each its own directory, stand-in, proxy and
+# ports), and mostly wait on processes starting and answering: two run at a
+# time (E2E_JOBS). Results are printed in case order once all are done.
+cases=()
 for client in "${CLIENTS[@]}"; do
   case "$client" in
     curl) modes=(base-url proxy cli-form) ;;
     *) modes=(base-url proxy) ;;
   esac
   for mode in "${modes[@]}"; do
-    if run_case "$client" "$mode"; then
-      echo "PASS $client $mode"
-      passed=$((passed + 1))
-    else
-      echo "FAIL $client $mode: $REASON"
-      failed=$((failed + 1))
-    fi
-    cleanup
-    CHILDREN=()
+    cases+=("$client $mode")
   done
+done
+
+# one_case CLIENT MODE: runs a case in a subshell of its own, its result in
+# RUN/CLIENT-MODE.result; its processes are stopped however it ends.
+one_case() {
+  local client=$1 mode=$2
+  CHILDREN=()
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  if run_case "$client" "$mode"; then
+    echo "PASS $client $mode" >"$RUN/$client-$mode.result"
+  else
+    echo "FAIL $client $mode: $REASON" >"$RUN/$client-$mode.result"
+  fi
+}
+
+JOBS=${E2E_JOBS:-2}
+started=$SECONDS
+running=0
+for c in "${cases[@]}"; do
+  # shellcheck disable=SC2086 # "client mode", split on purpose
+  (one_case $c) &
+  running=$((running + 1))
+  if [ "$running" -ge "$JOBS" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait || true
+
+passed=0
+failed=0
+for c in "${cases[@]}"; do
+  result="$RUN/${c/ /-}.result"
+  if [ -f "$result" ] && grep -q '^PASS ' "$result"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+  fi
+  cat "$result" 2>/dev/null || echo "FAIL $c: the case ended without a result"
 done
 log "$((SECONDS - started)) s; files in ${RUN#"$ROOT"/}/"
 echo "$passed passed, $failed failed"

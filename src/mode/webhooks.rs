@@ -136,10 +136,6 @@ fn now_unix() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn json_response(status: StatusCode, body: &Value) -> (StatusCode, Value) {
-    (status, body.clone())
-}
-
 /// Where an interaction was recorded, and when (in arrival order).
 #[derive(Debug, Clone)]
 struct Place {
@@ -243,7 +239,8 @@ impl EventRecorder {
     /// set's previous event follows, so that replay, which delivers an
     /// event once it has served what the event follows, delivers in arrival
     /// order.
-    fn place_of(links: &Links, event: &Value) -> (CassetteSet, Option<String>) {
+    /// `None`: the root set, before any interaction.
+    fn place_of(links: &Links, event: &Value) -> Option<Place> {
         let by_request = event["request"]["id"]
             .as_str()
             .and_then(|id| links.by_request.get(id))
@@ -255,29 +252,10 @@ impl EventRecorder {
                 .max_by_key(|p| p.order)
                 .cloned()
         });
-        let root = CassetteSet::root();
-        let place = linked.or_else(|| links.latest.get(&root).cloned());
-        let Some(mut place) = place else {
-            return (root, None);
-        };
-        if let Some(previous) = links.last_after.get(&place.set).filter(|p| p.order > place.order) {
-            place = previous.clone();
-        }
-        (place.set, Some(place.file_name))
-    }
-
-    /// Notes where an event went, for [`EventRecorder::place_of`].
-    fn placed(links: &mut Links, set: &CassetteSet, after: Option<&str>) {
-        let place = after.and_then(|name| {
-            links
-                .latest
-                .values()
-                .chain(links.by_object.values())
-                .find(|p| p.set == *set && p.file_name == name)
-                .cloned()
-        });
-        if let Some(place) = place {
-            links.last_after.insert(set.clone(), place);
+        let place = linked.or_else(|| links.latest.get(&CassetteSet::root()).cloned())?;
+        match links.last_after.get(&place.set) {
+            Some(previous) if previous.order > place.order => Some(previous.clone()),
+            _ => Some(place),
         }
     }
 
@@ -288,9 +266,9 @@ impl EventRecorder {
         let event: Value = match serde_json::from_slice(&body) {
             Ok(v @ Value::Object(_)) => v,
             _ => {
-                return json_response(
+                return (
                     StatusCode::BAD_REQUEST,
-                    &json!({"error": {"message": "stripe-vcr expected a Stripe event (a JSON object) at /__stripe-vcr/webhooks", "type": "invalid_request_error"}}),
+                    json!({"error": {"message": "stripe-vcr expected a Stripe event (a JSON object) at /__stripe-vcr/webhooks", "type": "invalid_request_error"}}),
                 )
             }
         };
@@ -314,8 +292,12 @@ impl EventRecorder {
         // arriving together never share a number.
         let (set, mut cassette) = {
             let mut links = self.links.lock().unwrap_or_else(|p| p.into_inner());
-            let (set, after) = Self::place_of(&links, &event);
-            Self::placed(&mut links, &set, after.as_deref());
+            let place = Self::place_of(&links, &event);
+            let set = place.as_ref().map_or_else(CassetteSet::root, |p| p.set.clone());
+            if let Some(place) = &place {
+                links.last_after.insert(set.clone(), place.clone());
+            }
+            let after = place.map(|p| p.file_name);
             let written = links.written.entry(set.clone()).or_default();
             let sequence = u32::try_from(written.len() + 1).unwrap_or(u32::MAX);
             let cassette = EventCassette::new(sequence, after, event, recorded_at);
@@ -758,36 +740,42 @@ mod tests {
             "/v1/payment_intents/pi_1/confirm",
             br#"{"id":"pi_1","latest_charge":"ch_1"}"#,
         );
+        // Where an event goes: its set and the interaction it follows.
+        let at = |links: &Links, event: &Value| {
+            let place = EventRecorder::place_of(links, event);
+            (
+                place.as_ref().map_or_else(CassetteSet::root, |p| p.set.clone()),
+                place.map(|p| p.file_name),
+            )
+        };
         let links = recorder.links.lock().expect("links");
         let succeeded = json!({"type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1"}}});
         // By the request that caused it, first: the create, not the confirm.
         let created = json!({"type": "payment_intent.created", "request": {"id": "req_Create"}, "data": {"object": {"id": "pi_1"}}});
         assert_eq!(
-            EventRecorder::place_of(&links, &created),
+            at(&links, &created),
             (checkout.clone(), Some("create-b-001.json".to_owned()))
         );
         assert_eq!(
-            EventRecorder::place_of(&links, &succeeded),
+            at(&links, &succeeded),
             (checkout.clone(), Some("confirm-c-001.json".to_owned()))
         );
         let customer = json!({"type": "customer.created", "data": {"object": {"id": "cus_1"}}});
         assert_eq!(
-            EventRecorder::place_of(&links, &customer),
+            at(&links, &customer),
             (checkout.clone(), Some("create-b-001.json".to_owned())),
             "the latest interaction that touched the customer"
         );
         let unknown = json!({"type": "balance.available", "data": {"object": {"object": "balance"}}});
         assert_eq!(
-            EventRecorder::place_of(&links, &unknown),
+            at(&links, &unknown),
             (CassetteSet::root(), Some("customers.create-a-001.json".to_owned()))
         );
         // Once an event of the set follows the confirm, a later one naming
         // only the customer still follows the confirm: never earlier.
         let mut links = links;
-        EventRecorder::placed(&mut links, &checkout, Some("confirm-c-001.json"));
-        assert_eq!(
-            EventRecorder::place_of(&links, &customer),
-            (checkout, Some("confirm-c-001.json".to_owned()))
-        );
+        let confirm = EventRecorder::place_of(&links, &succeeded).expect("placed");
+        links.last_after.insert(checkout.clone(), confirm);
+        assert_eq!(at(&links, &customer), (checkout, Some("confirm-c-001.json".to_owned())));
     }
 }

@@ -231,6 +231,20 @@ pub struct Walk {
 }
 
 impl Walk {
+    /// Reads every event cassette the walk found, by set, each set's in
+    /// recorded order (`sequence`). The one reader of event files: replay,
+    /// `webhooks send`, `audit`, `diff` and `prune` all go through it.
+    pub fn read_events(&self) -> Result<BTreeMap<CassetteSet, Vec<EventCassette>>, StoreError> {
+        let mut sets: BTreeMap<CassetteSet, Vec<EventCassette>> = BTreeMap::new();
+        for (set, path) in &self.events {
+            sets.entry(set.clone()).or_default().push(read_event(path)?);
+        }
+        for events in sets.values_mut() {
+            events.sort_by_key(|e| e.sequence);
+        }
+        Ok(sets)
+    }
+
     /// How many cassettes each set holds (sets holding none left out).
     pub fn per_set(&self) -> BTreeMap<&CassetteSet, usize> {
         let mut counts = BTreeMap::new();

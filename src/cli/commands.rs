@@ -215,7 +215,7 @@ pub async fn webhooks_send(args: &crate::cli::args::WebhooksSendArgs) -> Result<
         .map(CassetteSet::parse)
         .transpose()
         .map_err(|e| e.to_string())?;
-    let events = crate::mode::webhooks::load_events(&walk)?;
+    let events = walk.read_events().map_err(|e| e.to_string())?;
     let picked: Vec<(CassetteSet, crate::cassette::event::EventCassette)> = events
         .into_iter()
         .filter(|(s, _)| set.as_ref().is_none_or(|want| want == s))

@@ -11,9 +11,8 @@ use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cassette::event::EventCassette;
 use crate::cassette::format::{Cassette, ResponseBody};
-use crate::cassette::store::{read_event, CassetteStore, StoreError};
+use crate::cassette::store::{CassetteStore, StoreError};
 
 /// A Stripe object id (`pi_3Rsx…`, `req_…`, `ch_…`): varies per recording.
 /// Its random part has a digit or a capital, which tells it from enum values
@@ -187,25 +186,16 @@ pub fn diff_dirs(old: &Path, new: &Path) -> Result<DiffReport, StoreError> {
 /// and the how-manieth of that type in the set (`checkout|charge.refunded|#1`),
 /// with the file name and the event's object.
 fn events(dir: &Path) -> Result<BTreeMap<String, (String, String, Value)>, StoreError> {
-    let walk = CassetteStore::new(dir).walk()?;
-    let mut by_set: BTreeMap<String, Vec<(String, EventCassette)>> = BTreeMap::new();
-    for (set, path) in &walk.events {
-        let event = read_event(path)?;
-        by_set
-            .entry(set.name().to_owned())
-            .or_default()
-            .push((set.qualify(&event.file_name()), event));
-    }
     let mut out = BTreeMap::new();
-    for (set, mut events) in by_set {
-        events.sort_by_key(|(_, e)| e.sequence);
+    for (set, events) in CassetteStore::new(dir).walk()?.read_events()? {
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-        for (file, e) in events {
+        for e in events {
+            let file = set.qualify(&e.file_name());
             let n = seen.entry(e.event_type.clone()).or_insert(0);
             *n += 1;
             let label = format!("webhook {} #{n}", e.event_type);
             out.insert(
-                format!("{set}|{}|#{n}", e.event_type),
+                format!("{}|{}|#{n}", set.name(), e.event_type),
                 (label, file, e.event["data"]["object"].clone()),
             );
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::audit_log::{AuditLog, AuditLogError};
-use crate::cassette::store::{read_event, CassetteStore, StoreError};
+use crate::cassette::store::{CassetteStore, StoreError};
 
 /// Why pruning could not go ahead.
 #[derive(Debug, thiserror::Error)]
@@ -45,19 +45,18 @@ pub fn unused(dir: &Path, logs: &[PathBuf]) -> Result<Vec<String>, PruneError> {
     let mut unused: Vec<String> = all.into_iter().filter(|name| !used.contains(name)).collect();
     // A webhook event goes with the interaction it follows: unused when that
     // is (replay delivers it only after serving it).
-    let walk = CassetteStore::new(dir).walk()?;
-    let mut events = Vec::new();
-    for (set, path) in &walk.events {
-        let event = read_event(path)?;
-        if event
-            .after
-            .as_ref()
-            .is_some_and(|after| !used.contains(&set.qualify(after)))
-        {
-            events.push(set.qualify(&event.file_name()));
-        }
+    for (set, events) in CassetteStore::new(dir).walk()?.read_events()? {
+        unused.extend(
+            events
+                .iter()
+                .filter(|e| {
+                    e.after
+                        .as_ref()
+                        .is_some_and(|after| !used.contains(&set.qualify(after)))
+                })
+                .map(|e| set.qualify(&e.file_name())),
+        );
     }
-    unused.extend(events);
     Ok(unused)
 }
 

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cassette::event::{is_event_file, AppAnswer, EventCassette};
 use crate::cassette::seal::seal_event;
 use crate::cassette::set::CassetteSet;
-use crate::cassette::store::{read_event, CassetteStore, Walk};
+use crate::cassette::store::CassetteStore;
 use crate::stripe::redact::Redactor;
 use crate::stripe::webhook::{self, SIGNATURE_HEADER};
 use crate::upstream::Upstream;
@@ -429,19 +429,6 @@ impl Faults {
         }
         due
     }
-}
-
-/// Reads every event cassette a walk found, by set.
-pub fn load_events(walk: &Walk) -> Result<BTreeMap<CassetteSet, Vec<EventCassette>>, String> {
-    let mut sets: BTreeMap<CassetteSet, Vec<EventCassette>> = BTreeMap::new();
-    for (set, path) in &walk.events {
-        let event = read_event(path).map_err(|e| e.to_string())?;
-        sets.entry(set.clone()).or_default().push(event);
-    }
-    for events in sets.values_mut() {
-        events.sort_by_key(|e| e.sequence);
-    }
-    Ok(sets)
 }
 
 impl Deliverer {

@@ -34,7 +34,7 @@ use crate::cassette::store::{CassetteStore, StoreError};
 use crate::config::{Config, ModeConfig, UpstreamConfig};
 use crate::mode::record::Recorder;
 use crate::mode::replay::Replayer;
-use crate::mode::webhooks::{load_events, Deliverer, EventRecorder};
+use crate::mode::webhooks::{Deliverer, EventRecorder};
 use crate::mode::{Mode, RecordPaths, RecordPathsError, Settled};
 use crate::server::pipeline::State;
 use crate::server::stats::{Stats, Summary};
@@ -169,7 +169,7 @@ pub async fn start(config: Config) -> Result<RunningProxy, StartError> {
             let url = fallback.as_ref().map(Recorder::upstream_url);
             let keys = std::num::NonZeroUsize::new(config.idempotency_keys).unwrap_or(std::num::NonZeroUsize::MIN);
             let events = match store.walk() {
-                Ok(walk) => load_events(&walk).map_err(StartError::Webhooks)?,
+                Ok(walk) => walk.read_events()?,
                 Err(_) => Default::default(),
             };
             let deliveries = Deliverer::start(events, &config.webhooks).map_err(StartError::Webhooks)?;

@@ -48,9 +48,10 @@ pub fn gather(cassettes: Option<&Path>, logs: &[PathBuf], schema: &Schema) -> Re
             let (file_name, cassette) = read_cassette(path)?;
             observations.push(Observation::from_cassette(&LoadedCassette { file_name, cassette }));
         }
-        for (set, path) in &walk.events {
-            let event = crate::cassette::store::read_event(path)?;
-            *webhook_events.entry(set.qualify(&event.event_type)).or_insert(0) += 1;
+        for (set, events) in walk.read_events()? {
+            for event in events {
+                *webhook_events.entry(set.qualify(&event.event_type)).or_insert(0) += 1;
+            }
         }
         sources.push(match walk.sets_summary() {
             None => format!("{} ({} cassettes)", dir.display(), walk.cassettes.len()),

@@ -25,6 +25,7 @@ use serde_json::Value;
 
 use crate::cassette::format::{Cassette, FormatError};
 use crate::cassette::key::file_name;
+use crate::cassette::set::CassetteSet;
 use crate::cassette::store::{CassetteStore, StoreError};
 use crate::stripe::redact::{json_child_path, mask_secret, Detection, Redactor, PLACEHOLDER};
 
@@ -107,41 +108,12 @@ pub fn verify_dir(dir: &Path, redactor: &Redactor, fix_names: bool) -> Result<Re
     paths.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     let mut problems = Vec::new();
     for (set, path) in &walk.events {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let bytes = std::fs::read(path).map_err(|source| StoreError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let shown = redactor.redact(&set.qualify(&name)).into_owned();
+        let (name, shown, bytes) = read_file(set, path, redactor, &mut problems)?;
         problems.extend(check_event_file(&shown, &name, &bytes, redactor));
     }
     let mut renames = Vec::new();
     for (set, path) in &paths {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let bytes = std::fs::read(path).map_err(|source| StoreError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let qualified = set.qualify(&name);
-        // Shown as the redactor would write it: reports go to CI logs.
-        let shown = redactor.redact(&qualified).into_owned();
-        if let Some((rule, found)) = redactor.find(&qualified) {
-            problems.push(Problem {
-                file: shown.clone(),
-                path: String::new(),
-                kind: "secret",
-                message: format!(
-                    "{rule} in the file or cassette set name: {} (rename it; set names that look like secrets are refused when recording)",
-                    mask_secret(&found)
-                ),
-            });
-        }
+        let (name, shown, bytes) = read_file(set, path, redactor, &mut problems)?;
         let (found, earlier) = check_file(&shown, &name, &bytes, redactor);
         problems.extend(found);
         if let Some(expected) = earlier {
@@ -174,6 +146,63 @@ pub fn verify_dir(dir: &Path, redactor: &Redactor, fix_names: bool) -> Result<Re
     })
 }
 
+/// Reads one file of the walk: its own name, its name as reports show it
+/// (qualified by its set, redacted: reports go to CI logs) and its bytes. A
+/// secret in the file or set name is a problem of its own.
+fn read_file(
+    set: &CassetteSet,
+    path: &Path,
+    redactor: &Redactor,
+    problems: &mut Vec<Problem>,
+) -> Result<(String, String, Vec<u8>), StoreError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bytes = std::fs::read(path).map_err(|source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let qualified = set.qualify(&name);
+    let shown = redactor.redact(&qualified).into_owned();
+    if let Some((rule, found)) = redactor.find(&qualified) {
+        problems.push(Problem {
+            file: shown.clone(),
+            path: String::new(),
+            kind: "secret",
+            message: format!(
+                "{rule} in the file or cassette set name: {} (rename it; set names that look like secrets are refused when recording)",
+                mask_secret(&found)
+            ),
+        });
+    }
+    Ok((name, shown, bytes))
+}
+
+/// The file's JSON and what is secret in it: what the redactor would change
+/// (the same function seals every cassette `record` writes), then
+/// random-looking credentials in what is left. A file that does not parse
+/// is one problem.
+fn secrets_in(shown: &str, bytes: &[u8], redactor: &Redactor) -> Result<(Value, Vec<Problem>), Problem> {
+    let problem = |path: String, kind: &'static str, message: String| Problem {
+        file: shown.to_owned(),
+        path,
+        kind,
+        message,
+    };
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| problem(String::new(), "unparseable", format!("does not parse: {e}")))?;
+    let mut problems = Vec::new();
+    let redacted = redactor.redact_cassette_value(
+        &value,
+        Some(&mut |d: Detection| problems.push(problem(d.path, d.kind.as_str(), d.message))),
+    );
+    scan_entropy(&redacted, "", None, &mut |path, kind, message| {
+        problems.push(problem(path, kind, message))
+    });
+    Ok((value, problems))
+}
+
 /// Checks one webhook event cassette: it parses, holds no secret (the same
 /// detection as any cassette's), and is named for its place and type.
 fn check_event_file(shown: &str, name: &str, bytes: &[u8], redactor: &Redactor) -> Vec<Problem> {
@@ -183,18 +212,10 @@ fn check_event_file(shown: &str, name: &str, bytes: &[u8], redactor: &Redactor) 
         kind,
         message,
     };
-    let value: Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(e) => return vec![problem(String::new(), "unparseable", format!("does not parse: {e}"))],
+    let (value, mut problems) = match secrets_in(shown, bytes, redactor) {
+        Ok(found) => found,
+        Err(unparseable) => return vec![unparseable],
     };
-    let mut problems = Vec::new();
-    let redacted = redactor.redact_cassette_value(
-        &value,
-        Some(&mut |d: Detection| problems.push(problem(d.path, d.kind.as_str(), d.message))),
-    );
-    scan_entropy(&redacted, "", None, &mut |path, kind, message| {
-        problems.push(problem(path, kind, message))
-    });
     match serde_json::from_value::<crate::cassette::event::EventCassette>(value) {
         Err(e) => problems.push(problem(
             String::new(),
@@ -230,27 +251,11 @@ fn check_file(shown: &str, name: &str, bytes: &[u8], redactor: &Redactor) -> (Ve
         kind,
         message,
     };
-    let value: Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            return (
-                vec![problem(String::new(), "unparseable", format!("does not parse: {e}"))],
-                None,
-            )
-        }
-    };
     let mut earlier = None;
-    let mut problems = Vec::new();
-    // What the redactor would change is what is wrong: the same function
-    // seals every cassette `record` writes.
-    let redacted = redactor.redact_cassette_value(
-        &value,
-        Some(&mut |d: Detection| problems.push(problem(d.path, d.kind.as_str(), d.message))),
-    );
-    // Random-looking credentials are looked for in what is left.
-    scan_entropy(&redacted, "", None, &mut |path, kind, message| {
-        problems.push(problem(path, kind, message))
-    });
+    let mut problems = match secrets_in(shown, bytes, redactor) {
+        Ok((_, found)) => found,
+        Err(unparseable) => return (vec![unparseable], None),
+    };
     match Cassette::from_slice(bytes) {
         Err(FormatError::Version { found }) => problems.push(problem(
             "format_version".into(),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::cassette::format::FORMAT_VERSION;
+use crate::stripe::api::file_safe;
 
 /// The start of every event cassette's file name: interaction cassettes
 /// never start so (their names are operations: `create`, `customers.create`).
@@ -86,18 +87,10 @@ impl EventCassette {
     }
 }
 
-/// `webhook-<sequence>-<type>.json`, the type made file-safe.
+/// `webhook-<sequence>-<type>.json`, the type made file-safe as operation
+/// names are ([`file_safe`]).
 pub fn event_file_name(sequence: u32, event_type: &str) -> String {
-    let safe: String = event_type
-        .chars()
-        .map(|c| match c {
-            'a'..='z' | '0'..='9' | '_' | '.' => c,
-            'A'..='Z' => c.to_ascii_lowercase(),
-            _ => '_',
-        })
-        .take(100)
-        .collect();
-    format!("{EVENT_FILE_PREFIX}{sequence:03}-{safe}.json")
+    format!("{EVENT_FILE_PREFIX}{sequence:03}-{}.json", file_safe(event_type))
 }
 
 /// Whether a file name is an event cassette's.

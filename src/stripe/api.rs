@@ -131,7 +131,9 @@ impl Operation {
 #[derive(Debug)]
 pub struct Api {
     operations: Vec<Operation>,
-    by_root: HashMap<(String, String), Vec<usize>>,
+    /// By the path's first two segments joined as they are in a path
+    /// (`v1/customers`), so a request's own path is the key, unallocated.
+    by_root: HashMap<String, Vec<usize>>,
     by_name: HashMap<String, usize>,
 }
 
@@ -168,7 +170,7 @@ impl Api {
                 .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
                 .collect();
             let root = match (segments.first(), segments.get(1)) {
-                (Some(Some(a)), Some(Some(b))) => (a.clone(), b.clone()),
+                (Some(Some(a)), Some(Some(b))) => format!("{a}/{b}"),
                 _ => return Err(format!("{name}: path {} has no literal root", head.path)),
             };
             let index = api.operations.len();
@@ -191,9 +193,13 @@ impl Api {
     /// The operation a request is, if the table knows it.
     pub fn find(&self, method: &Method, path: &str) -> Option<&Operation> {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let root = (segments.first()?.to_string(), segments.get(1)?.to_string());
+        let [first, second, ..] = segments[..] else {
+            return None;
+        };
+        let relative = path.trim_start_matches('/');
+        let root = &relative[..first.len() + 1 + second.len()];
         self.by_root
-            .get(&root)?
+            .get(root)?
             .iter()
             .map(|&i| &self.operations[i])
             .filter(|op| op.method == method)

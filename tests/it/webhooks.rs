@@ -15,6 +15,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use stripe_vcr::mode::webhooks::WebhookConfig;
+use stripe_vcr::server::RunningProxy;
 use stripe_vcr::stripe::webhook::{sign, verify};
 
 use crate::common::*;
@@ -98,13 +99,23 @@ fn event(id: &str, kind: &str, object: Value) -> Value {
     })
 }
 
+/// A replay proxy over `ws` delivering to `app` with the replay's secret,
+/// its webhook settings then adjusted by `configure`.
+async fn replaying_to(ws: &Workspace, app: &App, configure: impl FnOnce(&mut WebhookConfig)) -> RunningProxy {
+    let mut config = replay_config(ws);
+    config.webhooks = WebhookConfig {
+        forward_to: Some(app.url()),
+        secret: Some(REPLAY_SECRET.to_owned()),
+        ..WebhookConfig::new()
+    };
+    configure(&mut config.webhooks);
+    stripe_vcr::server::start(config).await.expect("replay starts")
+}
+
 /// What `stripe listen` does: posts the event, signed, to the proxy.
 async fn forward_as_stripe_listen(proxy_port: u16, event: &Value) -> (u16, Value) {
     let body = serde_json::to_vec_pretty(event).expect("json");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
+    let now = now();
     let resp = http_client()
         .no_proxy()
         .build()
@@ -242,13 +253,7 @@ async fn recorded_events_replay_in_order_freshly_signed_after_what_they_followed
 
     // Replay, to an app with its own secret.
     let replay_app = App::start(vec![]).await;
-    let mut config = replay_config(&ws);
-    config.webhooks = WebhookConfig {
-        forward_to: Some(replay_app.url()),
-        secret: Some(REPLAY_SECRET.to_owned()),
-        ..WebhookConfig::new()
-    };
-    let replayer = stripe_vcr::server::start(config).await.expect("replay starts");
+    let replayer = replaying_to(&ws, &replay_app, |_| {}).await;
     let port = replayer.local_addr().port();
     let app = api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
     app.post(
@@ -329,14 +334,7 @@ async fn an_app_that_fails_is_retried_then_reported() {
 
     // The app fails twice, then takes it: delivered on the third attempt.
     let flaky = App::start(vec![500, 503]).await;
-    let mut config = replay_config(&ws);
-    config.webhooks = WebhookConfig {
-        forward_to: Some(flaky.url()),
-        secret: Some(REPLAY_SECRET.to_owned()),
-        retries: 2,
-        ..WebhookConfig::new()
-    };
-    let replayer = stripe_vcr::server::start(config).await.expect("replay starts");
+    let replayer = replaying_to(&ws, &flaky, |w| w.retries = 2).await;
     let port = replayer.local_addr().port();
     api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY)
         .post("customer", "/v1/customers", "email=a%40b.co")
@@ -349,14 +347,7 @@ async fn an_app_that_fails_is_retried_then_reported() {
 
     // An app that never takes it: given up on after the retries, counted.
     let broken = App::start(vec![500; 10]).await;
-    let mut config = replay_config(&ws);
-    config.webhooks = WebhookConfig {
-        forward_to: Some(broken.url()),
-        secret: Some(REPLAY_SECRET.to_owned()),
-        retries: 1,
-        ..WebhookConfig::new()
-    };
-    let replayer = stripe_vcr::server::start(config).await.expect("replay starts");
+    let replayer = replaying_to(&ws, &broken, |w| w.retries = 1).await;
     let port = replayer.local_addr().port();
     api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY)
         .post("customer", "/v1/customers", "email=a%40b.co")
@@ -407,15 +398,7 @@ async fn recorded_session(seed: u64) -> (Workspace, String) {
 /// Replays the session with `faults`; the event ids the app got, in order.
 async fn delivered_with(ws: &Workspace, pi: &str, faults: impl FnOnce(&mut WebhookConfig)) -> Vec<String> {
     let app = App::start(vec![]).await;
-    let mut config = replay_config(ws);
-    let mut webhooks = WebhookConfig {
-        forward_to: Some(app.url()),
-        secret: Some(REPLAY_SECRET.to_owned()),
-        ..WebhookConfig::new()
-    };
-    faults(&mut webhooks);
-    config.webhooks = webhooks;
-    let replayer = stripe_vcr::server::start(config).await.expect("replay starts");
+    let replayer = replaying_to(ws, &app, faults).await;
     let port = replayer.local_addr().port();
     let client = api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
     client

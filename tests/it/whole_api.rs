@@ -123,14 +123,8 @@ async fn a_checkout_beyond_payment_intents_replays_offline_with_no_404() {
     assert_eq!(summary.recorded as usize, recorded.len(), "{summary}");
 
     // One cassette per request, named for its operation.
-    let mut names: Vec<String> = ws
-        .cassette_files()
-        .iter()
-        .map(|n| n.split('-').next().expect("name").to_owned())
-        .collect();
-    names.sort();
     assert_eq!(
-        names,
+        operation_names(&ws),
         [
             "charges.list",
             "confirm",
@@ -336,31 +330,50 @@ fn upload(boundary: &str, file: &str) -> String {
     )
 }
 
+/// Posts an upload of `file` under `boundary`.
+async fn post_upload(app: &Api, label: &str, boundary: &str, file: &str) -> Seen {
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    app.send(
+        label,
+        Method::POST,
+        "/v1/files",
+        &upload(boundary, file),
+        &[("content-type", &content_type)],
+    )
+    .await
+}
+
+/// Posts `text` as a `text/plain` body.
+async fn post_text(app: &Api, label: &str, text: &str) -> Seen {
+    app.send(
+        label,
+        Method::POST,
+        "/v1/widgets",
+        text,
+        &[("content-type", "text/plain")],
+    )
+    .await
+}
+
+/// The operations the workspace's cassettes are named for, sorted.
+fn operation_names(ws: &Workspace) -> Vec<String> {
+    let mut names: Vec<String> = ws
+        .cassette_files()
+        .iter()
+        .map(|n| n.split('-').next().expect("name").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_and_bodies_of_any_type_record_and_replay_by_content() {
     let ws = Workspace::new();
     let standin = Standin::start_seeded(21);
     let recorder = start_record(&ws, &standin).await;
     let app = api(&recorder, &ws.ca(), Connect::Direct, false, RECORD_KEY);
-    let multipart = |boundary: &str| format!("multipart/form-data; boundary={boundary}");
-    let sent_upload = app
-        .send(
-            "upload",
-            Method::POST,
-            "/v1/files",
-            &upload("RecordBoundary1", "receipt 6735"),
-            &[("content-type", &multipart("RecordBoundary1"))],
-        )
-        .await;
-    let sent_text = app
-        .send(
-            "text body",
-            Method::POST,
-            "/v1/widgets",
-            "plain words",
-            &[("content-type", "text/plain")],
-        )
-        .await;
+    let sent_upload = post_upload(&app, "upload", "RecordBoundary1", "receipt 6735").await;
+    let sent_text = post_text(&app, "text body", "plain words").await;
     let summary = recorder.shutdown().await;
     standin.stop();
     assert_eq!(summary.recorded, 2, "{summary}");
@@ -372,56 +385,18 @@ async fn uploads_and_bodies_of_any_type_record_and_replay_by_content() {
     assert!(on_disk.contains("\"purpose\": \"dispute_evidence\""), "{on_disk}");
     assert!(on_disk.contains("\"file\": \"sha256:"), "{on_disk}");
     assert!(on_disk.contains("\"body\": \"sha256:"), "{on_disk}");
-    let mut names: Vec<String> = ws
-        .cassette_files()
-        .iter()
-        .map(|n| n.split('-').next().expect("name").to_owned())
-        .collect();
-    names.sort();
-    assert_eq!(names, ["files.create", "widgets.create"]);
+    assert_eq!(operation_names(&ws), ["files.create", "widgets.create"]);
 
     let replayer = start_replay(&ws).await;
     let app = api(&replayer, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
     // Another boundary, as every SDK picks a new one: the same upload.
-    let again = app
-        .send(
-            "upload again",
-            Method::POST,
-            "/v1/files",
-            &upload("ReplayBoundary22", "receipt 6735"),
-            &[("content-type", &multipart("ReplayBoundary22"))],
-        )
-        .await;
+    let again = post_upload(&app, "upload again", "ReplayBoundary22", "receipt 6735").await;
     assert_eq!((again.status, &again.body), (sent_upload.status, &sent_upload.body));
-    let other_file = app
-        .send(
-            "another file",
-            Method::POST,
-            "/v1/files",
-            &upload("B", "receipt 6736"),
-            &[("content-type", &multipart("B"))],
-        )
-        .await;
+    let other_file = post_upload(&app, "another file", "B", "receipt 6736").await;
     assert_eq!(other_file.headers["stripe-vcr-error"], "replay-miss");
-    let text = app
-        .send(
-            "text again",
-            Method::POST,
-            "/v1/widgets",
-            "plain words",
-            &[("content-type", "text/plain")],
-        )
-        .await;
+    let text = post_text(&app, "text again", "plain words").await;
     assert_eq!((text.status, &text.body), (sent_text.status, &sent_text.body));
-    let other_text = app
-        .send(
-            "other text",
-            Method::POST,
-            "/v1/widgets",
-            "plain word",
-            &[("content-type", "text/plain")],
-        )
-        .await;
+    let other_text = post_text(&app, "other text", "plain word").await;
     assert_eq!(other_text.status, 404);
     assert!(
         String::from_utf8_lossy(&other_text.body).contains("(raw body)"),

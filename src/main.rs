@@ -28,14 +28,18 @@ fn main() -> ExitCode {
         Command::Webhooks(stripe_vcr::cli::args::WebhooksCommand::Send(args)) => {
             runtime.block_on(commands::webhooks_send(&args))
         }
-        Command::Record(args) => args
-            .into_config()
-            .map_err(|e| e.to_string())
-            .and_then(|c| runtime.block_on(commands::serve(c))),
-        Command::Replay(args) => args
-            .into_config()
-            .map_err(|e| e.to_string())
-            .and_then(|c| runtime.block_on(commands::serve(c))),
+        Command::Record(args) => {
+            let announce = args.serve.announce();
+            args.into_config()
+                .map_err(|e| e.to_string())
+                .and_then(|c| runtime.block_on(commands::serve(c, announce)))
+        }
+        Command::Replay(args) => {
+            let announce = args.serve.announce();
+            args.into_config()
+                .map_err(|e| e.to_string())
+                .and_then(|c| runtime.block_on(commands::serve(c, announce)))
+        }
     };
     log.flush();
     match result {

@@ -271,6 +271,22 @@ pub struct ServeArgs {
     /// `stripe-vcr audit --audit-log FILE`.
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
+    /// Print one JSON line on stdout once listening (url, port, ca, mode,
+    /// pid…) instead of the banner, for tools that start the proxy (the
+    /// pytest plugin, the Node helper) and read the port chosen for
+    /// `--listen 127.0.0.1:0`.
+    #[arg(long)]
+    pub ready_json: bool,
+}
+
+impl ServeArgs {
+    /// How the proxy says it is listening.
+    pub fn announce(&self) -> crate::cli::banner::Announce {
+        match self.ready_json {
+            true => crate::cli::banner::Announce::Json,
+            false => crate::cli::banner::Announce::Banner,
+        }
+    }
 }
 
 /// Webhook flags shared by `record` and `replay`.

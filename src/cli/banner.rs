@@ -143,7 +143,39 @@ Or keep https://api.stripe.com and use it as a proxy:
     )
 }
 
-/// The start-up banner.
+/// How `record` and `replay` say they are listening.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announce {
+    /// The banner, for a person.
+    Banner,
+    /// One JSON line (`--ready-json`), for a program that started the proxy.
+    Json,
+}
+
+/// The `--ready-json` line: where clients connect (the port `--listen
+/// 127.0.0.1:0` chose), the CA they trust, and what is being served.
+pub fn ready_json(info: &StartInfo, pid: u32) -> String {
+    let Target {
+        ca, authority, port, ..
+    } = Target::new(info.listen, &info.ca_path);
+    serde_json::json!({
+        "ready": true,
+        "service": "stripe-vcr",
+        "version": env!("CARGO_PKG_VERSION"),
+        "mode": info.mode,
+        "url": format!("https://{authority}"),
+        "port": port,
+        "ca": ca,
+        "cassettes": absolute(&info.cassettes_dir).display().to_string(),
+        "cassettes_loaded": info.cassettes_loaded,
+        "upstream": info.upstream,
+        "pid": pid,
+    })
+    .to_string()
+}
+
+/// The start-up banner: mode, address, upstream, cassettes, CA, and how to
+/// point each client at the proxy.
 pub fn banner(info: &StartInfo) -> String {
     let upstream = match &info.upstream {
         Some(url) => url.clone(),

@@ -10,11 +10,14 @@ use crate::config::Config;
 use crate::tls::{CaOrigin, CertificateAuthority};
 
 /// `record` and `replay`: serve until Ctrl-C or SIGTERM, then summarise.
-pub async fn serve(config: Config) -> Result<ExitCode, String> {
+pub async fn serve(config: Config, announce: banner::Announce) -> Result<ExitCode, String> {
     let fail_on_unused = config.fail_on_unused;
     let fail_on_webhook_error = config.fail_on_webhook_error;
     let running = crate::server::start(config).await.map_err(|e| e.to_string())?;
-    println!("{}", banner::banner(&running.info));
+    match announce {
+        banner::Announce::Banner => println!("{}", banner::banner(&running.info)),
+        banner::Announce::Json => println!("{}", banner::ready_json(&running.info, std::process::id())),
+    }
     wait_for_signal().await;
     eprintln!("stripe-vcr: shutting down…");
     let replaying = running.info.mode == "replay";

@@ -4,6 +4,7 @@
 //! Accepting connections, TLS and routing never branch on the mode; they call
 //! [`Mode::handle`] with an [`ApiRequest`] and send back what it returns.
 
+mod miss_log;
 mod multipart;
 mod outcome;
 pub mod record;
@@ -12,6 +13,7 @@ pub mod replay;
 mod request;
 pub mod webhooks;
 
+pub use miss_log::{Miss, MissLog, Misses};
 pub use outcome::Outcome;
 pub use record_paths::{RecordPaths, RecordPathsError};
 pub use request::ApiRequest;
@@ -128,6 +130,12 @@ pub trait Mode: Send + Sync + 'static {
     /// Cassettes never served in this run (names relative to the cassette directory).
     fn unused(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// Replay misses answered so far, of one set or all (`GET
+    /// /__stripe-vcr/misses`); modes that never miss have none.
+    fn misses(&self, _set: Option<&CassetteSet>) -> Misses {
+        Misses::default()
     }
 
     /// The `/__stripe-vcr/webhooks` paths: record receives events there

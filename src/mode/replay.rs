@@ -23,7 +23,7 @@ use crate::cassette::set::CassetteSet;
 use crate::mode::record::Recorder;
 use crate::mode::webhooks::{Deliverer, WEBHOOKS_PATH};
 use crate::mode::Outcome;
-use crate::mode::{ApiRequest, ForeignTunnels, Handled, Mode, Settled};
+use crate::mode::{ApiRequest, ForeignTunnels, Handled, MissLog, Misses, Mode, Settled};
 use crate::stripe::auth::ApiKey;
 
 /// Header naming the cassette a replayed response came from.
@@ -168,6 +168,8 @@ pub struct Replayer {
     /// Every recorded event's file name and the interaction it follows, per
     /// set: an event is unused when that interaction is.
     events: BTreeMap<CassetteSet, Vec<(String, Option<String>)>>,
+    /// The misses answered with a 404, for `GET /__stripe-vcr/misses`.
+    misses: MissLog,
 }
 
 impl Replayer {
@@ -203,6 +205,7 @@ impl Replayer {
             fallback,
             deliveries: None,
             events: BTreeMap::new(),
+            misses: MissLog::default(),
         }
     }
 
@@ -381,7 +384,10 @@ impl Replayer {
     async fn miss(&self, request: ApiRequest, error: CassetteError) -> Handled {
         match &self.fallback {
             Some(recorder) => recorder.handle(request).await,
-            None => Handled::error(error.into()),
+            None => {
+                self.misses.note(&request.set, error.to_string());
+                Handled::error(error.into())
+            }
         }
     }
 }
@@ -513,6 +519,10 @@ impl Mode for Replayer {
             }
             Some(set) => self.sets.get(set).map(reset_one).is_some(),
         }
+    }
+
+    fn misses(&self, set: Option<&CassetteSet>) -> Misses {
+        self.misses.of(set)
     }
 
     fn unused(&self) -> Vec<String> {

@@ -6,7 +6,9 @@
 //! - `GET stats` — the run's counters, and hits/misses/recorded per set;
 //! - `POST reset[?set=NAME]` — restart sequence counters and forget
 //!   idempotency keys, for one set or all;
-//! - `GET unused` — cassettes not served so far in this run.
+//! - `GET unused` — cassettes not served so far in this run;
+//! - `GET misses[?set=NAME]` — the replay misses so far and the message each
+//!   client got (redacted), for test runners that fail the test that missed.
 
 use hyper::{Method, StatusCode, Uri};
 use serde_json::{json, Value};
@@ -15,6 +17,7 @@ use crate::answer::{self, ProxyResponse};
 use crate::cassette::set::CassetteSet;
 use crate::mode::Mode;
 use crate::server::stats::Stats;
+use crate::stripe::redact::Redactor;
 
 /// The reserved prefix.
 pub const PREFIX: &str = "/__stripe-vcr/";
@@ -26,8 +29,9 @@ fn error(status: StatusCode, message: String) -> (StatusCode, Value) {
     )
 }
 
-/// Answers an admin request from what the mode and the counters know.
-pub fn handle<M: Mode>(mode: &M, stats: &Stats, method: &Method, uri: &Uri) -> ProxyResponse {
+/// Answers an admin request from what the mode and the counters know;
+/// `redactor` guards the miss messages, which quote requests.
+pub fn handle<M: Mode>(mode: &M, stats: &Stats, redactor: &Redactor, method: &Method, uri: &Uri) -> ProxyResponse {
     let action = uri.path().trim_start_matches(PREFIX).trim_end_matches('/');
     let set = uri.query().and_then(|q| {
         form_urlencoded::parse(q.as_bytes())
@@ -50,6 +54,16 @@ pub fn handle<M: Mode>(mode: &M, stats: &Stats, method: &Method, uri: &Uri) -> P
             json!({"mode": mode.name(), "totals": stats.summary(), "sets": mode.stats()}),
         ),
         (&Method::GET, "unused") => (StatusCode::OK, json!({"unused": mode.unused()})),
+        (&Method::GET, "misses") => match set.as_deref().map(CassetteSet::parse).transpose() {
+            Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+            Ok(parsed) => {
+                let mut misses = mode.misses(parsed.as_ref());
+                for miss in &mut misses.misses {
+                    miss.message = redactor.redact(&miss.message).into_owned();
+                }
+                (StatusCode::OK, json!(misses))
+            }
+        },
         (&Method::POST, "reset") => match set.as_deref().map(CassetteSet::parse).transpose() {
             Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
             Ok(parsed) => {
@@ -66,13 +80,13 @@ pub fn handle<M: Mode>(mode: &M, stats: &Stats, method: &Method, uri: &Uri) -> P
                 }
             }
         },
-        (_, "health" | "stats" | "unused" | "reset") => error(
+        (_, "health" | "stats" | "unused" | "misses" | "reset") => error(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("{method} is not allowed on {PREFIX}{action}; reset takes POST, the others GET"),
         ),
         _ => error(
             StatusCode::NOT_FOUND,
-            format!("stripe-vcr has no admin endpoint `{action}`; there are health, stats, unused and reset"),
+            format!("stripe-vcr has no admin endpoint `{action}`; there are health, stats, unused, misses and reset"),
         ),
     };
     answer::admin(status, &body, &[method.as_str().as_bytes(), uri.path().as_bytes()])

@@ -69,7 +69,13 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
         if request.uri().path().starts_with(WEBHOOKS_PATH) {
             return webhooks(&state, request).await;
         }
-        return admin::handle(&state.mode, &state.stats, request.method(), request.uri());
+        return admin::handle(
+            &state.mode,
+            &state.stats,
+            &state.redactor,
+            request.method(),
+            request.uri(),
+        );
     }
     // A block, so the request head is gone before the mode's answer is awaited.
     let prepared = {

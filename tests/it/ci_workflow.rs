@@ -370,3 +370,85 @@ async fn diff_finds_a_changed_field_and_ignores_changed_ids() {
         "{md}"
     );
 }
+
+/// What a test runner integration does: start the binary on port 0 with
+/// `--ready-json`, learn the port and CA from that one line, and after a
+/// test ask which of its set's requests missed, with the message the client got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_learns_the_port_from_ready_json_and_the_misses_of_each_set() {
+    let session = Recording::start().await;
+    record_two_lists(&session.api, "tests/test_a", 111).await;
+    let (ws, _) = session.finish().await;
+
+    let mut child = Command::new(BIN)
+        .args(["replay", "--listen", "127.0.0.1:0", "--ready-json", "--cassettes"])
+        .arg(ws.cassettes())
+        .arg("--certs")
+        .arg(ws.certs())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first).expect("ready line");
+    let ready: serde_json::Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first:?}"));
+    assert_eq!(
+        (ready["ready"].as_bool(), ready["mode"].as_str()),
+        (Some(true), Some("replay"))
+    );
+    assert_eq!(ready["pid"].as_u64(), Some(u64::from(child.id())));
+    assert_eq!(ready["cassettes_loaded"].as_u64(), Some(3));
+    let url = ready["url"].as_str().expect("url").to_owned();
+    let port = ready["port"].as_u64().expect("port");
+    assert_eq!(url, format!("https://127.0.0.1:{port}"));
+    let ca = std::path::PathBuf::from(ready["ca"].as_str().expect("ca"));
+    assert!(ca.is_absolute() && ca.exists(), "{ca:?}");
+
+    let api = Api {
+        client: trusting(&ca).no_proxy().build().expect("client"),
+        base: url.clone(),
+        key: REPLAY_KEY.into(),
+    };
+    list_in_set(&api, "tests/test_a").await;
+    let missed = api
+        .send(
+            "list",
+            reqwest::Method::GET,
+            "/v1/payment_intents?limit=7",
+            "",
+            &[("Stripe-Vcr-Cassette", "tests/test_a")],
+        )
+        .await;
+    assert_eq!(missed.status, 404);
+    let unknown = list_in_set(&api, "tests/test_never_recorded").await;
+    assert_eq!(unknown.status, 404);
+
+    let misses = |set: &str| {
+        let (client, url) = (api.client.clone(), format!("{url}/__stripe-vcr/misses?set={set}"));
+        async move {
+            let answer = client.get(url).send().await.expect("misses");
+            assert_eq!(answer.status(), 200);
+            answer.json::<serde_json::Value>().await.expect("JSON")
+        }
+    };
+    let a = misses("tests/test_a").await;
+    let list = a["misses"].as_array().expect("misses");
+    assert_eq!(list.len(), 1, "{a}");
+    let message = list[0]["message"].as_str().expect("message");
+    let client_saw = missed.json()["error"]["message"].as_str().expect("error").to_owned();
+    assert_eq!(message, client_saw, "the runner reports what the client was told");
+    assert!(message.contains("limit"), "{message}");
+    let never = misses("tests/test_never_recorded").await;
+    assert_eq!(never["misses"].as_array().map(Vec::len), Some(1), "{never}");
+    assert_eq!(misses("tests/test_b").await["misses"], serde_json::json!([]));
+    let bad = api
+        .client
+        .get(format!("{url}/__stripe-vcr/misses?set=../up"))
+        .send()
+        .await
+        .expect("bad set");
+    assert_eq!(bad.status(), 400);
+    let _ = child.kill();
+    let _ = child.wait();
+}

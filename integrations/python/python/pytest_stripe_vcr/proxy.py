@@ -9,6 +9,7 @@ import json
 import queue
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import urllib.error
@@ -20,6 +21,15 @@ from typing import Any, Optional
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 60.0
+
+
+def _die_with_parent() -> None:
+    """Linux: the proxy gets SIGTERM if pytest dies without stopping it (a
+    CI timeout's SIGKILL), instead of living on as an orphan."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 class ProxyError(RuntimeError):
@@ -107,6 +117,7 @@ class Proxy:
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self._lines: queue.Queue[Optional[str]] = queue.Queue()
         self._stdout: list[str] = []

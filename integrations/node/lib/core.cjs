@@ -345,8 +345,7 @@ class StripeVcr {
     const file = options.file === undefined ? this._options.testFile : options.file;
     const set = options.set || setNameFor(file, name);
     const rel = file ? relativeFile(file) : undefined;
-    noteSet(this._runtime.stateDir, { set, file: rel, test: name });
-    const route = await this._prepare(set);
+    const route = { set, target: this._target(claimSet(this._runtime, { set, file: rel, test: name })) };
     let baseline = 0;
     if (route.target.name === 'replay') {
       // 404 when the set has no cassettes (yet): nothing to restart.
@@ -453,23 +452,13 @@ class StripeVcr {
     throw new Error(`stripe-vcr: cannot load the \`stripe\` package${why}; npm install --save-dev stripe`);
   }
 
-  /** Which proxy serves `set`, preparing the set once (all: emptied; once: replay if it has cassettes). */
-  async _prepare(set) {
+  /** The route of a set a client named itself (`stripe({ set })`), claimed once. */
+  _explicit(set) {
     let route = this._prepared.get(set);
-    if (route) return route;
-    const { record, cassettes } = this._runtime;
-    const dir = path.join(cassettes, ...set.split('/'));
-    let name;
-    if (record === 'all') {
-      removeCassettes(dir);
-      name = 'record';
-    } else if (record === 'once') {
-      name = hasCassettes(dir) ? 'replay' : 'record';
-    } else {
-      name = 'replay';
+    if (!route) {
+      route = { set, target: this._target(claimSet(this._runtime, { set, explicit: true })) };
+      this._prepared.set(set, route);
     }
-    route = { set, target: this._target(name) };
-    this._prepared.set(set, route);
     return route;
   }
 
@@ -491,7 +480,7 @@ class StripeVcr {
     const vcr = this;
     const resolve = async () => {
       if (route.current) return { set: route.current.set, target: route.current.target };
-      if (route.set) return vcr._prepare(route.set);
+      if (route.set) return vcr._explicit(route.set);
       if (vcr._current) return { set: vcr._current.set, target: vcr._current.target };
       return undefined;
     };
@@ -569,28 +558,45 @@ function relativeFile(file) {
 }
 
 /**
- * Notes that a test uses `set`, in the run's state directory (one file per
- * set, created exclusively, so two workers cannot both claim one); throws if
- * another test of the run already has it.
+ * Claims `set` for a test (or, `explicit`, for clients that named it) in the
+ * run's state directory, and says which proxy serves it: one note per set,
+ * created exclusively, so the first claim of the run decides for every worker
+ * (`once`: replay if the set already holds cassettes, else record; `all`:
+ * record, and the first claim empties the set). Throws if another test of
+ * the run already has the set. The notes are also how the run learns, at its
+ * end, which sets its tests used.
  */
-function noteSet(stateDir, note) {
-  const file = path.join(stateDir, 'sets', `${crypto.createHash('sha256').update(note.set).digest('hex').slice(0, 24)}.json`);
-  const text = JSON.stringify(note);
-  try {
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, text);
-    try {
-      fs.linkSync(tmp, file); // atomic and exclusive: readers never see half a note
-    } finally {
-      fs.rmSync(tmp, { force: true });
-    }
-    return;
-  } catch (error) {
-    if (error.code !== 'EEXIST') throw error;
+function claimSet(runtime, note) {
+  const { record, stateDir, cassettes } = runtime;
+  const dir = path.join(cassettes, ...note.set.split('/'));
+  let route = 'replay';
+  if (record === 'all') route = 'record';
+  else if (record === 'once' && !hasCassettes(dir)) route = 'record';
+  const hash = crypto.createHash('sha256').update(note.set).digest('hex').slice(0, 24);
+  const file = path.join(stateDir, 'sets', `${hash}.json`);
+  if (createExclusive(file, JSON.stringify({ ...note, route }))) {
+    if (record === 'all') removeCassettes(dir);
+    return route;
   }
   const first = JSON.parse(fs.readFileSync(file, 'utf8'));
-  if (first.test !== note.test || first.file !== note.file) {
+  if (!note.explicit && !first.explicit && (first.test !== note.test || first.file !== note.file)) {
     throw new StripeVcrSetCollisionError(note.set, first, note);
+  }
+  return first.route || route;
+}
+
+/** Writes `file` unless it exists (atomically: readers never see half of it); true if written. */
+function createExclusive(file, text) {
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  fs.writeFileSync(tmp, text);
+  try {
+    fs.linkSync(tmp, file);
+    return true;
+  } catch (error) {
+    if (error.code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
 }
 

@@ -147,7 +147,10 @@ export declare function readConfig(
 export declare function runtimeFromEnv(env?: Record<string, string | undefined>): Runtime | undefined;
 export declare function formatReport(report: Report): string;
 export declare function reportOrThrow(report: Report, write?: (text: string) => void): void;
-export declare function usedSets(stateDir: string): { set: string; file?: string; test: string }[];
+/** The sets claimed in a run's state directory: by a test, or by a client that named its set. */
+export declare function usedSets(
+  stateDir: string,
+): { set: string; file?: string; test?: string; explicit?: boolean; route: 'replay' | 'record' }[];
 export declare function resolveBinary(options?: {
   env?: Record<string, string | undefined>;
   platform?: string;

@@ -14,6 +14,7 @@ import {
   resolveBinary,
   sanitizeSegment,
   setNameFor,
+  usedSets,
 } from '../index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -142,17 +143,19 @@ describe('configuration', () => {
 });
 
 describe('sets of a run', () => {
-  // A run in `all` mode: useTest only notes the set and empties its directory.
-  async function handle(stateDir, cassettes) {
+  // A run in `all` (or `once`) mode with no proxy behind it: useTest only
+  // claims the set (and empties it for `all`) as long as it goes to `record`.
+  async function handle(stateDir, cassettes, record = 'all') {
     fs.mkdirSync(path.join(stateDir, 'sets'), { recursive: true });
     const ca = path.join(stateDir, 'ca.pem');
     fs.writeFileSync(ca, '');
+    const proxy = { url: 'https://127.0.0.1:9', port: 9, ca };
     const runtime = {
       version: 1,
-      record: 'all',
+      record,
       cassettes,
       stateDir,
-      proxies: { record: { url: 'https://127.0.0.1:9', port: 9, ca } },
+      proxies: record === 'once' ? { replay: proxy, record: proxy } : { record: proxy },
     };
     const vcr = new StripeVcr({ runtime, Stripe: class {} });
     await vcr.start();
@@ -173,6 +176,28 @@ describe('sets of a run', () => {
     });
   });
 
+  test('the first claim of a set decides its proxy for the whole run', async () => {
+    const cassettes = path.join(tmp, 'cassettes');
+    const state = path.join(tmp, 'state');
+    const first = await handle(state, cassettes, 'once');
+    await first.useTest('records', { file: 'test/x.test.js' });
+    assert.equal(first._current.target.name, 'record');
+    // It recorded; a retry of the test (or another worker naming the set) still records.
+    const dir = path.join(cassettes, 'test', 'x.test', 'records');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'create-0123-001.json'), '{}');
+    const again = await handle(state, cassettes, 'once');
+    await again.useTest('records', { file: 'test/x.test.js' });
+    assert.equal(again._current.target.name, 'record');
+    // In another run, a set with cassettes at its first claim is replayed
+    // (useTest then asks the replay proxy, which this run does not have).
+    const fresh = await handle(path.join(tmp, 'state2'), cassettes, 'once');
+    await assert.rejects(fresh.useTest('records', { file: 'test/x.test.js' }), /ECONNREFUSED/);
+    assert.deepEqual(usedSets(path.join(tmp, 'state2')), [
+      { set: 'test/x.test/records', file: 'test/x.test.js', test: 'records', route: 'replay' },
+    ]);
+  });
+
   test('`all` empties the set (its own cassettes only) before the test', async () => {
     const cassettes = path.join(tmp, 'cassettes');
     const dir = path.join(cassettes, 'test', 'x.test', 'records');
@@ -183,5 +208,9 @@ describe('sets of a run', () => {
     await vcr.useTest('records', { file: 'test/x.test.js' });
     assert.deepEqual(fs.readdirSync(dir), ['nested']);
     assert.deepEqual(fs.readdirSync(path.join(dir, 'nested')), ['create-0123-001.json']);
+    // Only the run's first claim empties it: a retry keeps what the first attempt recorded.
+    fs.writeFileSync(path.join(dir, 'create-4567-001.json'), '{}');
+    await vcr.useTest('records', { file: 'test/x.test.js' });
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['create-4567-001.json', 'nested']);
   });
 });

@@ -4,6 +4,8 @@
 //   node scripts/platform-package.mjs --binary PATH --out DIR [--platform P] [--arch A]
 //       makes the platform package @stripe-vcr/<P>-<A> in DIR (default: this
 //       machine's platform and arch), with the binary as bin/stripe-vcr
+//       (--manifest-only instead of --binary: the package without its binary,
+//       for installing a link to DIR before the binary is built)
 //   node scripts/platform-package.mjs --pin-optional-dependencies
 //       lists every platform package in this package's optionalDependencies,
 //       at this package's version (done at release time only: see README.md)
@@ -23,6 +25,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     platform: { type: 'string', default: process.platform },
     arch: { type: 'string', default: process.arch },
+    'manifest-only': { type: 'boolean', default: false },
     'pin-optional-dependencies': { type: 'boolean', default: false },
   },
 });
@@ -36,8 +39,8 @@ if (args['pin-optional-dependencies']) {
   process.exit(0);
 }
 
-if (!args.binary || !args.out) {
-  console.error('usage: platform-package.mjs --binary PATH --out DIR [--platform P] [--arch A]');
+if (!(args.binary || args['manifest-only']) || !args.out) {
+  console.error('usage: platform-package.mjs --binary PATH|--manifest-only --out DIR [--platform P] [--arch A]');
   process.exit(2);
 }
 const name = platformPackageName(args.platform, args.arch);
@@ -45,8 +48,10 @@ const exe = args.platform === 'win32' ? 'stripe-vcr.exe' : 'stripe-vcr';
 const out = path.resolve(args.out);
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(path.join(out, 'bin'), { recursive: true });
-fs.copyFileSync(args.binary, path.join(out, 'bin', exe));
-fs.chmodSync(path.join(out, 'bin', exe), 0o755);
+if (args.binary) {
+  fs.copyFileSync(args.binary, path.join(out, 'bin', exe));
+  fs.chmodSync(path.join(out, 'bin', exe), 0o755);
+}
 const manifest = {
   name,
   version: main.version,

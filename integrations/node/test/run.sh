@@ -12,7 +12,8 @@
 # workspace's target/debug ones, built first). npm installs are cached under
 # target/node-integration/ (skipped when the pinned versions are there);
 # scratch files go to target/node-integration/run/. Talks to 127.0.0.1 only.
-# NODE_INTEGRATION_INSTALL_ONLY=1 installs and stops (for CI to do early).
+# NODE_INTEGRATION_INSTALL_ONLY=1 installs and stops, without building or
+# needing the binaries (for CI to do early, while it compiles).
 # Ends with "N passed, N failed"; exits non-zero on any failure.
 set -euo pipefail
 
@@ -44,15 +45,18 @@ started=$SECONDS
 
 # --- binaries -----------------------------------------------------------------
 
-if [ -z "${STRIPE_VCR_BIN:-}" ] || [ -z "${STRIPE_VCR_STANDIN:-}" ]; then
+INSTALL_ONLY=${NODE_INTEGRATION_INSTALL_ONLY:-}
+if [ -z "$INSTALL_ONLY" ] && { [ -z "${STRIPE_VCR_BIN:-}" ] || [ -z "${STRIPE_VCR_STANDIN:-}" ]; }; then
   log "cargo build --workspace --bins"
   cargo build --workspace --bins --quiet
 fi
-VCR=$(realpath "${STRIPE_VCR_BIN:-$ROOT/target/debug/stripe-vcr}")
-STANDIN=$(realpath "${STRIPE_VCR_STANDIN:-$ROOT/target/debug/stripe-vcr-standin}")
-for bin in "$VCR" "$STANDIN"; do
-  [ -x "$bin" ] || { echo "not an executable: $bin" >&2; exit 2; }
-done
+VCR=$(realpath -m "${STRIPE_VCR_BIN:-$ROOT/target/debug/stripe-vcr}")
+STANDIN=$(realpath -m "${STRIPE_VCR_STANDIN:-$ROOT/target/debug/stripe-vcr-standin}")
+if [ -z "$INSTALL_ONLY" ]; then
+  for bin in "$VCR" "$STANDIN"; do
+    [ -x "$bin" ] || { echo "not an executable: $bin" >&2; exit 2; }
+  done
+fi
 export STRIPE_VCR_BIN=$VCR
 
 # --- the sample project -------------------------------------------------------
@@ -63,7 +67,12 @@ PLATFORM_DIR=$WORK/platform/$PLATFORM
 mkdir -p "$SAMPLE"
 # The platform package, as a release makes it, around this build's binary
 # (a symlinked dependency of the sample: a new binary needs no reinstall).
-node "$PKG/scripts/platform-package.mjs" --binary "$VCR" --out "$PLATFORM_DIR" >/dev/null
+# Installing only (CI, while the binaries build): the package without its binary.
+if [ -x "$VCR" ]; then
+  node "$PKG/scripts/platform-package.mjs" --binary "$VCR" --out "$PLATFORM_DIR" >/dev/null
+else
+  node "$PKG/scripts/platform-package.mjs" --manifest-only --out "$PLATFORM_DIR" >/dev/null
+fi
 
 # Sources afresh on every run; node_modules and the install stamp are kept.
 find "$SAMPLE" -mindepth 1 -maxdepth 1 ! -name node_modules ! -name .installed -exec rm -rf {} +
@@ -93,7 +102,7 @@ else
   (cd "$SAMPLE" && npm install --no-package-lock --no-audit --no-fund --prefer-offline --loglevel=error >&2)
   echo "$stamp" >"$SAMPLE/.installed"
 fi
-if [ -n "${NODE_INTEGRATION_INSTALL_ONLY:-}" ]; then
+if [ -n "$INSTALL_ONLY" ]; then
   exit 0
 fi
 

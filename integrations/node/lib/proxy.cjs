@@ -171,8 +171,10 @@ function adminRequest(port, method, action, query) {
         });
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`stripe-vcr: ${method} /__stripe-vcr/${action} timed out`)));
-    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', (error) =>
+      reject(new Error(`stripe-vcr: the proxy on 127.0.0.1:${port} did not answer ${method} /__stripe-vcr/${action}: ${error.message}`)),
+    );
     req.end();
   });
 }

@@ -112,6 +112,11 @@ class Run {
   constructor(runtime, handles) {
     this.runtime = runtime;
     this._handles = handles;
+    // A runner that exits without stopping the run (an uncaught error, a
+    // closed pipe) still leaves no CA key behind; its proxies get SIGTERM
+    // from their own exit hooks (lib/proxy.cjs).
+    this._removeOnExit = () => fs.rmSync(runtime.stateDir, { recursive: true, force: true });
+    process.once('exit', this._removeOnExit);
   }
 
   /**
@@ -149,6 +154,7 @@ class Run {
       }
     }
     fs.rmSync(stateDir, { recursive: true, force: true });
+    process.removeListener('exit', this._removeOnExit);
     const { record, binary } = this.runtime;
     return { record, binary, sets, unused: [...unused].sort(), summaries, problems };
   }

@@ -18,7 +18,7 @@ const RECORD_MODES = ['none', 'once', 'new_episodes', 'all'];
 const DEFAULT_UPSTREAM = 'https://api.stripe.com';
 /** The environment variable a run's coordinates are passed to test workers in. */
 const RUNTIME_ENV = 'STRIPE_VCR_RUNTIME';
-/** The API key clients get when none is given: any test key does in replay. */
+/** The API key clients get when none is given (apiKey, STRIPE_API_KEY): any test key does in replay. */
 const PLACEHOLDER_KEY = 'sk_test_stripe_vcr_placeholder';
 const SET_HEADER = 'Stripe-Vcr-Cassette';
 
@@ -413,7 +413,7 @@ class StripeVcr {
   stripe(options = {}) {
     const { apiKey, set, ...config } = options;
     const Stripe = this._stripeClass();
-    const key = apiKey || this._options.apiKey || PLACEHOLDER_KEY;
+    const key = apiKey || this._options.apiKey || process.env.STRIPE_API_KEY || PLACEHOLDER_KEY;
     return new Stripe(key, { ...config, ...this.stripeConfig({ set }) });
   }
 

@@ -6,8 +6,8 @@
 const crypto = require('node:crypto');
 const path = require('node:path');
 
-/** Longest set segment (a directory name). */
-const MAX_SEGMENT = 64;
+/** Longest set segment before its hash (a directory name: at most 89 characters). */
+const MAX_SEGMENT = 80;
 /** Longest set name the proxy accepts. */
 const MAX_SET = 200;
 
@@ -17,20 +17,24 @@ function hash8(text) {
 
 /**
  * One path segment of a set name: runs of characters outside [A-Za-z0-9._-]
- * become `-`, `-` and `.` are trimmed from both ends, and the result is at
- * most 64 characters. When that changed more than spaces into `-`, the first
- * 8 hex digits of the SHA-256 of the original are appended (`-1a2b3c4d`), so
- * `refund [eur]` and `refund (eur)` stay apart; an empty result is the hash alone.
+ * become `-`, and `-` and `.` are trimmed from both ends. When that changed
+ * more than spaces into `-`, or left more than 80 characters (then cut to 80,
+ * trailing `-` and `.` trimmed again), `-` and the first 8 hex digits of the
+ * SHA-256 of the original are appended, so `refund [eur]` and `refund (eur)`
+ * stay apart; an empty result is `unnamed-` and the hash. (The pytest
+ * plugin's `segment`, except that it hashes a change of spaces too.)
  */
 function sanitizeSegment(original) {
   const text = String(original);
   let out = text.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '');
-  if (out !== text.replace(/ /g, '-') || out.length > MAX_SEGMENT) {
-    const hash = hash8(text);
-    out = out.slice(0, MAX_SEGMENT - hash.length - 1).replace(/[-.]+$/, '');
-    out = out ? `${out}-${hash}` : hash;
+  let lossless = out === text.replace(/ /g, '-');
+  if (out.length > MAX_SEGMENT) {
+    out = out.slice(0, MAX_SEGMENT).replace(/[-.]+$/, '');
+    lossless = false;
   }
-  return out;
+  if (lossless && out) return out;
+  const hash = hash8(text);
+  return out ? `${out}-${hash}` : `unnamed-${hash}`;
 }
 
 /**

@@ -54,7 +54,7 @@ export interface StripeVcrOptions<StripeClass> extends RunOptions {
   runtime?: Runtime;
   /** The test file set names start from (node:test; Jest and Vitest know it). */
   testFile?: string;
-  /** The API key of stripe() clients (default: a placeholder test key; replay accepts any). */
+  /** The API key of stripe() clients (default: STRIPE_API_KEY, else a placeholder test key; replay accepts any). */
   apiKey?: string;
   /** The Stripe class to build clients with (default: the `stripe` package). */
   Stripe?: StripeClass;

@@ -37,7 +37,7 @@ RUNNER_TIMEOUT=180
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 # Settings of the developer's shell must not leak into the cases.
 unset STRIPE_VCR_RECORD STRIPE_VCR_UPSTREAM STRIPE_VCR_UPSTREAM_CA STRIPE_VCR_CASSETTES STRIPE_VCR_LOG STRIPE_VCR_RUNTIME
-unset SAMPLE_AMOUNT_OFFSET SAMPLE_AUDIT
+unset SAMPLE_AMOUNT_OFFSET SAMPLE_AUDIT STRIPE_API_KEY
 export NO_COLOR=1 FORCE_COLOR=0
 
 log() { printf '== %s\n' "$*" >&2; }

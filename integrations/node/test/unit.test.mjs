@@ -41,7 +41,7 @@ describe('set names', () => {
       assert.ok(set.length <= 200, set);
       for (const segment of set.split('/')) {
         assert.match(segment, /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/, set);
-        assert.ok(segment.length <= 64, set);
+        assert.ok(segment.length <= 89, set);
       }
     }
   });
@@ -50,7 +50,9 @@ describe('set names', () => {
     assert.equal(sanitizeSegment('refunds a payment'), 'refunds-a-payment');
     assert.match(sanitizeSegment('refund [eur]'), /^refund-eur-[0-9a-f]{8}$/);
     assert.notEqual(sanitizeSegment('refund [eur]'), sanitizeSegment('refund (eur)'));
-    assert.match(sanitizeSegment('..'), /^[0-9a-f]{8}$/);
+    assert.match(sanitizeSegment('..'), /^unnamed-[0-9a-f]{8}$/);
+    assert.equal(sanitizeSegment('x'.repeat(80)), 'x'.repeat(80));
+    assert.match(sanitizeSegment('x'.repeat(81)), new RegExp(`^${'x'.repeat(80)}-[0-9a-f]{8}$`));
   });
 
   test('are relative to the working directory, extension dropped', () => {

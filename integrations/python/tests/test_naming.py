@@ -48,3 +48,10 @@ def test_names_are_stable_and_bounded() -> None:
     assert first == segment(long)
     assert len(first) <= 90 and VALID.match(first)
     assert segment("x" * 500) != first
+
+
+def test_a_deep_name_stays_within_what_the_proxy_accepts() -> None:
+    nodeid = "tests/" + "/".join(["package"] * 40) + "/test_m.py::TestA::TestB::test_x[1]"
+    name = set_name(nodeid, full_module_path=True)
+    assert len(name) <= 200 and VALID.match(name), name
+    assert name != set_name(nodeid.replace("[1]", "[2]"), full_module_path=True)

@@ -23,10 +23,13 @@ time.sleep(600)
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_proxy_does_not_outlive_a_killed_pytest(tmp_path: Path) -> None:
+    # The killed parent cannot clean up its temporary directory (the proxy's
+    # CA with its key): it goes below tmp_path, not the system's /tmp.
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT, str(find_binary()), str(tmp_path / "cassettes")],
         stdout=subprocess.PIPE,
         text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
     )
     assert parent.stdout is not None
     pid = int(parent.stdout.readline())

@@ -113,6 +113,13 @@ impl Drop for Standin {
     }
 }
 
+/// The request example of the JSON gateway's page (`shared/seeds/002_*.txt`),
+/// verbatim: `schema/gateway-002-example.json`.
+pub fn gateway_example() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/gateway-002-example.json");
+    serde_json::from_slice(&std::fs::read(path).expect("read the gateway example")).expect("the example is JSON")
+}
+
 /// A scratch directory with `cassettes/` and `certs/` inside.
 pub struct Workspace {
     pub dir: tempfile::TempDir,

@@ -70,6 +70,12 @@ impl Standin {
         Standin::spawn(&["--seed", &seed.to_string()])
     }
 
+    /// Starts a deterministic stand-in speaking the JSON gateway dialect of
+    /// `shared/seeds/002_*.txt` (`--dialect gateway-002`).
+    pub fn start_gateway(seed: u64) -> Standin {
+        Standin::spawn(&["--seed", &seed.to_string(), "--dialect", "gateway-002"])
+    }
+
     fn spawn(extra: &[&str]) -> Standin {
         let dir = tempfile::tempdir().expect("tempdir");
         let ca = dir.path().join("standin-ca.pem");

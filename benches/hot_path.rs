@@ -121,7 +121,7 @@ fn hot_path(c: &mut Criterion) {
     let validator = Validator::new(ValidationMode::Warn, Schema::builtin().clone());
     let create = decode("POST", "/v1/payment_intents", CREATE);
     c.bench_function("validate: POST create (11 params)", |b| {
-        b.iter(|| black_box(validator.check(&create.route, &create.canonical.params)))
+        b.iter(|| black_box(validator.check(&create.route, &create.canonical.params, create.typing())))
     });
     // Beyond Payment Intents: routing through the whole API's table, and
     // the unknown-parameter check against it (issue #18).
@@ -136,7 +136,7 @@ fn hot_path(c: &mut Criterion) {
     let customer = decode("POST", "/v1/customers", CUSTOMER);
     c.bench_function(
         "validate: POST customers.create (4 params, unknown-parameter check)",
-        |b| b.iter(|| black_box(validator.check(&customer.route, &customer.canonical.params))),
+        |b| b.iter(|| black_box(validator.check(&customer.route, &customer.canonical.params, customer.typing()))),
     );
     c.bench_function("parse the whole API's table (stripe-api.json, 650 operations)", |b| {
         b.iter(|| black_box(stripe_vcr::stripe::api::Api::parse(stripe_vcr::stripe::api::BUILTIN).expect("parses")))

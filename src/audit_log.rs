@@ -16,6 +16,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cassette::format::BodyEncoding;
 use crate::stripe::params::Params;
 use crate::stripe::redact::Redactor;
 use crate::stripe::validate::Violation;
@@ -51,6 +52,11 @@ pub struct Entry {
     pub path: String,
     #[serde(default)]
     pub params: Params,
+    /// How the parameters travelled (`none`, `form`, `json`, …): a JSON
+    /// body's values are checked for their JSON types. Absent from lines
+    /// written before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_encoding: Option<BodyEncoding>,
     #[serde(default)]
     pub findings: Vec<Finding>,
     /// `hit`, `miss`, `recorded`, `forwarded`, `error`, `write-failed`.
@@ -168,6 +174,7 @@ mod tests {
             method: "POST".into(),
             path: "/v1/payment_intents".into(),
             params: Params::from_form(b"amount=1&metadata[k]=v", "body").expect("form"),
+            body_encoding: Some(BodyEncoding::Form),
             findings: vec![Finding {
                 code: Some("parameter_missing".into()),
                 param: "currency".into(),

@@ -5,8 +5,11 @@
 //! the query string and body + the `Stripe-Account` and `Stripe-Version`
 //! headers. Parameter order, `+` vs `%20`, literal vs encoded brackets and
 //! `a[]` vs `a[0]` never matter, because the parameters are compared as a
-//! sorted tree; nor does the order of `expand`, which Stripe reads as a set. Headers that vary per run (`Idempotency-Key`, `User-Agent`,
-//! telemetry, `Authorization`) are not part of it.
+//! sorted tree; nor does the order of `expand`, which Stripe reads as a set.
+//! Headers that vary per run (`Idempotency-Key`, `User-Agent`, telemetry,
+//! `Authorization`) are not part of it. A JSON body's types are: its
+//! `"amount": 10` is not `"amount": "10"` nor a form's `amount=10`, while its
+//! strings are the same values as a form's text (`docs/matching.md`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -345,6 +348,70 @@ mod tests {
             key("GET", "/v1/payment_intents?expand[]=customer", "", v),
             key("GET", "/v1/payment_intents?expand[]=latest_charge", "", v)
         );
+    }
+
+    /// The key of a JSON-bodied `POST /v1/payment_intents`.
+    fn json_key(body: &str) -> RequestKey {
+        let params = Params::from_json(body.as_bytes()).expect("json");
+        CanonicalRequest::new(
+            crate::stripe::redact::Redactor::standard(),
+            "POST",
+            "/v1/payment_intents",
+            &params,
+            |_| None,
+        )
+        .key()
+    }
+
+    #[test]
+    fn json_types_are_part_of_the_key() {
+        let form = key("POST", "/v1/payment_intents", "amount=10&currency=USD&x=", None);
+        // Strings are text in both encodings: the same request.
+        assert_eq!(json_key(r#"{"amount":"10","currency":"USD","x":""}"#), form);
+        // A number, a boolean or null is something a form cannot say.
+        let number = json_key(r#"{"amount":10,"currency":"USD","x":""}"#);
+        assert_ne!(number, form, "\"amount\": 10 is not amount=10");
+        assert_ne!(
+            json_key(r#"{"amount":"10","currency":"USD","x":null}"#),
+            form,
+            "null is not \"\""
+        );
+        assert_ne!(
+            json_key(r#"{"amount":10.0,"currency":"USD","x":""}"#),
+            number,
+            "digits as sent"
+        );
+        assert_ne!(
+            json_key(r#"{"confirm":true}"#),
+            key("POST", "/v1/payment_intents", "confirm=true", None)
+        );
+        // Order of keys in the body never matters.
+        assert_eq!(json_key(r#"{"x":"","currency":"USD","amount":10}"#), number);
+        // A card number (masked as text) and its security code (removed)
+        // give one key whatever their JSON type.
+        assert_eq!(
+            json_key(r#"{"card":{"number":4242424242424242,"cvc":123}}"#),
+            json_key(r#"{"card":{"number":"4242424242424242","cvc":"123"}}"#)
+        );
+    }
+
+    #[test]
+    fn a_stored_json_request_keeps_its_key() {
+        let params = Params::from_json(br#"{"amount":10,"confirm":true,"x":null,"m":{"k":"v"}}"#).expect("json");
+        let canonical = CanonicalRequest::new(
+            crate::stripe::redact::Redactor::standard(),
+            "POST",
+            "/v1/payment_intents",
+            &params,
+            |_| None,
+        );
+        let stored = serde_json::to_string(&canonical).expect("json");
+        assert!(
+            stored.contains(r#""params":{"amount":10,"confirm":true,"m":{"k":"v"},"x":null}"#),
+            "{stored}"
+        );
+        let back: CanonicalRequest = serde_json::from_str(&stored).expect("reads back");
+        assert_eq!(back.key(), canonical.key());
     }
 
     #[test]

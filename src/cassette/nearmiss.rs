@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::cassette::key::CanonicalRequest;
+use crate::stripe::params::Param;
 
 /// The closest recording to a request that missed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,16 +114,19 @@ pub fn differences(sent: &CanonicalRequest, recorded: &CanonicalRequest) -> Vec<
             });
         }
     }
-    let sent_params: BTreeMap<String, String> = sent.params.flatten().into_iter().collect();
-    let recorded_params: BTreeMap<String, String> = recorded.params.flatten().into_iter().collect();
+    let sent_params: BTreeMap<String, &Param> = sent.params.flatten().into_iter().collect();
+    let recorded_params: BTreeMap<String, &Param> = recorded.params.flatten().into_iter().collect();
     let paths: std::collections::BTreeSet<&String> = sent_params.keys().chain(recorded_params.keys()).collect();
     for path in paths {
         let (s, r) = (sent_params.get(path), recorded_params.get(path));
         if s != r {
+            // Values of two types are shown with them (`"10" (string)` and
+            // `10 (integer)`), or a type difference could read `10 ≠ 10`.
+            let typed = matches!((s, r), (Some(s), Some(r)) if s.json_type() != r.json_type());
             out.push(Difference::Param {
                 path: path.clone(),
-                sent: s.cloned(),
-                recorded: r.cloned(),
+                sent: s.map(|v| shown_value(v, typed)),
+                recorded: r.map(|v| shown_value(v, typed)),
             });
         }
     }
@@ -134,6 +138,18 @@ pub fn differences(sent: &CanonicalRequest, recorded: &CanonicalRequest) -> Vec<
         });
     }
     out
+}
+
+/// A parameter's value in a difference: its text, or, when `typed`, the
+/// value as JSON writes it followed by its JSON type (`"10" (string)`).
+fn shown_value(value: &Param, typed: bool) -> String {
+    match (typed, value) {
+        (false, _) => value.text().to_owned(),
+        (true, Param::Str(s)) => format!("{} (string)", serde_json::Value::from(s.as_str())),
+        (true, Param::List(_)) => "[] (array)".to_owned(),
+        (true, Param::Map(_)) => "{} (object)".to_owned(),
+        (true, other) => format!("{} ({})", other.text(), other.json_type()),
+    }
 }
 
 fn shown(value: &str) -> String {
@@ -158,7 +174,8 @@ fn header_title(name: &str) -> String {
 }
 
 impl fmt::Display for Difference {
-    /// `amount: 2000 ≠ 1000` reads "sent 2000, recorded 1000".
+    /// `amount: 2000 ≠ 1000` reads "sent 2000, recorded 1000";
+    /// `amount: "10" (string) ≠ 10 (integer)`, a JSON type difference.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let pair = |f: &mut fmt::Formatter<'_>, what: &str, s: &Option<String>, r: &Option<String>| match (s, r) {
             (Some(s), Some(r)) => write!(f, "{what}: {} ≠ {}", shown(s), shown(r)),
@@ -198,5 +215,64 @@ impl NearMiss {
                 listed.join("; ")
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stripe::params::Params;
+    use crate::stripe::redact::Redactor;
+
+    fn json(body: &str) -> CanonicalRequest {
+        let params = Params::from_json(body.as_bytes()).expect("json");
+        CanonicalRequest::new(Redactor::standard(), "POST", "/v1/payment_intents", &params, |_| None)
+    }
+
+    fn form(body: &str) -> CanonicalRequest {
+        let params = Params::from_form(body.as_bytes(), "body").expect("form");
+        CanonicalRequest::new(Redactor::standard(), "POST", "/v1/payment_intents", &params, |_| None)
+    }
+
+    fn described(sent: &CanonicalRequest, recorded: &CanonicalRequest) -> Vec<String> {
+        differences(sent, recorded).iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_type_difference_names_both_types() {
+        assert_eq!(
+            described(&json(r#"{"amount":"10"}"#), &json(r#"{"amount":10}"#)),
+            [r#"amount: "10" (string) ≠ 10 (integer)"#]
+        );
+        assert_eq!(
+            described(&form("amount=10"), &json(r#"{"amount":10}"#)),
+            [r#"amount: "10" (string) ≠ 10 (integer)"#],
+            "a form sends text"
+        );
+        assert_eq!(
+            described(&json(r#"{"x":null,"c":"true"}"#), &json(r#"{"x":"","c":true}"#)),
+            [
+                r#"c: "true" (string) ≠ true (boolean)"#,
+                r#"x: null (null) ≠ "" (string)"#
+            ]
+        );
+        assert_eq!(
+            described(&json(r#"{"amount":10.5}"#), &json(r#"{"amount":10}"#)),
+            ["amount: 10.5 (number) ≠ 10 (integer)"]
+        );
+        // Values of one type read as before.
+        assert_eq!(
+            described(&json(r#"{"amount":1000}"#), &json(r#"{"amount":2000}"#)),
+            ["amount: 1000 ≠ 2000"]
+        );
+        assert_eq!(
+            described(&form("amount=1000"), &form("amount=2000")),
+            ["amount: 1000 ≠ 2000"]
+        );
+        assert_eq!(
+            described(&json(r#"{"quantity":2}"#), &json("{}")),
+            ["quantity: sent 2, not in the recording"]
+        );
+        assert!(described(&json(r#"{"a":"x"}"#), &form("a=x")).is_empty());
     }
 }

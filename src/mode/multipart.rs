@@ -79,7 +79,7 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(a, b, "the boundary is not part of the request");
-        let flat: Vec<(String, String)> = a.flatten();
+        let flat: Vec<(String, String)> = a.flatten().into_iter().map(|(k, v)| (k, v.text().to_owned())).collect();
         assert!(
             flat.contains(&("purpose".into(), "dispute_evidence".into())),
             "{flat:?}"

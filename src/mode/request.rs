@@ -12,7 +12,7 @@ use crate::cassette::key::{CanonicalRequest, RequestKey};
 use crate::cassette::set::CassetteSet;
 use crate::mode::multipart;
 use crate::mode::Via;
-use crate::stripe::params::Params;
+use crate::stripe::params::{Params, Typing};
 use crate::stripe::redact::Redactor;
 use crate::stripe::route::Route;
 
@@ -125,6 +125,15 @@ impl ApiRequest {
             via,
             set,
         })
+    }
+
+    /// Whether the parameters came with JSON types (a JSON body) or as text.
+    pub fn typing(&self) -> Typing {
+        if self.body_encoding == BodyEncoding::Json {
+            Typing::Json
+        } else {
+            Typing::Text
+        }
     }
 
     /// A request header as text (ASCII values only).

@@ -143,7 +143,7 @@ fn prepare<M: Mode>(
             }
         }
     };
-    let violations = state.validator.check(&api.route, &api.canonical.params);
+    let violations = state.validator.check(&api.route, &api.canonical.params, api.typing());
     let audit = state
         .audit
         .as_ref()
@@ -225,6 +225,7 @@ fn audit_entry<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violat
         method: api.method.to_string(),
         path: api.canonical.path.clone(),
         params: api.canonical.params.clone(),
+        body_encoding: Some(api.body_encoding),
         findings: violations.iter().map(Finding::from).collect(),
         outcome: String::new(),
         status: 0,

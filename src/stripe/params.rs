@@ -5,6 +5,12 @@
 //! hash, `expand[]=a` and `expand[0]=a` are both arrays, `a[b][0][c]=x` nests.
 //! Brackets may be literal or percent-encoded and `+` means a space. The decoder
 //! is total: any input gives either a tree or a [`DecodeError`], never a panic.
+//!
+//! A query string or form body carries only text, so every scalar it gives is
+//! a [`Param::Str`]. A JSON body keeps its types: `10`, `"10"`, `true` and
+//! `null` are four different values ([`Param::Num`], [`Param::Str`],
+//! [`Param::Bool`], [`Param::Null`]). A JSON string and the same text in a
+//! form are the same value.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -24,18 +30,50 @@ pub type Text = compact_str::CompactString;
 
 /// One decoded parameter value.
 ///
-/// Every scalar is a string because that is what the form encoding carries;
-/// JSON scalars are converted to the same spelling (`10`, `true`) so a form
-/// body and a JSON body that mean the same thing decode to the same tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Serialised as the JSON it stands for: a string, a number with its digits
+/// as sent, `true`/`false`, `null`, an array or an object. That is the form
+/// hashed into a request's key, so a form's `amount=10` (a string) and a JSON
+/// body's `"amount": 10` (a number) are different requests, while a JSON
+/// string and the same text in a form are the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Param {
-    /// A scalar (`amount=2000`); the empty string means "unset" to Stripe.
+    /// Text: any scalar of a query string or form body (`amount=2000`), or
+    /// a JSON string. The empty string means "unset" to Stripe.
     Str(Text),
+    /// A JSON number, its digits exactly as sent (`10` and `10.0` differ).
+    Num(serde_json::Number),
+    /// A JSON `true` or `false`.
+    Bool(bool),
+    /// A JSON `null`.
+    Null,
     /// An array: `expand[]=a`, `expand[0]=a`, or a JSON array.
     List(Vec<Param>),
     /// A hash: `metadata[order_id]=6735`, or a JSON object. Sorted by key.
     Map(BTreeMap<Text, Param>),
+}
+
+impl<'de> Deserialize<'de> for Param {
+    /// Reads a value as stored in a cassette or an audit log: through
+    /// [`serde_json::Value`], which keeps a number's exact digits even when
+    /// the value was buffered on the way (a `#[serde(flatten)]` parent).
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Param, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Param::from_json(value, 1).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What the scalars of a request can say, for checking them against a
+/// schema: their text only, or a JSON type too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Typing {
+    /// A query string, form or multipart body: every value is text, read as
+    /// the schema says (`amount=10` is the integer 10), as Stripe reads it.
+    #[default]
+    Text,
+    /// A JSON body: every value must have the JSON type the schema says
+    /// (`"amount": "10"` is a string, not an integer).
+    Json,
 }
 
 /// All parameters of one request, query string and body merged (Stripe mixes
@@ -143,14 +181,20 @@ impl Params {
     }
 
     /// Every leaf as a `(bracket path, value)` pair, e.g.
-    /// `("shipping[address][city]", "Paris")`, in sorted order. An empty hash
-    /// or array is listed as one leaf with an empty value.
-    pub fn flatten(&self) -> Vec<(String, String)> {
+    /// `("shipping[address][city]", Str("Paris"))`, in sorted order: the
+    /// scalars, and each empty hash or array as a leaf of its own.
+    pub fn flatten(&self) -> Vec<(String, &Param)> {
         let mut out = Vec::new();
         for (name, value) in &self.0 {
             value.flatten_into(name.to_string(), &mut out);
         }
         out
+    }
+
+    /// True when some value has a type only JSON can give (a number, a
+    /// boolean or `null`): the parameters came from a JSON body.
+    pub fn has_json_types(&self) -> bool {
+        self.0.values().any(Param::has_json_types)
     }
 
     /// The value at a top-level name, if it is a scalar.
@@ -170,9 +214,9 @@ impl Param {
             });
         }
         Ok(match value {
-            serde_json::Value::Null => Param::Str(Text::default()),
-            serde_json::Value::Bool(b) => Param::Str(if b { "true" } else { "false" }.into()),
-            serde_json::Value::Number(n) => Param::Str(n.to_string().into()),
+            serde_json::Value::Null => Param::Null,
+            serde_json::Value::Bool(b) => Param::Bool(b),
+            serde_json::Value::Number(n) => Param::Num(n),
             serde_json::Value::String(s) => Param::Str(s.into()),
             serde_json::Value::Array(items) => Param::List(
                 items
@@ -188,11 +232,68 @@ impl Param {
         })
     }
 
-    fn flatten_into(&self, path: String, out: &mut Vec<(String, String)>) {
+    /// The value as messages show it: text as it is, a JSON number by its
+    /// digits, `true`, `false`, `null`; an empty string for an (empty) hash
+    /// or array.
+    pub fn text(&self) -> &str {
         match self {
-            Param::Str(s) => out.push((path, s.to_string())),
-            Param::List(items) if items.is_empty() => out.push((path, String::new())),
-            Param::Map(map) if map.is_empty() => out.push((path, String::new())),
+            Param::Str(s) => s,
+            Param::Num(n) => n.as_str(),
+            Param::Bool(true) => "true",
+            Param::Bool(false) => "false",
+            Param::Null => "null",
+            Param::List(_) | Param::Map(_) => "",
+        }
+    }
+
+    /// The value's JSON type: `string`, `integer` (a number without a
+    /// fraction or exponent), `number`, `boolean`, `null`, `array` or
+    /// `object`. Every value of a form or query string is a `string`.
+    pub fn json_type(&self) -> &'static str {
+        match self {
+            Param::Str(_) => "string",
+            Param::Num(n) if n.as_str().contains(['.', 'e', 'E']) => "number",
+            Param::Num(_) => "integer",
+            Param::Bool(_) => "boolean",
+            Param::Null => "null",
+            Param::List(_) => "array",
+            Param::Map(_) => "object",
+        }
+    }
+
+    /// True for a value that unsets a parameter: `""`, or JSON `null`.
+    pub fn is_unset(&self) -> bool {
+        match self {
+            Param::Str(s) => s.is_empty(),
+            Param::Null => true,
+            _ => false,
+        }
+    }
+
+    /// True for `true`, as a form says it (`confirm=true`) or as JSON does.
+    pub fn is_true(&self) -> bool {
+        match self {
+            Param::Str(s) => s == "true",
+            Param::Bool(b) => *b,
+            _ => false,
+        }
+    }
+
+    /// True when this value, or one below it, is a number, boolean or `null`.
+    fn has_json_types(&self) -> bool {
+        match self {
+            Param::Str(_) => false,
+            Param::Num(_) | Param::Bool(_) | Param::Null => true,
+            Param::List(items) => items.iter().any(Param::has_json_types),
+            Param::Map(map) => map.values().any(Param::has_json_types),
+        }
+    }
+
+    fn flatten_into<'a>(&'a self, path: String, out: &mut Vec<(String, &'a Param)>) {
+        match self {
+            Param::Str(_) | Param::Num(_) | Param::Bool(_) | Param::Null => out.push((path, self)),
+            Param::List(items) if items.is_empty() => out.push((path, self)),
+            Param::Map(map) if map.is_empty() => out.push((path, self)),
             Param::List(items) => {
                 for (i, item) in items.iter().enumerate() {
                     item.flatten_into(format!("{path}[{i}]"), out);
@@ -401,7 +502,7 @@ fn insert<'k>(root: &mut Param, segments: Segments<'k>, value: Cow<'_, str>) {
 /// (`expand[0]=a&expand[1]=b`) into one, once every key is in.
 fn indexed_hashes_to_lists(node: &mut Param) {
     match node {
-        Param::Str(_) => {}
+        Param::Str(_) | Param::Num(_) | Param::Bool(_) | Param::Null => {}
         Param::List(items) => items.iter_mut().for_each(indexed_hashes_to_lists),
         Param::Map(map) => {
             map.values_mut().for_each(indexed_hashes_to_lists);
@@ -489,10 +590,73 @@ mod tests {
     }
 
     #[test]
-    fn json_and_form_agree() {
-        let j = Params::from_json(br#"{"amount":2000,"confirm":true,"metadata":{"k":"v"},"expand":["a"],"x":null}"#)
+    fn json_strings_and_form_text_agree() {
+        let j = Params::from_json(br#"{"amount":"2000","confirm":"true","metadata":{"k":"v"},"expand":["a"],"x":""}"#)
             .expect("json");
         assert_eq!(j, form("amount=2000&confirm=true&metadata[k]=v&expand[0]=a&x="));
+    }
+
+    #[test]
+    fn json_keeps_its_types() {
+        let j = Params::from_json(br#"{"amount":10,"confirm":true,"x":null,"f":10.50,"s":"10","e":""}"#).expect("json");
+        assert_eq!(
+            serde_json::to_string(&j).expect("json"),
+            r#"{"amount":10,"confirm":true,"e":"","f":10.50,"s":"10","x":null}"#,
+            "numbers keep their digits, null stays null"
+        );
+        let types: Vec<(String, &str)> = j.flatten().into_iter().map(|(p, v)| (p, v.json_type())).collect();
+        assert_eq!(
+            types,
+            [
+                ("amount", "integer"),
+                ("confirm", "boolean"),
+                ("e", "string"),
+                ("f", "number"),
+                ("s", "string"),
+                ("x", "null")
+            ]
+            .map(|(p, t)| (p.to_owned(), t))
+        );
+        assert!(j.has_json_types());
+        assert!(!form("amount=10&confirm=true&x=").has_json_types());
+        // Each typed value differs from the text a form would send.
+        for (json, text) in [
+            (r#"{"a":10}"#, "a=10"),
+            (r#"{"a":true}"#, "a=true"),
+            (r#"{"a":null}"#, "a="),
+            (r#"{"a":[1]}"#, "a[]=1"),
+        ] {
+            assert_ne!(Params::from_json(json.as_bytes()).expect("json"), form(text), "{json}");
+        }
+        assert_ne!(
+            Params::from_json(br#"{"a":10}"#).expect("json"),
+            Params::from_json(br#"{"a":10.0}"#).expect("json"),
+            "digits as sent"
+        );
+    }
+
+    #[test]
+    fn stored_params_read_back_with_their_types() {
+        let j = Params::from_json(
+            br#"{"amount":10,"big":123456789012345678901234567890,"ok":false,"x":null,"s":"10","m":{"k":["1",1]}}"#,
+        )
+        .expect("json");
+        let text = serde_json::to_string(&j).expect("json");
+        let back: Params = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back, j);
+        // Through a buffering parent (`#[serde(flatten)]`, as a cassette's
+        // request is read), numbers keep their type and digits.
+        #[derive(serde::Deserialize)]
+        struct Outer {
+            #[serde(flatten)]
+            inner: Inner,
+        }
+        #[derive(serde::Deserialize)]
+        struct Inner {
+            params: Params,
+        }
+        let outer: Outer = serde_json::from_str(&format!(r#"{{"params":{text},"other":1}}"#)).expect("flattened");
+        assert_eq!(outer.inner.params, j);
     }
 
     #[test]
@@ -534,8 +698,9 @@ mod tests {
     #[test]
     fn flatten_lists_bracket_paths() {
         let p = form("metadata[a]=1&expand[0]=x&shipping[address][city]=P&metadata[b]=");
+        let flat: Vec<(String, String)> = p.flatten().into_iter().map(|(k, v)| (k, v.text().to_owned())).collect();
         assert_eq!(
-            p.flatten(),
+            flat,
             vec![
                 ("expand[0]".to_owned(), "x".to_owned()),
                 ("metadata[a]".to_owned(), "1".to_owned()),

@@ -664,6 +664,12 @@ impl Redactor {
                     *s = redacted.into();
                 }
             }
+            // A JSON number is only ever a card number to mask (as in a
+            // JSON body, `Walk::value`): its digits hold no secret.
+            Param::Num(n) if card && is_card_number(n.as_str()) => {
+                *param = Param::Str(mask_card_number(n.as_str()).into());
+            }
+            Param::Num(_) | Param::Bool(_) | Param::Null => {}
             Param::List(items) => items.iter_mut().for_each(|p| self.redact_param_in_place(p, card)),
             Param::Map(m) => self.redact_map_in_place(m, card),
         }
@@ -690,6 +696,8 @@ impl Redactor {
         match param {
             Param::Str(s) if card && is_card_number(s) => Param::Str(mask_card_number(s).into()),
             Param::Str(s) => Param::Str(self.redact(s).into()),
+            Param::Num(n) if card && is_card_number(n.as_str()) => Param::Str(mask_card_number(n.as_str()).into()),
+            Param::Num(_) | Param::Bool(_) | Param::Null => param.clone(),
             Param::List(items) => Param::List(items.iter().map(|p| self.redact_param(p, card)).collect()),
             Param::Map(m) => Param::Map(self.redact_param_map(m, card)),
         }
@@ -1340,6 +1348,27 @@ mod tests {
             let value = serde_json::to_value(&redacted).expect("json");
             assert_eq!(r.redact_json(&value), value, "{form}");
         }
+        // JSON bodies, their types kept: numbers, booleans and null.
+        for body in [
+            r#"{"amount":10,"confirm":true,"x":null,"metadata":{"k":"acct_1"}}"#,
+            r#"{"payment_method_data":{"card":{"number":4242424242424242,"cvc":123,"exp_month":12}},"n":4242424242424242}"#,
+            r#"{"card":{"cvc":null,"number":"4242 4242 4242 4242"},"list":[1,true,null,"sk_test_abc"]}"#,
+        ] {
+            let p = Params::from_json(body.as_bytes()).expect("json");
+            let redacted = r.redact_params(&p);
+            assert_eq!(r.redact_params_owned(p.clone()), redacted, "{body}");
+            let value = serde_json::to_value(&redacted).expect("json");
+            assert_eq!(r.redact_json(&value), value, "{body}");
+        }
+        let p = Params::from_json(
+            br#"{"card":{"number":4242424242424242,"cvc":123,"exp_month":12},"amount":4242424242424242}"#,
+        )
+        .expect("json");
+        assert_eq!(
+            serde_json::to_string(&r.redact_params(&p)).expect("json"),
+            r#"{"amount":4242424242424242,"card":{"exp_month":12,"number":"************4242"}}"#,
+            "a card number is masked (as text), other numbers keep their type"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::Value;
 use tokio_rustls::TlsAcceptor;
 
+use crate::gateway::{Dialect, Gateway};
 use crate::hooks::{echo_hooks, DELAY_HEADER, HOLD_HEADER};
 use crate::state::State;
 use crate::webhooks::{AnswerSent, Webhooks, FLUSH_PATH};
@@ -101,6 +102,8 @@ pub(crate) struct App {
     pub(crate) holds: Mutex<HashMap<String, tokio::sync::watch::Sender<u8>>>,
     /// Webhook delivery (`--webhook-url`), if on.
     pub(crate) webhooks: Option<Webhooks>,
+    /// `--dialect gateway-002`: the gateway answers every API request.
+    pub(crate) gateway: Option<Mutex<Gateway>>,
 }
 
 /// The parts of an HTTP request the API logic needs.
@@ -156,7 +159,16 @@ impl App {
             state: Mutex::new(State::new(seed)),
             holds: Mutex::new(HashMap::new()),
             webhooks: None,
+            gateway: None,
         }
+    }
+
+    /// Speaks `dialect` from now on (`--dialect`); `seed` as for [`App::new`].
+    pub(crate) fn speak(&mut self, dialect: Dialect, seed: Option<u64>) {
+        self.gateway = match dialect {
+            Dialect::Stripe => None,
+            Dialect::Gateway002 => Some(Mutex::new(Gateway::new(seed))),
+        };
     }
 
     /// Delivers every event from now on (`--webhook-url`).
@@ -236,6 +248,20 @@ impl App {
             headers: parts.headers,
             body,
         };
+        if let Some(gateway) = &self.gateway {
+            let request_id = self.state.lock().unwrap_or_else(|e| e.into_inner()).ids.request_id();
+            let response = gateway
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .handle(&request, &request_id);
+            eprintln!(
+                "standin: gateway {} {} -> {} ({request_id})",
+                request.method,
+                request.path,
+                response.status().as_u16()
+            );
+            return echo_hooks(&request.headers, response);
+        }
         let (request_id, reply, sent) = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let request_id = state.ids.request_id();

@@ -16,7 +16,14 @@
 //! ```text
 //! stripe-vcr-standin [--listen 127.0.0.1:0] [--cert-out PATH] [--seed N]
 //!                    [--webhook-url URL --webhook-secret whsec_…]
+//!                    [--dialect stripe|gateway-002]
 //! ```
+//!
+//! `--dialect gateway-002` makes it the Stripe-compatible JSON gateway of
+//! the source document `shared/seeds/002_*.txt` instead (JSON request
+//! bodies, the seed's response shape; see the `gateway` module for what it
+//! serves and what it assumes). Of the hooks below, only `Standin-Hold`,
+//! `Standin-Delay-Ms` and the echo hooks apply to it.
 //!
 //! At start it generates a throw-away CA and a leaf certificate for
 //! `localhost`/`127.0.0.1`, writes the CA (the trust anchor) as PEM to
@@ -85,6 +92,7 @@ mod customers;
 mod decode;
 mod errors;
 mod events;
+mod gateway;
 mod hooks;
 mod http;
 mod idempotency;
@@ -139,6 +147,9 @@ struct Args {
     /// The secret deliveries are signed with (`whsec_…`, used whole as the HMAC key).
     #[arg(long, value_name = "WHSEC", requires = "webhook_url")]
     webhook_secret: Option<String>,
+    /// The API to speak: Stripe's, or the JSON gateway of shared/seeds/002.
+    #[arg(long, value_enum, default_value = "stripe")]
+    dialect: gateway::Dialect,
 }
 
 #[tokio::main]
@@ -158,6 +169,7 @@ async fn main() {
     stdout.flush().expect("stdout must be flushable");
 
     let mut app = App::new(args.seed);
+    app.speak(args.dialect, args.seed);
     if let (Some(url), Some(secret)) = (&args.webhook_url, &args.webhook_secret) {
         let endpoint = webhooks::Endpoint::parse(url).unwrap_or_else(|e| {
             eprintln!("standin: {e}");

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use stripe_vcr::cli::audit::html::render;
 use stripe_vcr::cli::audit::report::{build, Observation, Report};
-use stripe_vcr::stripe::params::Params;
+use stripe_vcr::stripe::params::{Params, Typing};
 use stripe_vcr::stripe::validate::schema::Schema;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -26,6 +26,7 @@ fn obs(endpoint: &str, status: u16, form: &str, user_agent: &str, live_key: bool
         status,
         outcome: if status < 400 { "hit" } else { "miss" }.to_owned(),
         params: Params::from_form(form.as_bytes(), "body").expect("form decodes"),
+        typing: Typing::Text,
         stripe_version: (!user_agent.starts_with("curl")).then(|| "2024-06-20".to_owned()),
         user_agent: Some(user_agent.to_owned()),
         live_key,

@@ -19,6 +19,7 @@ mod connection_modes;
 mod demo;
 mod faithful_replay;
 mod first_five_minutes;
+mod gateway;
 mod layers;
 mod matching;
 mod properties;

@@ -34,20 +34,32 @@ async fn parameter_order_and_encoding_variants_hit_the_same_cassette() {
         assert_eq!(seen.status, 200, "{body}: {:?}", String::from_utf8_lossy(&seen.body));
         assert_eq!(seen.json()["id"], original.json()["id"], "{body}");
     }
-    // The same parameters as a JSON body (Stripe-compatible gateways).
-    let json = rep
-        .client
-        .post(format!("{}/v1/payment_intents", rep.base))
-        .bearer_auth(REPLAY_KEY)
-        .header("Stripe-Version", STRIPE_VERSION)
-        .json(&serde_json::json!({
-            "metadata": {"order_id": "6735"}, "amount": 2000, "currency": "usd",
-            "description": "a gift", "expand": ["latest_charge"], "payment_method_types": ["card"]
-        }))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(json.status(), 200);
+    // The same parameters as a JSON body, every value a string: what a form
+    // says, so the same request (docs/matching.md).
+    let json = |amount: serde_json::Value| {
+        rep.client
+            .post(format!("{}/v1/payment_intents", rep.base))
+            .bearer_auth(REPLAY_KEY)
+            .header("Stripe-Version", STRIPE_VERSION)
+            .json(&serde_json::json!({
+                "metadata": {"order_id": "6735"}, "amount": amount, "currency": "usd",
+                "description": "a gift", "expand": ["latest_charge"], "payment_method_types": ["card"]
+            }))
+            .send()
+    };
+    let strings = json("2000".into()).await.expect("send");
+    assert_eq!(strings.status(), 200);
+    // A JSON number is something a form cannot say: another request, and
+    // the miss names the type difference.
+    let number = json(2000.into()).await.expect("send");
+    assert_eq!(number.status(), 404);
+    let message = number.json::<serde_json::Value>().await.expect("json")["error"]["message"].clone();
+    assert!(
+        message
+            .as_str()
+            .is_some_and(|m| m.contains(r#"differs in amount: 2000 (integer) ≠ "2000" (string)"#)),
+        "{message}"
+    );
     for query in ["created[gte]=0&limit=3", "created%5Bgte%5D=0&limit=3"] {
         let seen = rep.get("list variant", &format!("/v1/payment_intents?{query}")).await;
         assert_eq!(seen.status, 200, "{query}");

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use stripe_vcr::cassette::key::CanonicalRequest;
-use stripe_vcr::stripe::params::Params;
+use stripe_vcr::stripe::params::{Params, Typing};
 use stripe_vcr::stripe::redact::Redactor;
 use stripe_vcr::stripe::route::Endpoint;
 use stripe_vcr::stripe::validate::schema::Schema;
@@ -13,7 +13,9 @@ fn check_everywhere(params: &Params) {
     let schema = Schema::builtin();
     for name in Endpoint::ALL.map(Endpoint::name) {
         let endpoint = schema.endpoint(name).expect("endpoint");
-        let _ = stripe_vcr::stripe::validate::check::check(schema, name, endpoint, params);
+        for typing in [Typing::Text, Typing::Json] {
+            let _ = stripe_vcr::stripe::validate::check::check(schema, name, endpoint, params, typing);
+        }
     }
     let canonical = CanonicalRequest::new(Redactor::standard(), "POST", "/v1/payment_intents", params, |_| None);
     let _ = canonical.key();

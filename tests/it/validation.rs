@@ -190,24 +190,7 @@ async fn a_gateway_schema_accepts_its_json_example_and_enforces_its_rules() {
     let proxy = replay_proxy(&ws, ValidationMode::Strict, Some(schema)).await;
     let api = api(&proxy, &ws.ca(), Connect::Direct, false, REPLAY_KEY);
     // The request example of shared/seeds/002, verbatim.
-    let example = serde_json::json!({
-        "amount": 10, "currency": "USD", "confirm": true,
-        "payment_method_data": {
-            "type": "card",
-            "card": {"exp_month": "12", "exp_year": "2026", "number": "4111111111111111", "cvc": "123"},
-            "billing_details": {
-                "address": {"line1": "XX mansion", "line2": "XX Town", "city": "city", "state": "California", "country": "US", "postal_code": "55555"},
-                "name": "Tom"
-            }
-        },
-        "description": "product description", "quantity": 2, "metadata": {"key1": "value1"},
-        "merchant_user_id": "123456", "merchant_order_id": "Order112344343",
-        "shipping": {
-            "address": {"line1": "XX mansion", "line2": "XX Town", "city": "city", "state": "California", "country": "US", "postal_code": "xxx xxx"},
-            "name": "tom", "phone": "xxxx"
-        },
-        "return_url": "https://your.website"
-    });
+    let example = gateway_example();
     let send = |body: serde_json::Value| {
         let api = &api;
         async move {

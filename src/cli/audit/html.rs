@@ -481,7 +481,7 @@ fn versions_and_clients(report: &Report) -> Markup {
 mod tests {
     use super::*;
     use crate::cli::audit::report::{build, Coverage, InvalidFinding, Observation, Totals};
-    use crate::stripe::params::Params;
+    use crate::stripe::params::{Params, Typing};
     use crate::stripe::validate::schema::Schema;
 
     fn obs(endpoint: &str, status: u16, form: &str) -> Observation {
@@ -490,6 +490,7 @@ mod tests {
             status,
             outcome: "recorded".to_owned(),
             params: Params::from_form(form.as_bytes(), "body").expect("form decodes"),
+            typing: Typing::Text,
             stripe_version: Some("2024-06-20".to_owned()),
             user_agent: Some("Stripe/v1 PythonBindings/15.3.1".to_owned()),
             live_key: false,
@@ -546,6 +547,7 @@ mod tests {
                 status: 200,
                 outcome: "recorded".into(),
                 params: crate::stripe::params::Params::from_form(b"metadata[k]=v", "body").expect("form"),
+                typing: crate::stripe::params::Typing::Text,
                 stripe_version: None,
                 user_agent: None,
                 live_key: false,

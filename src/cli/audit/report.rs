@@ -9,9 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::audit_log::Entry;
+use crate::cassette::format::BodyEncoding;
 use crate::cassette::store::LoadedCassette;
 use crate::stripe::api::Api;
-use crate::stripe::params::Params;
+use crate::stripe::params::{Param, Params, Typing};
 use crate::stripe::route::Endpoint;
 use crate::stripe::validate::check::{check, suggestion, unknown};
 use crate::stripe::validate::schema::{Kind, ParamSchema, Schema};
@@ -27,6 +28,8 @@ pub struct Observation {
     /// `recorded` for cassettes; the logged outcome for log lines.
     pub outcome: String,
     pub params: Params,
+    /// Whether the parameters came with JSON types (a JSON body).
+    pub typing: Typing,
     pub stripe_version: Option<String>,
     pub user_agent: Option<String>,
     pub live_key: bool,
@@ -41,6 +44,10 @@ impl Observation {
             status: c.response.status,
             outcome: "recorded".to_owned(),
             params: c.request.canonical.params.clone(),
+            typing: match c.request.body_encoding {
+                BodyEncoding::Json => Typing::Json,
+                _ => Typing::Text,
+            },
             stripe_version: c.request.canonical.headers.get("stripe-version").cloned(),
             user_agent: c.request.user_agent.clone(),
             live_key: false,
@@ -54,6 +61,13 @@ impl Observation {
             status: entry.status,
             outcome: entry.outcome.clone(),
             params: entry.params.clone(),
+            // A line from before `body_encoding` was logged: a number,
+            // boolean or null can only have come from a JSON body.
+            typing: match entry.body_encoding {
+                Some(BodyEncoding::Json) => Typing::Json,
+                None if entry.params.has_json_types() => Typing::Json,
+                _ => Typing::Text,
+            },
             stripe_version: entry.stripe_version.clone(),
             user_agent: entry.user_agent.clone(),
             live_key: entry.live_key,
@@ -258,7 +272,22 @@ fn classify(documented: &BTreeMap<String, ParamSchema>, path: &str) -> Classifie
     }
 }
 
-fn value_kind(value: &str) -> &'static str {
+/// The kind of a value, for the report: a JSON body's values by their JSON
+/// type (`"10"` is a `string` there), a form's by what their text reads as.
+fn value_kind(value: &Param, typing: Typing) -> &'static str {
+    match (value, typing) {
+        (Param::Str(s), Typing::Text) => text_kind(s),
+        (Param::Str(s), Typing::Json) if !s.is_empty() => "string",
+        (Param::Num(_), _) if value.json_type() == "integer" => "integer",
+        (Param::Num(_), _) => "decimal",
+        (Param::Bool(_), _) => "boolean",
+        (Param::Null, _) => "null",
+        _ => "empty",
+    }
+}
+
+/// The kind of a form value's text.
+fn text_kind(value: &str) -> &'static str {
     if value.is_empty() {
         "empty"
     } else if value == "true" || value == "false" {
@@ -391,9 +420,9 @@ pub fn build(schema: &Schema, sources: Vec<String>, observations: &[Observation]
                 let class = classify(documented, &path);
                 sent_top.insert(segments(&class.path)[0].clone());
                 let u = usage.entry(class.path.clone()).or_default();
-                u.kinds.insert(value_kind(&value));
+                u.kinds.insert(value_kind(value, o.typing));
                 if u.example.is_empty() {
-                    u.example = value.chars().take(60).collect();
+                    u.example = value.text().chars().take(60).collect();
                 }
                 paths_here.insert(class.path.clone());
                 u.class.get_or_insert(class);
@@ -411,7 +440,7 @@ pub fn build(schema: &Schema, sources: Vec<String>, observations: &[Observation]
                 card_requests += 1;
             }
             let violations = match (spec, operation) {
-                (Some(spec), _) => Some(check(schema, name, spec, &o.params)),
+                (Some(spec), _) => Some(check(schema, name, spec, &o.params, o.typing)),
                 (None, Some(_)) => Some(unknown(documented, &o.params)),
                 (None, None) => None,
             };
@@ -559,9 +588,26 @@ mod tests {
     #[test]
     fn value_kinds_and_clients() {
         assert_eq!(
-            ["", "12", "-3", "true", "1.5", "usd", "1e3"].map(value_kind),
+            ["", "12", "-3", "true", "1.5", "usd", "1e3"].map(text_kind),
             ["empty", "integer", "integer", "boolean", "decimal", "string", "string"]
         );
+        let json = Params::from_json(br#"{"a":"12","b":12,"c":1.5,"d":true,"e":null,"f":"","g":[]}"#).expect("json");
+        let kinds: Vec<&str> = json
+            .flatten()
+            .into_iter()
+            .map(|(_, v)| value_kind(v, Typing::Json))
+            .collect();
+        assert_eq!(
+            kinds,
+            ["string", "integer", "decimal", "boolean", "null", "empty", "empty"]
+        );
+        let form = Params::from_form(b"a=12&d=true", "body").expect("form");
+        let kinds: Vec<&str> = form
+            .flatten()
+            .into_iter()
+            .map(|(_, v)| value_kind(v, Typing::Text))
+            .collect();
+        assert_eq!(kinds, ["integer", "boolean"]);
         assert_eq!(
             client_of(Some("Stripe/v1 PythonBindings/15.3.1")),
             "PythonBindings/15.3.1"

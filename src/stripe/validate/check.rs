@@ -3,17 +3,25 @@
 
 use std::collections::BTreeMap;
 
-use crate::stripe::params::{Param, Params, Text};
+use crate::stripe::params::{Param, Params, Text, Typing};
 use crate::stripe::validate::schema::{CurrencyCase, EndpointSchema, Kind, ParamSchema, Rule, Schema};
 use crate::stripe::validate::search;
 use crate::stripe::validate::Violation;
 
 /// All violations of `params` against `endpoint`, in the order Stripe would
 /// meet them: unknown and malformed parameters, then missing ones, then rules
-/// between parameters. Stripe answers with the first.
-pub fn check(schema: &Schema, endpoint_name: &str, endpoint: &EndpointSchema, params: &Params) -> Vec<Violation> {
+/// between parameters. Stripe answers with the first. With [`Typing::Json`]
+/// a value must have the JSON type the schema gives, not only its text.
+pub fn check(
+    schema: &Schema,
+    endpoint_name: &str,
+    endpoint: &EndpointSchema,
+    params: &Params,
+    typing: Typing,
+) -> Vec<Violation> {
     let mut checker = Checker {
         schema,
+        typing,
         out: Vec::new(),
     };
     let mut path = String::new();
@@ -55,7 +63,7 @@ fn unknown_children(
 fn unknown_in_value(path: &mut String, node: &ParamSchema, value: &Param, out: &mut Vec<Violation>) {
     let kinds = node.kinds();
     match value {
-        Param::Str(_) => {}
+        Param::Str(_) | Param::Num(_) | Param::Bool(_) | Param::Null => {}
         Param::Map(map) if kinds.contains(&Kind::Object) => {
             let children = node.children.as_ref().unwrap_or(&NO_CHILDREN);
             unknown_children(path, children, map, node.open, out);
@@ -93,6 +101,7 @@ fn unknown_in_value(path: &mut String, node: &ParamSchema, value: &Param, out: &
 
 struct Checker<'a> {
     schema: &'a Schema,
+    typing: Typing,
     out: Vec<Violation>,
 }
 
@@ -192,7 +201,12 @@ impl Checker<'_> {
                     self.push(Violation::empty(path));
                 }
             }
-            Param::Str(s) => self.scalar(path, node, kinds, s),
+            Param::Null => {
+                if !node.emptyable && !node.nullable {
+                    self.push(Violation::null(path));
+                }
+            }
+            Param::Str(_) | Param::Num(_) | Param::Bool(_) => self.scalar(path, node, kinds, value),
             Param::Map(map) => {
                 if kinds.contains(&Kind::Object) {
                     let children = node.children.as_ref().unwrap_or(&NO_CHILDREN);
@@ -223,22 +237,30 @@ impl Checker<'_> {
         }
     }
 
-    fn scalar(&mut self, path: &str, node: &ParamSchema, kinds: &[Kind], s: &str) {
+    fn scalar(&mut self, path: &str, node: &ParamSchema, kinds: &[Kind], value: &Param) {
         // A value is fine if any accepted scalar shape takes it; otherwise
         // report against the first scalar shape (Stripe's own order).
         let mut first_error = None;
         for kind in kinds {
-            let result = match kind {
-                Kind::String => self.string(path, node, s),
-                Kind::Integer => integer(path, node, s),
-                Kind::Boolean => boolean(path, s),
-                Kind::Number => s
-                    .parse::<f64>()
-                    .map(|_| ())
-                    .map_err(|_| Violation::invalid_decimal(path, s)),
-                Kind::Object | Kind::Hash => Err(Violation::invalid_hash(path)),
-                Kind::Array => Err(Violation::invalid_array(path)),
-                Kind::File => Ok(()),
+            let result = match (kind, value) {
+                (Kind::Object | Kind::Hash, _) => Err(Violation::invalid_hash(path)),
+                (Kind::Array, _) => Err(Violation::invalid_array(path)),
+                (Kind::File, _) => Ok(()),
+                // Text: what a form sends for every kind, and what JSON
+                // sends for a string.
+                (Kind::String, Param::Str(s)) => self.string(path, node, s),
+                (_, Param::Str(s)) if self.typing == Typing::Json => Err(Violation::json_string(path, *kind, s)),
+                (Kind::Integer, Param::Str(s)) => integer(path, node, s),
+                (Kind::Boolean, Param::Str(s)) => boolean(path, s),
+                (Kind::Number, Param::Str(s)) => decimal(path, s),
+                // JSON numbers and booleans.
+                (Kind::Integer, Param::Num(n)) => integer(path, node, n.as_str()),
+                (Kind::Number, Param::Num(n)) => decimal(path, n.as_str()),
+                (Kind::Boolean, Param::Bool(_)) => Ok(()),
+                (Kind::String, _) => Err(Violation::not_a_string(path, value)),
+                (Kind::Integer, _) => Err(Violation::invalid_integer(path, value.text())),
+                (Kind::Boolean, _) => Err(Violation::invalid_boolean(path, value.text())),
+                (Kind::Number, _) => Err(Violation::invalid_decimal(path, value.text())),
             };
             match result {
                 Ok(()) => return,
@@ -264,8 +286,11 @@ impl Checker<'_> {
                 return Err(Violation::too_long(path, s, max));
             }
         }
-        if node.format.as_deref() == Some("currency") {
-            self.currency(path, s)?;
+        match node.format.as_deref() {
+            Some("currency") => self.currency(path, s)?,
+            // An integer sent as a string (`"exp_month": "12"`).
+            Some("integer") => integer(path, node, s)?,
+            _ => {}
         }
         Ok(())
     }
@@ -291,7 +316,12 @@ impl Checker<'_> {
                 _ => c.to_ascii_lowercase(),
             })
             .collect();
-        Err(Violation::invalid_currency(path, s, &listed.join(", ")))
+        let shape = match currencies.case {
+            CurrencyCase::Any => "",
+            CurrencyCase::Lower => "lower-case",
+            CurrencyCase::Upper => "upper-case",
+        };
+        Err(Violation::invalid_currency(path, s, &listed.join(", "), shape))
     }
 
     fn hash(&mut self, path: &str, map: &BTreeMap<Text, Param>) {
@@ -304,13 +334,15 @@ impl Checker<'_> {
                         self.push(Violation::metadata_value(path, v.as_str()));
                     }
                 }
+                // JSON `null` unsets a key, as `""` does.
+                Param::Null => {}
                 _ => self.push(Violation::metadata_type(path, key)),
             }
         }
     }
 
     fn rules(&mut self, endpoint_name: &str, endpoint: &EndpointSchema, params: &Params) {
-        let sent = |name: &str| params.0.get(name).is_some_and(|p| p != &Param::Str(Text::default()));
+        let sent = |name: &str| params.0.get(name).is_some_and(|p| !p.is_unset());
         for rule in &endpoint.rules {
             match rule {
                 Rule::Exclusive(names) => {
@@ -323,7 +355,7 @@ impl Checker<'_> {
                 }
             }
         }
-        if endpoint_name == "create" && params.get_str("confirm") != Some("true") {
+        if endpoint_name == "create" && !params.0.get("confirm").is_some_and(Param::is_true) {
             for name in &endpoint.confirm_only {
                 if sent(name) {
                     self.push(Violation::only_with_confirm(name));
@@ -357,6 +389,12 @@ fn integer(path: &str, node: &ParamSchema, s: &str) -> Result<(), Violation> {
     Ok(())
 }
 
+fn decimal(path: &str, s: &str) -> Result<(), Violation> {
+    s.parse::<f64>()
+        .map(|_| ())
+        .map_err(|_| Violation::invalid_decimal(path, s))
+}
+
 fn boolean(path: &str, s: &str) -> Result<(), Violation> {
     match s {
         "true" | "false" => Ok(()),
@@ -372,10 +410,16 @@ mod tests {
     fn first(endpoint: &str, form: &str) -> Option<(Option<&'static str>, String, String)> {
         let schema = Schema::builtin();
         let params = Params::from_form(form.as_bytes(), "body").expect("decodes");
-        check(schema, endpoint, schema.endpoint(endpoint).expect("endpoint"), &params)
-            .into_iter()
-            .next()
-            .map(|v| (v.code, v.param, v.message))
+        check(
+            schema,
+            endpoint,
+            schema.endpoint(endpoint).expect("endpoint"),
+            &params,
+            Typing::Text,
+        )
+        .into_iter()
+        .next()
+        .map(|v| (v.code, v.param, v.message))
     }
 
     fn ok(endpoint: &str, form: &str) {
@@ -688,10 +732,21 @@ mod tests {
     /// Every violation of a request, as (code, param, message).
     fn all(endpoint: &str, params: &Params) -> Vec<(Option<&'static str>, String, String)> {
         let schema = Schema::builtin();
-        check(schema, endpoint, schema.endpoint(endpoint).expect("endpoint"), params)
-            .into_iter()
-            .map(|v| (v.code, v.param, v.message))
-            .collect()
+        let typing = if params.has_json_types() {
+            Typing::Json
+        } else {
+            Typing::Text
+        };
+        check(
+            schema,
+            endpoint,
+            schema.endpoint(endpoint).expect("endpoint"),
+            params,
+            typing,
+        )
+        .into_iter()
+        .map(|v| (v.code, v.param, v.message))
+        .collect()
     }
 
     /// The schema node at `path` (names only, from the top level).
@@ -909,6 +964,144 @@ mod tests {
             "mandate_data[customer_acceptance][type]=online&mandate_data[customer_acceptance][online][user_agent]=curl",
         );
         ok("confirm", "mandate_data=");
+    }
+
+    /// The gateway schema of `shared/seeds/002_*.txt`.
+    fn gateway() -> Schema {
+        Schema::from_file(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/gateway-002.json"))
+            .expect("the gateway schema parses")
+    }
+
+    /// The seed's own request example (`schema/gateway-002-example.json`).
+    const SEED_EXAMPLE: &str = include_str!("../../../schema/gateway-002-example.json");
+
+    /// The violations of the seed example with `change` applied, in a JSON body.
+    fn gateway_json(change: impl FnOnce(&mut serde_json::Value)) -> Vec<(Option<&'static str>, String, String)> {
+        let schema = gateway();
+        let mut body: serde_json::Value = serde_json::from_str(SEED_EXAMPLE).expect("example");
+        change(&mut body);
+        let params = Params::from_json(body.to_string().as_bytes()).expect("json");
+        check(
+            &schema,
+            "create",
+            schema.endpoint("create").expect("create"),
+            &params,
+            Typing::Json,
+        )
+        .into_iter()
+        .map(|v| (v.code, v.param, v.message))
+        .collect()
+    }
+
+    #[test]
+    fn json_values_must_have_the_type_the_schema_gives() {
+        assert_eq!(gateway_json(|_| {}), [], "the seed's own example is valid");
+        let first = |change: fn(&mut serde_json::Value)| gateway_json(change).into_iter().next().expect("a violation");
+        let bad = |code: Option<&'static str>, param: &str, message: &str| (code, param.to_owned(), message.to_owned());
+        assert_eq!(
+            first(|b| b["amount"] = "10".into()),
+            bad(PI, "amount", r#"Invalid integer: "10""#)
+        );
+        assert_eq!(
+            first(|b| b["quantity"] = "2".into()),
+            bad(PI, "quantity", r#"Invalid integer: "2""#)
+        );
+        assert_eq!(
+            first(|b| b["amount"] = 10.5.into()),
+            bad(PI, "amount", "Invalid integer: 10.5")
+        );
+        assert_eq!(
+            first(|b| b["amount"] = true.into()),
+            bad(PI, "amount", "Invalid integer: true")
+        );
+        assert_eq!(
+            first(|b| b["confirm"] = "true".into()),
+            bad(None, "confirm", r#"Invalid boolean: "true""#)
+        );
+        assert_eq!(
+            first(|b| b["merchant_user_id"] = 123456.into()),
+            bad(None, "merchant_user_id", "Invalid merchant_user_id: must be a string")
+        );
+        // The seed sends the expiry as strings of digits: checked as integers.
+        assert_eq!(
+            first(|b| b["payment_method_data"]["card"]["exp_month"] = "13".into()),
+            bad(
+                PI,
+                "payment_method_data[card][exp_month]",
+                "This value must be less than or equal to 12."
+            )
+        );
+        assert_eq!(
+            first(|b| b["payment_method_data"]["card"]["exp_month"] = "ab".into()),
+            bad(PI, "payment_method_data[card][exp_month]", "Invalid integer: ab")
+        );
+        assert_eq!(
+            first(|b| b["payment_method_data"]["card"]["exp_month"] = 12.into()),
+            bad(
+                None,
+                "payment_method_data[card][exp_month]",
+                "Invalid exp_month: must be a string"
+            )
+        );
+        // `null` is not `""`: it unsets only what may be unset.
+        let (code, param, message) = first(|b| b["description"] = serde_json::Value::Null);
+        assert_eq!((code, param.as_str()), (Some("parameter_invalid_empty"), "description"));
+        assert!(message.starts_with("You passed null for 'description'."), "{message}");
+        assert_eq!(gateway_json(|b| b["metadata"]["key1"] = serde_json::Value::Null), []);
+        assert_eq!(gateway_json(|b| b["metadata"] = serde_json::Value::Null), []);
+        assert_eq!(
+            first(|b| b["quantity"] = 0.into()),
+            bad(PI, "quantity", "This value must be greater than or equal to 1.")
+        );
+        assert_eq!(
+            first(|b| b["currency"] = "usd".into()),
+            bad(
+                None,
+                "currency",
+                "Invalid currency: usd. A currency is three upper-case letters (ISO 4217, e.g. USD)."
+            )
+        );
+        assert_eq!(
+            first(|b| b["capture_method"] = "manual".into()),
+            bad(
+                Some("parameter_unknown"),
+                "capture_method",
+                "Received unknown parameter: capture_method"
+            )
+        );
+        // `confirm: true` as JSON allows the confirm-only parameters; `false` does not.
+        assert_eq!(
+            first(|b| b["confirm"] = false.into()),
+            bad(
+                None,
+                "return_url",
+                "The parameter return_url can only be used when confirm is set to true."
+            )
+        );
+    }
+
+    #[test]
+    fn form_text_is_read_as_the_schema_says() {
+        // The same values as text (a form, or a query string): Stripe reads
+        // `amount=10` as the integer 10.
+        let schema = gateway();
+        let form = Params::from_form(
+            b"amount=10&currency=USD&confirm=true&quantity=2&merchant_user_id=123456&return_url=https://x              &payment_method_data[type]=card&payment_method_data[card][number]=4111111111111111              &payment_method_data[card][exp_month]=12&payment_method_data[card][exp_year]=2026",
+            "body",
+        )
+        .expect("form");
+        let create = schema.endpoint("create").expect("create");
+        assert_eq!(check(&schema, "create", create, &form, Typing::Text), []);
+        // Read as JSON strings, the integers and the boolean are wrong.
+        let params: Vec<String> = check(&schema, "create", create, &form, Typing::Json)
+            .into_iter()
+            .map(|v| v.param)
+            .collect();
+        assert_eq!(params, ["amount", "confirm", "quantity"]);
+        // Stripe's own schema takes JSON types too.
+        let stripe = Params::from_json(br#"{"amount":2000,"currency":"usd","confirm":true,"return_url":"https://x"}"#)
+            .expect("json");
+        assert_eq!(all("create", &stripe), []);
     }
 
     #[test]

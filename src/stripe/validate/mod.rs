@@ -12,7 +12,7 @@ pub mod search;
 use std::fmt;
 
 use crate::stripe::errors::{ErrorType, StripeError};
-use crate::stripe::params::Params;
+use crate::stripe::params::{Param, Params, Typing};
 use crate::stripe::route::Route;
 use schema::{Kind, Schema};
 
@@ -118,6 +118,48 @@ impl Violation {
         )
     }
 
+    /// JSON `null` for a parameter that cannot be unset: Stripe's message
+    /// for `""`, worded for `null` (our reconstruction).
+    pub(crate) fn null(path: &str) -> Violation {
+        Violation::new(
+            ViolationKind::Empty,
+            Some("parameter_invalid_empty"),
+            path,
+            format!("You passed null for '{path}'. We assume null values are an attempt to unset a parameter; however '{path}' cannot be unset. You should remove '{path}' from your request or supply a non-null value."),
+        )
+    }
+
+    /// A JSON string where the schema wants an integer, boolean or number
+    /// (`"amount": "10"`): Stripe's message for the type, the value quoted
+    /// as JSON so that it reads as the string it is.
+    pub(crate) fn json_string(path: &str, wanted: Kind, value: &str) -> Violation {
+        let quoted = serde_json::Value::from(value).to_string();
+        let mut v = match wanted {
+            Kind::Integer => Violation::invalid_integer(path, &quoted),
+            Kind::Boolean => Violation::invalid_boolean(path, &quoted),
+            _ => Violation::invalid_decimal(path, &quoted),
+        };
+        let wanted = match wanted {
+            Kind::Integer => "an integer",
+            Kind::Boolean => "a boolean",
+            _ => "a number",
+        };
+        v.detail = Some(format!("a JSON string where the schema wants {wanted}"));
+        v
+    }
+
+    /// A JSON number or boolean where the schema wants a string.
+    pub(crate) fn not_a_string(path: &str, value: &Param) -> Violation {
+        let mut v = Violation::new(
+            ViolationKind::InvalidType,
+            None,
+            path,
+            format!("Invalid {}: must be a string", last(path)),
+        );
+        v.detail = Some(format!("a JSON {}: {}", value.json_type(), shorten(value.text())));
+        v
+    }
+
     pub(crate) fn below(path: &str, min: i64) -> Violation {
         Violation::new(
             ViolationKind::InvalidValue,
@@ -180,16 +222,24 @@ impl Violation {
         )
     }
 
-    pub(crate) fn invalid_currency(path: &str, value: &str, supported: &str) -> Violation {
-        Violation::new(
-            ViolationKind::InvalidValue,
-            None,
-            path,
+    /// `supported` lists the codes; when the schema lists none (any three
+    /// letters, in `shape`: "lower-case", "upper-case" or ""), the message
+    /// says what a code looks like instead.
+    pub(crate) fn invalid_currency(path: &str, value: &str, supported: &str, shape: &str) -> Violation {
+        let message = if supported.is_empty() {
+            let example = if shape == "lower-case" { "usd" } else { "USD" };
+            let letters = format!("{shape} letters").trim_start().to_owned();
+            format!(
+                "Invalid currency: {}. A currency is three {letters} (ISO 4217, e.g. {example}).",
+                shorten(value)
+            )
+        } else {
             format!(
                 "Invalid currency: {}. Stripe currently supports these currencies: {supported}",
                 shorten(value)
-            ),
-        )
+            )
+        };
+        Violation::new(ViolationKind::InvalidValue, None, path, message)
     }
 
     pub(crate) fn invalid_hash(path: &str) -> Violation {
@@ -335,14 +385,15 @@ impl Validator {
     /// not describe the endpoint). Payment Intents get the full check
     /// against the schema; every other operation the API table knows is
     /// checked for unknown parameters (its schema is stripe-python's alone,
-    /// without the constraints a full check needs).
-    pub fn check(&self, route: &Route, params: &Params) -> Vec<Violation> {
+    /// without the constraints a full check needs). `typing` says whether the values came with JSON types (a JSON body)
+    /// or as text (query string, form, multipart).
+    pub fn check(&self, route: &Route, params: &Params, typing: Typing) -> Vec<Violation> {
         if self.mode == ValidationMode::Off {
             return Vec::new();
         }
         match route {
             Route::PaymentIntents(endpoint) => match self.schema.endpoint(endpoint.name()) {
-                Some(spec) => check::check(&self.schema, endpoint.name(), spec, params),
+                Some(spec) => check::check(&self.schema, endpoint.name(), spec, params, typing),
                 None => Vec::new(),
             },
             Route::Api(name) => match name.operation().and_then(|op| op.params()) {

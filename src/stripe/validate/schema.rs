@@ -18,6 +18,11 @@ const BUILTIN: &str = include_str!("../../../schema/stripe-payment-intents.json"
 static BUILTIN_SCHEMA: LazyLock<Schema> =
     LazyLock::new(|| Schema::parse(BUILTIN).expect("the built-in schema parses (checked by a unit test)"));
 
+/// The values `format` may take: `currency` (one of `currencies`),
+/// `integer` (a string holding an integer, checked as one: `"12"`), and
+/// `decimal` (a decimal string, as Stripe's `*_decimal` parameters).
+pub const FORMATS: [&str; 3] = ["currency", "integer", "decimal"];
+
 /// A whole schema.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -200,6 +205,11 @@ impl Schema {
             ));
         }
         let mut schema = schema;
+        for (name, endpoint) in &schema.endpoints {
+            for (param, node) in &endpoint.params {
+                node.check_formats(&format!("{name}.{param}"))?;
+            }
+        }
         for endpoint in schema.endpoints.values_mut() {
             endpoint.params.values_mut().for_each(ParamSchema::index);
             endpoint.required = required_names(&endpoint.params);
@@ -250,6 +260,30 @@ impl ParamSchema {
         if let Some(values) = &mut self.values {
             values.index();
         }
+    }
+
+    /// Refuses a `format` this stripe-vcr does not check, here or below
+    /// (`where_` names the parameter in the error): a typo would otherwise
+    /// turn a check off without a word.
+    fn check_formats(&self, where_: &str) -> Result<(), String> {
+        if let Some(format) = self.format.as_deref().filter(|f| !FORMATS.contains(f)) {
+            return Err(format!(
+                "{where_}: unknown format {format:?} (known: {})",
+                FORMATS.join(", ")
+            ));
+        }
+        let children = self
+            .children
+            .iter()
+            .flatten()
+            .map(|(n, c)| (format!("{where_}[{n}]"), c));
+        let inner = [(&self.items, "[]"), (&self.values, "[*]")]
+            .into_iter()
+            .filter_map(|(node, suffix)| node.as_deref().map(|n| (format!("{where_}{suffix}"), n)));
+        for (path, node) in children.chain(inner) {
+            node.check_formats(&path)?;
+        }
+        Ok(())
     }
 
     /// Every shape this parameter accepts.
@@ -345,5 +379,11 @@ mod tests {
             .expect_err("typo");
         assert!(err.contains("tpye"), "{err}");
         assert!(Schema::parse(r#"{"schema_version":2,"name":"x","endpoints":{}}"#).is_err());
+        let err = Schema::parse(r#"{"schema_version":1,"name":"x","endpoints":{"create":{"method":"POST","path":"/","params":{"a":{"type":"object","children":{"b":{"type":"string","format":"integr"}}}}}}}"#)
+            .expect_err("unknown format");
+        assert!(err.contains("create.a[b]") && err.contains("integr"), "{err}");
+        for file in ["schema/gateway-002.json", "schema/stripe-payment-intents.json"] {
+            Schema::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).expect(file);
+        }
     }
 }

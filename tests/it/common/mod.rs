@@ -70,6 +70,12 @@ impl Standin {
         Standin::spawn(&["--seed", &seed.to_string()])
     }
 
+    /// Starts a deterministic stand-in speaking the JSON gateway dialect of
+    /// `shared/seeds/002_*.txt` (`--dialect gateway-002`).
+    pub fn start_gateway(seed: u64) -> Standin {
+        Standin::spawn(&["--seed", &seed.to_string(), "--dialect", "gateway-002"])
+    }
+
     fn spawn(extra: &[&str]) -> Standin {
         let dir = tempfile::tempdir().expect("tempdir");
         let ca = dir.path().join("standin-ca.pem");
@@ -111,6 +117,13 @@ impl Drop for Standin {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The request example of the JSON gateway's page (`shared/seeds/002_*.txt`),
+/// verbatim: `schema/gateway-002-example.json`.
+pub fn gateway_example() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/gateway-002-example.json");
+    serde_json::from_slice(&std::fs::read(path).expect("read the gateway example")).expect("the example is JSON")
 }
 
 /// A scratch directory with `cassettes/` and `certs/` inside.

@@ -29,16 +29,16 @@ fn main() -> ExitCode {
             runtime.block_on(commands::webhooks_send(&args))
         }
         Command::Record(args) => {
-            let announce = args.serve.announce();
+            let options = args.serve.run_options();
             args.into_config()
                 .map_err(|e| e.to_string())
-                .and_then(|c| runtime.block_on(commands::serve(c, announce)))
+                .and_then(|c| runtime.block_on(commands::serve(c, options)))
         }
         Command::Replay(args) => {
-            let announce = args.serve.announce();
+            let options = args.serve.run_options();
             args.into_config()
                 .map_err(|e| e.to_string())
-                .and_then(|c| runtime.block_on(commands::serve(c, announce)))
+                .and_then(|c| runtime.block_on(commands::serve(c, options)))
         }
     };
     log.flush();

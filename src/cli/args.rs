@@ -277,14 +277,31 @@ pub struct ServeArgs {
     /// `--listen 127.0.0.1:0`.
     #[arg(long)]
     pub ready_json: bool,
+    /// Stop (as on Ctrl-C: sync, summarise, exit) when stdin reaches end of
+    /// file. A program that starts the proxy with a pipe as its stdin then
+    /// cannot leave it running, even when it is killed.
+    #[arg(long)]
+    pub stop_on_stdin_close: bool,
+}
+
+/// How `record`/`replay` present themselves and when they stop, beside
+/// what they serve (the [`Config`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    pub announce: crate::cli::banner::Announce,
+    /// `--stop-on-stdin-close`.
+    pub stop_on_stdin_close: bool,
 }
 
 impl ServeArgs {
-    /// How the proxy says it is listening.
-    pub fn announce(&self) -> crate::cli::banner::Announce {
-        match self.ready_json {
-            true => crate::cli::banner::Announce::Json,
-            false => crate::cli::banner::Announce::Banner,
+    /// The presentation and lifetime flags.
+    pub fn run_options(&self) -> RunOptions {
+        RunOptions {
+            announce: match self.ready_json {
+                true => crate::cli::banner::Announce::Json,
+                false => crate::cli::banner::Announce::Banner,
+            },
+            stop_on_stdin_close: self.stop_on_stdin_close,
         }
     }
 }

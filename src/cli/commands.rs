@@ -5,65 +5,98 @@
 
 use std::process::ExitCode;
 
+use crate::cli::args::RunOptions;
 use crate::cli::banner;
 use crate::config::Config;
 use crate::tls::{CaOrigin, CertificateAuthority};
 
-/// `record` and `replay`: serve until Ctrl-C or SIGTERM, then summarise.
-pub async fn serve(config: Config, announce: banner::Announce) -> Result<ExitCode, String> {
+/// Writes a line to stdout, or to stderr with `err!`, ignoring a closed
+/// stream: the program that started the proxy may be gone (that is how
+/// `--stop-on-stdin-close` stops it), and the run must still end in order.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `record` and `replay`: serve until Ctrl-C or SIGTERM (or stdin's end,
+/// with `--stop-on-stdin-close`), then summarise.
+pub async fn serve(config: Config, options: RunOptions) -> Result<ExitCode, String> {
     let fail_on_unused = config.fail_on_unused;
     let fail_on_webhook_error = config.fail_on_webhook_error;
     let running = crate::server::start(config).await.map_err(|e| e.to_string())?;
-    match announce {
-        banner::Announce::Banner => println!("{}", banner::banner(&running.info)),
-        banner::Announce::Json => println!("{}", banner::ready_json(&running.info, std::process::id())),
+    match options.announce {
+        banner::Announce::Banner => out!("{}", banner::banner(&running.info)),
+        banner::Announce::Json => out!("{}", banner::ready_json(&running.info, std::process::id())),
     }
-    wait_for_signal().await;
-    eprintln!("stripe-vcr: shutting down…");
+    tokio::select! {
+        _ = wait_for_signal() => {}
+        _ = stdin_closed(), if options.stop_on_stdin_close => {}
+    }
+    err!("stripe-vcr: shutting down…");
     let replaying = running.info.mode == "replay";
     let (summary, unused) = running.shutdown_with_unused().await;
-    println!("stripe-vcr summary: {summary}");
+    out!("stripe-vcr summary: {summary}");
     if !summary.stale_removed.is_empty() {
-        println!(
+        out!(
             "stripe-vcr: removed {} occurrences left by an earlier, longer recording of requests this run recorded fewer times (--keep-stale-occurrences keeps them):",
             summary.stale_removed.len()
         );
         for name in &summary.stale_removed {
-            println!("  {name}");
+            out!("  {name}");
         }
     }
     if replaying && !unused.is_empty() {
-        println!("stripe-vcr: {} cassettes were never served in this run:", unused.len());
+        out!("stripe-vcr: {} cassettes were never served in this run:", unused.len());
         for name in &unused {
-            println!("  {name}");
+            out!("  {name}");
         }
         if fail_on_unused {
-            eprintln!("stripe-vcr: --fail-on-unused: {} unused cassettes", unused.len());
+            err!("stripe-vcr: --fail-on-unused: {} unused cassettes", unused.len());
             return Ok(ExitCode::FAILURE);
         }
     }
     if fail_on_webhook_error && summary.webhooks.failed > 0 {
-        eprintln!(
+        err!(
             "stripe-vcr: --fail-on-webhook-error: {} webhook deliveries failed",
             summary.webhooks.failed
         );
         return Ok(ExitCode::FAILURE);
     }
     if summary.write_failures > 0 {
-        eprintln!(
+        err!(
             "stripe-vcr: {} cassettes could not be saved; the recording is incomplete",
             summary.write_failures
         );
         return Ok(ExitCode::FAILURE);
     }
     if summary.unsynced > 0 {
-        eprintln!(
+        err!(
             "stripe-vcr: {} cassettes were saved but not synced to disk; a power cut could still lose them",
             summary.unsynced
         );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads stdin to its end (the program holding the pipe closed it or died).
+async fn stdin_closed() {
+    use tokio::io::AsyncReadExt as _;
+    let mut stdin = tokio::io::stdin();
+    let mut buffer = [0u8; 256];
+    while let Ok(n) = stdin.read(&mut buffer).await {
+        if n == 0 {
+            return;
+        }
+    }
 }
 
 async fn wait_for_signal() {

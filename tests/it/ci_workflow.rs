@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use crate::common::*;
 use stripe_vcr::config::{Config, ModeConfig, UpstreamConfig};
@@ -451,4 +452,66 @@ async fn a_runner_learns_the_port_from_ready_json_and_the_misses_of_each_set() {
     assert_eq!(bad.status(), 400);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A runner that dies cannot leave the proxy behind: with
+/// `--stop-on-stdin-close`, the end of stdin stops it as Ctrl-C does (cassettes
+/// synced, summary printed), and a reader of stdout that is gone by then
+/// (the runner itself) does not turn the ending into a panic.
+#[test]
+fn the_end_of_stdin_stops_the_proxy_in_order_even_with_no_one_reading_stdout() {
+    let ws = Workspace::new();
+    std::fs::create_dir_all(ws.cassettes()).expect("cassette dir");
+    for keep_reading in [true, false] {
+        let mut child = Command::new(BIN)
+            .args([
+                "replay",
+                "--listen",
+                "127.0.0.1:0",
+                "--ready-json",
+                "--stop-on-stdin-close",
+            ])
+            .arg("--cassettes")
+            .arg(ws.cassettes())
+            .arg("--certs")
+            .arg(ws.certs())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut ready = String::new();
+        std::io::BufRead::read_line(&mut stdout, &mut ready).expect("ready line");
+        assert!(ready.contains("\"ready\":true"), "{ready}");
+        let rest = if keep_reading {
+            Some(std::thread::spawn(move || {
+                std::io::read_to_string(stdout).expect("stdout")
+            }))
+        } else {
+            drop(stdout);
+            None
+        };
+        // Were the end of stdin ignored, the proxy would run on: a watchdog
+        // kills it after 30 s, failing the test instead of hanging it.
+        let (stopped, watch) = std::sync::mpsc::channel::<()>();
+        let pid = child.id().to_string();
+        let watchdog = std::thread::spawn(move || {
+            if watch.recv_timeout(Duration::from_secs(30)).is_err() {
+                let _ = Command::new("kill").args(["-9", &pid]).status();
+            }
+        });
+        drop(child.stdin.take());
+        let output = child.wait_with_output().expect("exit");
+        let _ = stopped.send(());
+        watchdog.join().expect("watchdog");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{:?}: {stderr}", output.status);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(stderr.contains("shutting down"), "{stderr}");
+        if let Some(rest) = rest {
+            let printed = rest.join().expect("reader");
+            assert!(printed.contains("stripe-vcr summary: 0 requests"), "{printed}");
+        }
+    }
 }

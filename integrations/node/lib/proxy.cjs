@@ -20,14 +20,20 @@ const STDERR_TAIL = 40;
 async function startProxy(options) {
   const args = [options.mode];
   if (options.recordMissing) args.push('--record-missing');
-  args.push('--listen', '127.0.0.1:0', '--ready-json', '--cassettes', options.cassettes, '--certs', options.certs);
+  // --stop-on-stdin-close: the proxy stops when this process does, however
+  // it ends (a SIGKILL too): the write end of its stdin is ours alone.
+  args.push('--listen', '127.0.0.1:0', '--ready-json', '--stop-on-stdin-close');
+  args.push('--cassettes', options.cassettes, '--certs', options.certs);
   if (options.mode === 'record' || options.recordMissing) {
     args.push('--upstream', options.upstream);
     if (options.upstreamCa) args.push('--upstream-ca', options.upstreamCa);
   }
   args.push(...(options.args || []));
 
-  const child = spawn(options.bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(options.bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  // An open pipe must not keep the runner's process alive by itself.
+  child.stdin.on('error', () => {});
+  child.stdin.unref?.();
   const stderrTail = [];
   const logStream = options.log ? fs.createWriteStream(options.log, { flags: 'a' }) : null;
   lines(child.stderr, (line) => {
@@ -114,6 +120,7 @@ class Proxy_ {
   async stop() {
     process.removeListener('exit', this._killOnExit);
     this._child.kill('SIGTERM');
+    this._child.stdin.end();
     let timer;
     const killed = new Promise((resolve) => {
       timer = setTimeout(() => {

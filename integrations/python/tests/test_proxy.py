@@ -21,7 +21,7 @@ time.sleep(600)
 """
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.skipif(sys.platform != "linux", reason="waits on a pidfd, which is Linux's")
 def test_a_proxy_does_not_outlive_a_killed_pytest(tmp_path: Path) -> None:
     # The killed parent cannot clean up its temporary directory (the proxy's
     # CA with its key): it goes below tmp_path, not the system's /tmp.

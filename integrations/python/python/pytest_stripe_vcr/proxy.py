@@ -9,7 +9,6 @@ import json
 import queue
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import urllib.error
@@ -21,15 +20,6 @@ from typing import Any, Optional
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 60.0
-
-
-def _die_with_parent() -> None:
-    """Linux: the proxy gets SIGTERM if pytest dies without stopping it (a
-    CI timeout's SIGKILL), instead of living on as an orphan."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 class ProxyError(RuntimeError):
@@ -104,6 +94,9 @@ class Proxy:
             "--listen",
             "127.0.0.1:0",
             "--ready-json",
+            # The proxy stops when this process does, however it ends: the
+            # pipe's write end is ours alone and closes with us.
+            "--stop-on-stdin-close",
             "--cassettes",
             str(cassettes),
             "--certs",
@@ -113,11 +106,10 @@ class Proxy:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
         self._process = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         self._lines: queue.Queue[Optional[str]] = queue.Queue()
         self._stdout: list[str] = []
@@ -145,9 +137,11 @@ class Proxy:
                 line = self._lines.get(timeout=START_TIMEOUT)
             except queue.Empty:
                 self._process.kill()
+                self._close_stdin()
                 raise ProxyError(f"stripe-vcr did not start within {START_TIMEOUT:.0f}s: {self.log_tail()}") from None
             if line is None:
                 self._process.wait()
+                self._close_stdin()
                 raise ProxyError(
                     f"stripe-vcr exited ({self._process.returncode}) before listening: "
                     f"{' '.join(argv)}\n{self.log_tail()}"
@@ -159,6 +153,13 @@ class Proxy:
                 continue
             if isinstance(ready, dict) and ready.get("ready"):
                 return ready
+
+    def _close_stdin(self) -> None:
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            try:
+                self._process.stdin.close()
+            except OSError:
+                pass
 
     def log_tail(self, lines: int = 20) -> str:
         """The end of the proxy's log, for error messages."""
@@ -202,6 +203,7 @@ class Proxy:
         """SIGTERM, then what it printed: the summary and unused cassettes."""
         if self._process.poll() is None:
             self._process.send_signal(signal.SIGTERM)
+            self._close_stdin()
             try:
                 self._process.wait(timeout=STOP_TIMEOUT)
             except subprocess.TimeoutExpired:

@@ -45,7 +45,9 @@ class Standin:
         self.url = line.removeprefix("listening on ").strip()
 
     def args(self) -> list[str]:
-        return ["--stripe-vcr-upstream", self.url, "--stripe-vcr-upstream-ca", str(self.ca)]
+        # `--opt=value`: pytest takes a separate argument that names an
+        # existing path into account when it picks the rootdir.
+        return [f"--stripe-vcr-upstream={self.url}", f"--stripe-vcr-upstream-ca={self.ca}"]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -71,4 +73,5 @@ def shop(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.P
     for path in SAMPLE.iterdir():
         if path.suffix == ".py":
             shutil.copy(path, pytester.path / path.name)
+    pytester.makefile(".ini", pytest="[pytest]\n")  # the project's root, as in a real project
     return pytester

@@ -168,3 +168,25 @@ def test_a_missing_binary_is_named_with_where_the_plugin_looked(
     result = run(shop, "-k", "test_pay")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*STRIPE_VCR_BIN=*no-such-stripe-vcr is not an executable file*"])
+
+
+def test_one_cassette_directory_and_a_set_named_by_the_marker(shop: pytest.Pytester, standin: Standin) -> None:
+    shop.makepyfile(
+        test_named="""
+        import pytest
+
+        @pytest.mark.stripe_vcr(set="checkout/happy-path")
+        def test_named(stripe_vcr):
+            assert stripe_vcr.set_name == "checkout/happy-path"
+            stripe_vcr.client().v1.customers.create(params={"email": "named@example.com"})
+        """
+    )
+    result = run(shop, "--stripe-vcr-record=all", "--stripe-vcr-cassettes", "shared", *standin.args())
+    result.assert_outcomes(passed=TESTS + 1)
+    shared = shop.path / "shared"
+    sets = sorted(str(d.relative_to(shared)) for d in shared.rglob("*") if d.is_dir() and any(d.glob("*.json")))
+    assert sets == sorted([*SETS, "checkout/happy-path"])
+    assert not (shop.path / "cassettes").exists()
+
+    standin.stop()
+    run(shop, "--stripe-vcr-cassettes", "shared").assert_outcomes(passed=TESTS + 1)

@@ -37,6 +37,10 @@ KEY = "sk_test_bench_key_0000000000000000"
 VERSION = "2026-07-29.dahlia"
 CREATE_BODY = ("amount=2000&currency=usd&description=Order+6735&metadata[order_id]=6735"
                "&metadata[customer_ref]=cr_991&metadata[channel]=web&payment_method_types[0]=card")
+# The same create as a JSON body (another order, so a recording of its own).
+CREATE_JSON = json.dumps({"amount": 2000, "currency": "usd", "description": "Order 6736",
+                          "metadata": {"order_id": "6736", "customer_ref": "cr_991", "channel": "web"},
+                          "payment_method_types": ["card"]}, separators=(",", ":"))
 
 
 def log(*a):
@@ -87,14 +91,15 @@ def rss_mib(pid):
     return float("nan")
 
 
-def oha(url, ca, conns, http2=False, method="GET", body=None, keepalive=True, secs=SECS, proxy=None):
+def oha(url, ca, conns, http2=False, method="GET", body=None, keepalive=True, secs=SECS, proxy=None,
+        content_type="application/x-www-form-urlencoded"):
     cmd = ["taskset", "-c", LOAD_CPU, "oha", "--no-tui", "--output-format", "json", "-z", f"{secs}s",
            "-c", str(conns), "--cacert", str(ca), "-H", f"Authorization: Bearer {KEY}",
            "-H", f"Stripe-Version: {VERSION}", "-m", method]
     if http2:
         cmd.append("--http2")
     if body is not None:
-        cmd += ["-d", body, "-T", "application/x-www-form-urlencoded"]
+        cmd += ["-d", body, "-T", content_type]
     if not keepalive:
         cmd.append("--disable-keepalive")
     if proxy:
@@ -115,7 +120,7 @@ def median_of(runs):
 
 
 def record_fixture():
-    """Records the three benchmark requests through stripe-vcr from the seeded stand-in."""
+    """Records the four benchmark requests through stripe-vcr from the seeded stand-in."""
     cas = WORK / "cassettes"
     standin, m = start([str(REL / "stripe-vcr-standin"), "--listen", "127.0.0.1:0", "--cert-out",
                         str(WORK / "standin.pem"), "--seed", "7"], r"listening on (https://\S+)")
@@ -129,6 +134,8 @@ def record_fixture():
     created = json.loads(subprocess.run([*curl, f"{base}/v1/payment_intents", "-d", CREATE_BODY],
                                         check=True, capture_output=True, text=True).stdout)
     pid = created["id"]
+    sh(*curl, "-H", "Content-Type: application/json", f"{base}/v1/payment_intents", "-d", CREATE_JSON,
+       stdout=subprocess.DEVNULL)
     # Two more intents for the list, recorded into another set so the
     # baseline (which reads the top directory only) serves this create's bytes.
     for extra in ("amount=1500&currency=usd", "amount=3000&currency=eur"):
@@ -151,7 +158,7 @@ def sizes(cas, pid):
         if r["method"] == "GET" and r["path"] == "/v1/payment_intents":
             out["list"] = len(json.dumps(c["response"]["body"], indent=2))
         if r["method"] == "POST" and "metadata" in r.get("params", {}):
-            out["create"] = len(json.dumps(c["response"]["body"], indent=2))
+            out["json" if r.get("body_encoding") == "json" else "create"] = len(json.dumps(c["response"]["body"], indent=2))
     return out
 
 
@@ -268,6 +275,8 @@ def throughput(pid):
         "GET retrieve": dict(path=f"/v1/payment_intents/{pid}"),
         "GET list?limit=3": dict(path="/v1/payment_intents?limit=3"),
         "POST create (form)": dict(path="/v1/payment_intents", method="POST", body=CREATE_BODY),
+        "POST create (JSON)": dict(path="/v1/payment_intents", method="POST", body=CREATE_JSON,
+                                   content_type="application/json"),
     }
     results = {}
     for kind in KINDS:
@@ -283,7 +292,8 @@ def throughput(pid):
             for http2 in (False, True):
                 for conns in (16, 32):
                     runs = [oha(base + req["path"], ca, conns, http2=http2, method=req.get("method", "GET"),
-                                body=req.get("body")) for _ in range(RUNS)]
+                                body=req.get("body"), content_type=req.get("content_type", "application/x-www-form-urlencoded"))
+                            for _ in range(RUNS)]
                     results[(kind, name, http2, conns)] = median_of(runs)
                     r = results[(kind, name, http2, conns)]
                     log(f"  {kind:10} {name:20} {'h2' if http2 else 'h1'} c={conns}: {r['rps']:.0f} req/s p99 {r['p99']:.2f} ms")
@@ -413,14 +423,15 @@ def main():
              "the recorded headers, Debian's default per-request access log, the set-up issue #9 names). "
              "These machines are shared and noisy: compare ratios within one run.\n")
     L.append(f"Response sizes: retrieve {body_sizes.get('retrieve')} B, list {body_sizes.get('list')} B, "
-             f"create {body_sizes.get('create')} B.\n")
+             f"create {body_sizes.get('create')} B, JSON create {body_sizes.get('json')} B. The baselines match by "
+             "method and path, so both creates get one of the two recorded create answers from them.\n")
     has_nginx = "nginx" in KINDS
     L.append("## Replay vs the static TLS baselines\n")
     L.append("| request | proto | conns | hyper req/s | nginx req/s | stripe-vcr req/s | ÷ hyper | ÷ nginx | p50 ms | p99 ms | p99.9 ms |")
     L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     ratios = {"baseline": [], "nginx": []}
     p99s = []
-    for name in ("GET retrieve", "GET list?limit=3", "POST create (form)"):
+    for name in ("GET retrieve", "GET list?limit=3", "POST create (form)", "POST create (JSON)"):
         for http2 in (False, True):
             for conns in (16, 32):
                 b, s = tp[("baseline", name, http2, conns)], tp[("stripe-vcr", name, http2, conns)]

@@ -528,6 +528,12 @@ impl ReplayIndex {
         Some(recording)
     }
 
+    /// Whether `key` has a recording (then [`ReplayIndex::next`] always
+    /// finds one).
+    pub fn contains(&self, key: &RequestKey) -> bool {
+        self.by_key.contains_key(key)
+    }
+
     /// Every occurrence of `key`, in recorded order (empty if none).
     pub fn recordings(&self, key: &RequestKey) -> &[Arc<Recording>] {
         self.by_key.get(key).map_or(&[], |seq| seq.recordings.as_slice())

@@ -4,6 +4,7 @@
 //! Accepting connections, TLS and routing never branch on the mode; they call
 //! [`Mode::handle`] with an [`ApiRequest`] and send back what it returns.
 
+mod known;
 mod miss_log;
 mod multipart;
 mod outcome;
@@ -13,6 +14,7 @@ pub mod replay;
 mod request;
 pub mod webhooks;
 
+pub use known::{Head, Known};
 pub use miss_log::{Miss, MissLog, Misses};
 pub use outcome::Outcome;
 pub use record_paths::{RecordPaths, RecordPathsError};
@@ -112,6 +114,21 @@ pub trait Mode: Send + Sync + 'static {
 
     /// Answers one request.
     fn handle(&self, request: ApiRequest) -> impl Future<Output = Handled> + Send;
+
+    /// Answers a request this mode has answered before, from what decoding
+    /// it worked out then ([`Known`]) and this request's own head, without
+    /// decoding it again. `None` (a miss, an error, a mode that does not
+    /// memoise) sends it down the full path, so it must then have changed
+    /// nothing: no counter, no sequence, no idempotency key.
+    fn handle_known(&self, _known: &Known, _head: Head<'_>) -> Option<Handled> {
+        None
+    }
+
+    /// Whether [`Mode::handle_known`] can answer at all: the pipeline keeps
+    /// a memo of decoded requests only for a mode that says so.
+    fn handles_known(&self) -> bool {
+        false
+    }
 
     /// CONNECT to a host that is not intercepted.
     fn foreign_tunnels(&self) -> ForeignTunnels;

@@ -23,7 +23,7 @@ use crate::cassette::set::CassetteSet;
 use crate::mode::record::Recorder;
 use crate::mode::webhooks::{Deliverer, WEBHOOKS_PATH};
 use crate::mode::Outcome;
-use crate::mode::{ApiRequest, ForeignTunnels, Handled, MissLog, Misses, Mode, Settled};
+use crate::mode::{ApiRequest, ForeignTunnels, Handled, Head, Known, MissLog, Misses, Mode, Settled};
 use crate::stripe::auth::ApiKey;
 
 /// Header naming the cassette a replayed response came from.
@@ -115,13 +115,51 @@ struct Saved {
 
 impl Saved {
     /// The result `recording` leaves under its key, if Stripe saves it.
-    fn of(recording: &Recording, request: &ApiRequest) -> Option<Saved> {
+    fn of(recording: &Recording, request: &Lookup<'_>) -> Option<Saved> {
         recording.saved_by_stripe.then(|| Saved {
             key: request.key,
-            path: request.canonical.path.clone(),
+            path: request.path.to_owned(),
             cassette: request.set.qualify(&recording.file_name),
             response: recording.response.clone(),
         })
+    }
+}
+
+/// What answering a request reads of it: the same whether it was decoded
+/// just now ([`ApiRequest`]) or before ([`Known`], with this request's head).
+#[derive(Debug, Clone, Copy)]
+struct Lookup<'a> {
+    method: &'a Method,
+    headers: &'a hyper::HeaderMap,
+    set: &'a CassetteSet,
+    key: RequestKey,
+    /// The canonical path.
+    path: &'a str,
+}
+
+impl<'a> Lookup<'a> {
+    fn of(request: &'a ApiRequest) -> Lookup<'a> {
+        Lookup {
+            method: &request.method,
+            headers: &request.headers,
+            set: &request.set,
+            key: request.key,
+            path: &request.canonical.path,
+        }
+    }
+
+    fn known(known: &'a Known, head: Head<'a>) -> Lookup<'a> {
+        Lookup {
+            method: head.method,
+            headers: head.headers,
+            set: &known.set,
+            key: known.key,
+            path: &known.path,
+        }
+    }
+
+    fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -261,7 +299,7 @@ impl Replayer {
     /// Answers `request` from the cassettes, or says why it is a miss (for
     /// [`Replayer::miss`]: record it with `--record-missing`, else a 404).
     fn respond(&self, request: &ApiRequest) -> Result<Handled, CassetteError> {
-        if ApiKey::from_headers(&request.headers).is_none() {
+        if !ApiKey::present(&request.headers) {
             return Ok(Handled::error(ClientError::NoApiKey.into()));
         }
         if !request.route.is_api() {
@@ -281,6 +319,23 @@ impl Replayer {
             };
             return Err(error);
         };
+        if let Some(handled) = self.answer(state, &Lookup::of(request)) {
+            return Ok(handled);
+        }
+        state.misses.fetch_add(1, Ordering::Relaxed);
+        let closest = state.index.closest(&request.canonical).map(|mut near| {
+            near.file_name = request.set.qualify(&near.file_name);
+            near
+        });
+        Err(CassetteError::NotRecorded {
+            request: request.canonical.summary(),
+            closest,
+        })
+    }
+
+    /// The answer `state` holds for `request`, counted; `None` for a miss,
+    /// which changes nothing (the caller counts it).
+    fn answer(&self, state: &SetState, request: &Lookup<'_>) -> Option<Handled> {
         let idempotency_key = (request.method == Method::POST)
             .then(|| request.header("idempotency-key"))
             .flatten()
@@ -293,10 +348,10 @@ impl Replayer {
             Answer::Recorded(recording) => {
                 state.hits.fetch_add(1, Ordering::Relaxed);
                 if let Some(deliveries) = &self.deliveries {
-                    deliveries.served(&request.set, &recording.file_name);
+                    deliveries.served(request.set, &recording.file_name);
                 }
                 let cassette = request.set.qualify(&recording.file_name);
-                Ok(Handled::ok(
+                Some(Handled::ok(
                     Self::serve(&recording.response, &cassette, false, idempotency_key),
                     Outcome::Hit,
                     Some(cassette),
@@ -304,24 +359,14 @@ impl Replayer {
             }
             Answer::Saved { cassette, response } => {
                 state.hits.fetch_add(1, Ordering::Relaxed);
-                Ok(Handled::ok(
+                Some(Handled::ok(
                     Self::serve(&response, &cassette, true, idempotency_key),
                     Outcome::Hit,
                     Some(cassette),
                 ))
             }
-            Answer::Refused(error) => Ok(Handled::error(error.into())),
-            Answer::Miss => {
-                state.misses.fetch_add(1, Ordering::Relaxed);
-                let closest = state.index.closest(&request.canonical).map(|mut near| {
-                    near.file_name = request.set.qualify(&near.file_name);
-                    near
-                });
-                Err(CassetteError::NotRecorded {
-                    request: request.canonical.summary(),
-                    closest,
-                })
-            }
+            Answer::Refused(error) => Some(Handled::error(error.into())),
+            Answer::Miss => None,
         }
     }
 
@@ -331,7 +376,7 @@ impl Replayer {
     /// Stripe's rules (the saved result again, an idempotency error for
     /// other parameters or another endpoint, or, when nothing was saved, a
     /// fresh run of the request).
-    fn with_key(state: &SetState, request: &ApiRequest, key: &str, now: Instant) -> Answer {
+    fn with_key(state: &SetState, request: &Lookup<'_>, key: &str, now: Instant) -> Answer {
         let mut memory = state.idempotency.lock().unwrap_or_else(|p| p.into_inner());
         let Some(used) = memory.get_mut(key, now) else {
             let Some(recording) = state.index.next(&request.key) else {
@@ -356,13 +401,11 @@ impl Replayer {
             return Answer::Recorded(retry);
         }
         match &used.saved {
-            Some(saved) if saved.path != request.canonical.path => {
-                Answer::Refused(ClientError::IdempotencyKeyOtherEndpoint {
-                    key: key.to_owned(),
-                    sent: request.canonical.path.clone(),
-                    first: saved.path.clone(),
-                })
-            }
+            Some(saved) if saved.path != request.path => Answer::Refused(ClientError::IdempotencyKeyOtherEndpoint {
+                key: key.to_owned(),
+                sent: request.path.to_owned(),
+                first: saved.path.clone(),
+            }),
             Some(saved) if saved.key != request.key => {
                 Answer::Refused(ClientError::IdempotencyKeyReused { key: key.to_owned() })
             }
@@ -405,6 +448,24 @@ impl Mode for Replayer {
             Ok(handled) => Either::Left(std::future::ready(handled)),
             Err(miss) => Either::Right(Box::pin(self.miss(request, miss))),
         }
+    }
+
+    fn handle_known(&self, known: &Known, head: Head<'_>) -> Option<Handled> {
+        // Only a request with a key and a recording: everything else (a
+        // miss above all, which may record) takes the full path, which
+        // counts and explains it.
+        if !known.is_api || !ApiKey::present(head.headers) {
+            return None;
+        }
+        let state = self.sets.get(&known.set)?;
+        if !state.index.contains(&known.key) {
+            return None;
+        }
+        self.answer(state, &Lookup::known(known, head))
+    }
+
+    fn handles_known(&self) -> bool {
+        true
     }
 
     fn foreign_tunnels(&self) -> ForeignTunnels {
@@ -606,7 +667,8 @@ mod tests {
     /// recording served afresh, `saved create-N.json` for a saved result
     /// served again.
     fn answer(state: &SetState, key: &str, now: Instant) -> String {
-        match Replayer::with_key(state, &create(key), key, now) {
+        let request = create(key);
+        match Replayer::with_key(state, &Lookup::of(&request), key, now) {
             Answer::Recorded(recording) => format!("new {}", recording.file_name),
             Answer::Saved { cassette, .. } => format!("saved {cassette}"),
             Answer::Refused(error) => format!("refused {error}"),

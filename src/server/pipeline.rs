@@ -16,9 +16,10 @@ use tokio_util::either::Either;
 use crate::answer::{ClientError, ProxyError, ProxyResponse};
 use crate::audit_log::{AuditLog, Entry, Finding};
 use crate::mode::webhooks::WEBHOOKS_PATH;
-use crate::mode::{ApiRequest, Handled, Mode, Severity, Via};
+use crate::mode::{ApiRequest, Handled, Head, Known, Mode, Severity, Via};
 use crate::server::admin;
 use crate::server::logging;
+use crate::server::memo::{self, Found, Memo};
 use crate::server::stats::Stats;
 use crate::stripe::auth::ApiKey;
 use crate::stripe::redact::Redactor;
@@ -39,6 +40,9 @@ pub struct State<M> {
     pub validator: Validator,
     /// Where `--audit-log` lines go, if anywhere.
     pub audit: Option<AuditLog>,
+    /// Requests decoded before, when the mode answers from them (replay,
+    /// without `--audit-log`).
+    pub memo: Option<Memo>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// The port the proxy listens on: a CONNECT to a loopback name on it is
@@ -84,8 +88,8 @@ pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, v
         prepare(&state, parts, body, via)
     };
     let mut handled = prepared.answer.await;
-    if let Some(line) = prepared.finding {
-        note_violations(&mut handled, &prepared.violations, line);
+    if let Some(findings) = &prepared.findings {
+        findings.note(&mut handled);
     }
     finish(&state, handled, prepared.audit, prepared.access, started)
 }
@@ -109,35 +113,56 @@ async fn webhooks<M: Mode>(state: &State<M>, request: Request<Incoming>) -> Prox
 /// A request decoded and validated, with the answer under way.
 struct Prepared<F> {
     answer: F,
-    violations: Vec<Violation>,
-    /// The `--validate warn` line, when there are findings to note.
-    finding: Option<String>,
+    /// The `--validate warn` findings to note on the answer.
+    findings: Option<Arc<Findings>>,
     audit: Option<Box<Entry>>,
     access: AccessLine,
 }
 
 /// Decodes and validates a request and asks the mode (unless validation
 /// refuses it first): everything between reading the body and awaiting the
-/// answer, as a plain function.
+/// answer, as a plain function. A request the memo knows is answered from
+/// it, without decoding or validating it again.
 fn prepare<M: Mode>(
     state: &State<M>,
     parts: hyper::http::request::Parts,
     body: Result<Bytes, ProxyError>,
     via: Via,
 ) -> Prepared<impl Future<Output = Handled> + Send + '_> {
-    let access = AccessLine {
+    let mut access = AccessLine {
         via: via.as_str(),
         method: parts.method.clone(),
-        uri: parts.uri.clone(),
+        path: LoggedPath::Uri(parts.uri.clone()),
     };
     let answered = |handled| Either::Left(std::future::ready(handled));
+    let mut unknown = None;
+    if let (Some(memo), Ok(bytes)) = (&state.memo, &body) {
+        match memo.find(&parts, bytes) {
+            Found::Known(entry) => {
+                let head = Head {
+                    method: &parts.method,
+                    headers: &parts.headers,
+                };
+                if let Some(handled) = state.mode.handle_known(&entry.known, head) {
+                    let findings = entry.findings.clone();
+                    access.path = LoggedPath::Memo(entry);
+                    return Prepared {
+                        answer: answered(handled),
+                        findings,
+                        audit: None,
+                        access,
+                    };
+                }
+            }
+            Found::Unknown(u) => unknown = Some(u),
+        }
+    }
     let api = match body.and_then(|bytes| ApiRequest::decode(parts, bytes, via, &state.redactor)) {
         Ok(api) => api,
         Err(e) => {
             return Prepared {
                 answer: answered(Handled::error(e)),
-                violations: Vec::new(),
-                finding: None,
+                findings: None,
                 audit: None,
                 access,
             }
@@ -148,14 +173,19 @@ fn prepare<M: Mode>(
         .audit
         .as_ref()
         .map(|_| Box::new(audit_entry(state, &api, &violations)));
-    let (answer, finding) = match verdict(state, &api, &violations) {
+    let (answer, findings) = match verdict(state, &api, &violations) {
         Verdict::Refuse(handled) => (answered(handled), None),
-        Verdict::Serve(finding) => (Either::Right(state.mode.handle(api)), finding),
+        Verdict::Serve(findings) => {
+            if let (Some(memo), Some(unknown)) = (&state.memo, unknown) {
+                let logged = access.logged_path(&state.redactor).into();
+                memo.remember(unknown, Known::of(&api), findings.clone(), logged);
+            }
+            (Either::Right(state.mode.handle(api)), findings)
+        }
     };
     Prepared {
         answer,
-        violations,
-        finding,
+        findings,
         audit,
         access,
     }
@@ -165,7 +195,28 @@ fn prepare<M: Mode>(
 struct AccessLine {
     via: &'static str,
     method: hyper::Method,
-    uri: hyper::Uri,
+    path: LoggedPath,
+}
+
+/// The path an access line shows.
+enum LoggedPath {
+    /// This request's, to be redacted.
+    Uri(hyper::Uri),
+    /// As redacted when the memo first saw it.
+    Memo(Arc<memo::Entry>),
+}
+
+impl AccessLine {
+    /// The path, redacted and printable.
+    fn logged_path<'a>(&'a self, redactor: &Redactor) -> std::borrow::Cow<'a, str> {
+        match &self.path {
+            LoggedPath::Uri(uri) => match redactor.redact(uri.path()) {
+                std::borrow::Cow::Borrowed(path) => logging::printable(path),
+                std::borrow::Cow::Owned(path) => logging::printable(&path).into_owned().into(),
+            },
+            LoggedPath::Memo(entry) => std::borrow::Cow::Borrowed(&entry.logged_path),
+        }
+    }
 }
 
 /// Counts, audits and logs a handled request; returns its response.
@@ -201,7 +252,7 @@ fn finish<M: Mode>(
             "request via={via} method={method} path={path} outcome={outcome} status={status} cassette={cassette} latency_ms={ms}.{hundredths:02}",
             via = line.via,
             method = &line.method,
-            path = logging::printable(&state.redactor.redact(line.uri.path())),
+            path = line.logged_path(&state.redactor),
             outcome = handled.outcome.as_str(),
             status = handled.response.status().as_u16(),
             cassette = logging::printable(&state.redactor.redact(handled.cassette.as_deref().unwrap_or("-"))),
@@ -239,8 +290,8 @@ fn audit_entry<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violat
 enum Verdict {
     /// `--validate strict` answers it with Stripe's own error.
     Refuse(Handled),
-    /// The mode answers it; with a finding line in `warn` mode.
-    Serve(Option<String>),
+    /// The mode answers it; with findings to note in `warn` mode.
+    Serve(Option<Arc<Findings>>),
 }
 
 /// Refuses a request that breaks the documented shape in `--validate
@@ -260,20 +311,38 @@ fn verdict<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violation]
         handled.detail = Some((Severity::Warn, format!("{line} (answered locally, --validate strict)")));
         return Verdict::Refuse(handled);
     }
-    Verdict::Serve(Some(line))
+    Verdict::Serve(Some(Arc::new(Findings::new(violations, line))))
 }
 
-/// In `--validate warn` mode the findings ride along on the mode's answer:
-/// one response header each, and a warning line.
-fn note_violations(handled: &mut Handled, violations: &[Violation], line: String) {
-    for v in violations {
-        let text = format!("{}: {}", v.code.unwrap_or("invalid"), v.message);
-        if let Ok(value) = HeaderValue::from_str(&text.replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "?")) {
-            handled.response.headers_mut().append(VALIDATION_HEADER, value);
-        }
+/// A request's `--validate warn` findings, ready to ride along on the
+/// mode's answer: one response header each, and a warning line. Worked out
+/// once per distinct request (the memo keeps them with it).
+#[derive(Debug)]
+pub struct Findings {
+    headers: Vec<HeaderValue>,
+    line: String,
+}
+
+impl Findings {
+    fn new(violations: &[Violation], line: String) -> Findings {
+        let headers = violations
+            .iter()
+            .filter_map(|v| {
+                let text = format!("{}: {}", v.code.unwrap_or("invalid"), v.message);
+                HeaderValue::from_str(&text.replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "?")).ok()
+            })
+            .collect();
+        Findings { headers, line }
     }
-    let previous = handled.detail.take().map(|(_, d)| format!("; {d}")).unwrap_or_default();
-    handled.detail = Some((Severity::Warn, format!("{line}{previous}")));
+
+    /// Adds the headers and the warning line to `handled`.
+    fn note(&self, handled: &mut Handled) {
+        for value in &self.headers {
+            handled.response.headers_mut().append(VALIDATION_HEADER, value.clone());
+        }
+        let previous = handled.detail.take().map(|(_, d)| format!("; {d}")).unwrap_or_default();
+        handled.detail = Some((Severity::Warn, format!("{}{previous}", self.line)));
+    }
 }
 
 /// Reads the whole body: at most `limit` bytes, within `timeout`. A

@@ -4,6 +4,7 @@
 //! Accepting connections, TLS and routing never branch on the mode; they call
 //! [`Mode::handle`] with an [`ApiRequest`] and send back what it returns.
 
+mod cassette_name;
 mod known;
 mod miss_log;
 mod multipart;
@@ -14,6 +15,7 @@ pub mod replay;
 mod request;
 pub mod webhooks;
 
+pub use cassette_name::CassetteName;
 pub use known::{Head, Known};
 pub use miss_log::{Miss, MissLog, Misses};
 pub use outcome::Outcome;
@@ -73,14 +75,14 @@ pub struct Handled {
     pub response: ProxyResponse,
     pub outcome: Outcome,
     /// The cassette served or written, if any.
-    pub cassette: Option<String>,
+    pub cassette: Option<CassetteName>,
     /// Why, when it did not go as planned; logged (redacted) by the pipeline.
     pub detail: Option<(Severity, String)>,
 }
 
 impl Handled {
     /// A normal answer.
-    pub fn ok(response: ProxyResponse, outcome: Outcome, cassette: Option<String>) -> Handled {
+    pub fn ok(response: ProxyResponse, outcome: Outcome, cassette: Option<CassetteName>) -> Handled {
         Handled {
             response,
             outcome,

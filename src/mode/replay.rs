@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http_body_util::Full;
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Response};
 use lru::LruCache;
 use tokio_util::either::Either;
 
 use crate::answer::{CassetteError, ClientError, ProxyResponse};
-use crate::cassette::index::{PreparedResponse, Recording, ReplayIndex};
+use crate::cassette::index::{PreparedResponse, Ready, Recording, ReplayIndex};
 use crate::cassette::key::RequestKey;
 use crate::cassette::set::CassetteSet;
 use crate::mode::record::Recorder;
@@ -28,6 +28,20 @@ use crate::stripe::auth::ApiKey;
 
 /// Header naming the cassette a replayed response came from.
 pub const CASSETTE_HEADER: &str = "stripe-vcr-cassette";
+
+const CASSETTE: HeaderName = HeaderName::from_static(CASSETTE_HEADER);
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// The recorded headers as replay serves them: without the recorded
+/// `Idempotency-Key` (each request's own is echoed), with the cassette's name.
+fn served_headers(prepared: &PreparedResponse, cassette: &str) -> HeaderMap {
+    let mut headers = prepared.header_map();
+    headers.remove(IDEMPOTENCY_KEY);
+    if let Ok(v) = HeaderValue::from_str(cassette) {
+        headers.insert(CASSETTE, v);
+    }
+    headers
+}
 
 /// How long an `Idempotency-Key` is remembered after its first use, as
 /// Stripe keeps keys: a request that sends it again later is a new one.
@@ -130,7 +144,7 @@ impl Saved {
 #[derive(Debug, Clone, Copy)]
 struct Lookup<'a> {
     method: &'a Method,
-    headers: &'a hyper::HeaderMap,
+    headers: &'a HeaderMap,
     set: &'a CassetteSet,
     key: RequestKey,
     /// The canonical path.
@@ -158,7 +172,7 @@ impl<'a> Lookup<'a> {
         }
     }
 
-    fn header(&self, name: &str) -> Option<&'a str> {
+    fn header(&self, name: HeaderName) -> Option<&'a str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
@@ -270,23 +284,19 @@ impl Replayer {
         self.sets.values().map(SetState::remembered_keys).sum()
     }
 
-    /// The recorded response, except that `Idempotency-Key` echoes this
-    /// request's key (as Stripe does), not the one sent while recording.
+    /// The recorded response with `headers` (see [`served_headers`]), and
+    /// `Idempotency-Key` echoing this request's key, as Stripe does.
     fn serve(
         prepared: &PreparedResponse,
-        cassette: &str,
+        headers: HeaderMap,
         replayed: bool,
         idempotency_key: Option<&str>,
     ) -> ProxyResponse {
         let mut response = Response::new(Full::new(prepared.body.clone()));
         *response.status_mut() = prepared.status;
-        *response.headers_mut() = prepared.header_map();
-        response.headers_mut().remove("idempotency-key");
+        *response.headers_mut() = headers;
         if let Some(v) = idempotency_key.and_then(|k| HeaderValue::from_str(k).ok()) {
-            response.headers_mut().insert("idempotency-key", v);
-        }
-        if let Ok(v) = HeaderValue::from_str(cassette) {
-            response.headers_mut().insert(CASSETTE_HEADER, v);
+            response.headers_mut().insert(IDEMPOTENCY_KEY, v);
         }
         if replayed {
             response
@@ -337,7 +347,7 @@ impl Replayer {
     /// which changes nothing (the caller counts it).
     fn answer(&self, state: &SetState, request: &Lookup<'_>) -> Option<Handled> {
         let idempotency_key = (request.method == Method::POST)
-            .then(|| request.header("idempotency-key"))
+            .then(|| request.header(IDEMPOTENCY_KEY))
             .flatten()
             .filter(|k| !k.is_empty());
         let answer = match idempotency_key {
@@ -350,19 +360,27 @@ impl Replayer {
                 if let Some(deliveries) = &self.deliveries {
                     deliveries.served(request.set, &recording.file_name);
                 }
-                let cassette = request.set.qualify(&recording.file_name);
+                // A recording belongs to one set's index: always made with that set.
+                let ready = recording.ready(|r| {
+                    let cassette = request.set.qualify(&r.file_name);
+                    Ready {
+                        headers: served_headers(&r.response, &cassette),
+                        cassette: cassette.into(),
+                    }
+                });
                 Some(Handled::ok(
-                    Self::serve(&recording.response, &cassette, false, idempotency_key),
+                    Self::serve(&recording.response, ready.headers.clone(), false, idempotency_key),
                     Outcome::Hit,
-                    Some(cassette),
+                    Some(ready.cassette.clone()),
                 ))
             }
             Answer::Saved { cassette, response } => {
                 state.hits.fetch_add(1, Ordering::Relaxed);
+                let headers = served_headers(&response, &cassette);
                 Some(Handled::ok(
-                    Self::serve(&response, &cassette, true, idempotency_key),
+                    Self::serve(&response, headers, true, idempotency_key),
                     Outcome::Hit,
-                    Some(cassette),
+                    Some(cassette.into()),
                 ))
             }
             Answer::Refused(error) => Some(Handled::error(error.into())),

@@ -21,7 +21,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
-use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::http::request::Parts;
 use hyper::Method;
 
@@ -75,15 +75,15 @@ impl Raw {
         self.path_and_query.len() + self.body.len() + self.headers.iter().flatten().map(|h| h.len()).sum::<usize>()
     }
 
-    fn matches(&self, parts: &Parts, body: &[u8], names: &[HeaderName; READ]) -> bool {
+    fn matches(&self, parts: &Parts, body: &[u8], read: &[Option<&HeaderValue>; READ]) -> bool {
         self.method == parts.method
             && *self.path_and_query == *path_and_query(parts)
             && *self.body == *body
             && self
                 .headers
                 .iter()
-                .zip(names)
-                .all(|(kept, name)| kept.as_deref() == parts.headers.get(name).map(HeaderValue::as_bytes))
+                .zip(read)
+                .all(|(kept, sent)| kept.as_deref() == sent.map(HeaderValue::as_bytes))
     }
 }
 
@@ -132,33 +132,36 @@ impl Default for Memo {
 impl Memo {
     /// Looks `parts` and `body` up. Allocates nothing when found.
     pub fn find(&self, parts: &Parts, body: &Bytes) -> Found {
-        let hash = self.hash(parts, body);
+        let read = self.read(&parts.headers);
+        let hash = hash(parts, body, &read);
         {
             let table = self.table.read().unwrap_or_else(|p| p.into_inner());
             if let Some(entry) = table.entries.get(&hash) {
-                if entry.request.matches(parts, body, &self.names) {
+                if entry.request.matches(parts, body, &read) {
                     return Found::Known(entry.clone());
                 }
             }
         }
-        let size = path_and_query(parts).len()
-            + body.len()
-            + self
-                .names
-                .iter()
-                .filter_map(|n| parts.headers.get(n))
-                .map(HeaderValue::len)
-                .sum::<usize>();
+        let size = path_and_query(parts).len() + body.len() + read.iter().flatten().map(|v| v.len()).sum::<usize>();
         let request = (size <= REQUEST_BYTES).then(|| Raw {
             method: parts.method.clone(),
             path_and_query: path_and_query(parts).into(),
-            headers: self
-                .names
-                .clone()
-                .map(|name| parts.headers.get(name).map(|v| Box::from(v.as_bytes()))),
+            headers: read.map(|v| v.map(|v| Box::from(v.as_bytes()))),
             body: Box::from(&body[..]),
         });
         Found::Unknown(Unknown { hash, request })
+    }
+
+    /// The first value of each header decoding reads (what decoding reads
+    /// too), in one pass over the request's headers.
+    fn read<'a>(&self, headers: &'a HeaderMap) -> [Option<&'a HeaderValue>; READ] {
+        let mut read = [None; READ];
+        for (name, value) in headers {
+            if let Some(i) = self.names.iter().position(|n| n == name) {
+                read[i].get_or_insert(value);
+            }
+        }
+        read
     }
 
     /// Remembers what `unknown` decoded to (unless it was too large to keep).
@@ -193,25 +196,26 @@ impl Memo {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
 
-    fn hash(&self, parts: &Parts, body: &[u8]) -> u64 {
-        let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
-        hasher.write(parts.method.as_str().as_bytes());
-        hasher.write_u8(0xff);
-        hasher.write(path_and_query(parts).as_bytes());
-        hasher.write_u8(0xff);
-        for name in &self.names {
-            match parts.headers.get(name) {
-                Some(value) => {
-                    hasher.write_usize(value.len());
-                    hasher.write(value.as_bytes());
-                }
-                None => hasher.write_usize(usize::MAX),
+/// The memo's hash of a request: FxHash of what decoding reads.
+fn hash(parts: &Parts, body: &[u8], read: &[Option<&HeaderValue>; READ]) -> u64 {
+    let mut hasher = rustc_hash::FxBuildHasher.build_hasher();
+    hasher.write(parts.method.as_str().as_bytes());
+    hasher.write_u8(0xff);
+    hasher.write(path_and_query(parts).as_bytes());
+    hasher.write_u8(0xff);
+    for value in read {
+        match value {
+            Some(value) => {
+                hasher.write_usize(value.len());
+                hasher.write(value.as_bytes());
             }
+            None => hasher.write_usize(usize::MAX),
         }
-        hasher.write(body);
-        hasher.finish()
     }
+    hasher.write(body);
+    hasher.finish()
 }
 
 #[cfg(test)]
@@ -390,7 +394,7 @@ mod tests {
         let b = parts("GET", "/v1/payment_intents/pi_b", &[]);
         remember(&memo, &a, b"", "a");
         // Force b's entry into a's slot, as a collision would.
-        let hash_a = memo.hash(&a, b"");
+        let hash_a = hash(&a, b"", &memo.read(&a.headers));
         let Found::Unknown(unknown_b) = memo.find(&b, &Bytes::new()) else {
             panic!("b is new")
         };

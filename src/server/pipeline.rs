@@ -3,6 +3,7 @@
 //! count and log what happened.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -61,37 +62,101 @@ pub struct State<M> {
     pub tasks: tokio_util::task::TaskTracker,
 }
 
+/// The future [`handle`] returns: the response itself when it was made
+/// at once, else the rest of the work, boxed.
+pub type Handling = Either<std::future::Ready<ProxyResponse>, Pin<Box<dyn Future<Output = ProxyResponse> + Send>>>;
+
 /// Handles one (non-CONNECT) request end to end. Never fails: every error
 /// becomes a Stripe-shaped response here or in the mode.
 ///
-/// Only reading the body and the mode's answer await; everything else is a
-/// plain function, which keeps this future small (hyper moves one into
-/// place for every request, and spawns one per HTTP/2 stream).
-pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> ProxyResponse {
+/// A request the memo knows whose body has already arrived (a GET; over
+/// HTTP/1.1 a body comes after hyper has asked for the answer) is answered
+/// right here, before any future exists: what hyper moves into place for
+/// every request (and spawns for every HTTP/2 stream) is then just the
+/// response. Anything else (a body still on its way, a request not seen
+/// before, a miss, the admin paths) goes on in a boxed future, which
+/// answers a known request the same way once its body is in.
+pub fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> Handling {
     let started = Instant::now();
     if request.uri().path().starts_with(admin::PREFIX) && !matches!(via, Via::Tunnel(_)) {
         if request.uri().path().starts_with(WEBHOOKS_PATH) {
-            return webhooks(&state, request).await;
+            return Either::Right(Box::pin(async move { webhooks(&state, request).await }));
         }
-        return admin::handle(
+        return Either::Left(std::future::ready(admin::handle(
             &state.mode,
             &state.stats,
             &state.redactor,
             request.method(),
             request.uri(),
-        );
+        )));
     }
-    // A block, so the request head is gone before the mode's answer is awaited.
-    let prepared = {
-        let (parts, body) = request.into_parts();
-        let body = read_body(body, state.body_limit, state.body_read_timeout).await;
-        prepare(&state, parts, body, via)
+    let (parts, body) = request.into_parts();
+    let body = match body_now(body, state.body_limit) {
+        Ok(body) => body,
+        Err(pending) => {
+            return Either::Right(Box::pin(async move {
+                let body = pending.finish(state.body_read_timeout).await;
+                if let Ok(bytes) = &body {
+                    if let Some(response) = answer_known(&state, &parts, bytes, &via, started) {
+                        return response;
+                    }
+                }
+                decode_and_answer(&state, parts, body, via, started).await
+            }))
+        }
     };
+    if let Ok(bytes) = &body {
+        if let Some(response) = answer_known(&state, &parts, bytes, &via, started) {
+            return Either::Left(std::future::ready(response));
+        }
+    }
+    Either::Right(Box::pin(async move {
+        decode_and_answer(&state, parts, body, via, started).await
+    }))
+}
+
+/// A request the memo knows, answered by the mode from what it knows
+/// (`None`: not known, or the mode wants the full path).
+fn answer_known<M: Mode>(
+    state: &State<M>,
+    parts: &hyper::http::request::Parts,
+    body: &Bytes,
+    via: &Via,
+    started: Instant,
+) -> Option<ProxyResponse> {
+    let Found::Known(entry) = state.memo.as_ref()?.find(parts, body) else {
+        return None;
+    };
+    let head = Head {
+        method: &parts.method,
+        headers: &parts.headers,
+    };
+    let mut handled = state.mode.handle_known(&entry.known, head)?;
+    if let Some(findings) = &entry.findings {
+        findings.note(&mut handled);
+    }
+    let access = AccessLine {
+        via: via.as_str(),
+        method: parts.method.clone(),
+        path: LoggedPath::Memo(entry),
+    };
+    Some(finish(state, handled, None, access, started))
+}
+
+/// The full path: decode, validate, ask the mode, await its answer.
+async fn decode_and_answer<M: Mode>(
+    state: &State<M>,
+    parts: hyper::http::request::Parts,
+    body: Result<Bytes, ProxyError>,
+    via: Via,
+    started: Instant,
+) -> ProxyResponse {
+    let prepared = prepare(state, parts, body, via);
     let mut handled = prepared.answer.await;
     if let Some(findings) = &prepared.findings {
         findings.note(&mut handled);
     }
-    finish(&state, handled, prepared.audit, prepared.access, started)
+    finish(state, handled, prepared.audit, prepared.access, started)
 }
 
 /// `/__stripe-vcr/webhooks…`: the body read within the request limits, the
@@ -121,42 +186,28 @@ struct Prepared<F> {
 
 /// Decodes and validates a request and asks the mode (unless validation
 /// refuses it first): everything between reading the body and awaiting the
-/// answer, as a plain function. A request the memo knows is answered from
-/// it, without decoding or validating it again.
+/// answer, as a plain function. A request new to the memo is remembered.
 fn prepare<M: Mode>(
     state: &State<M>,
     parts: hyper::http::request::Parts,
     body: Result<Bytes, ProxyError>,
     via: Via,
 ) -> Prepared<impl Future<Output = Handled> + Send + '_> {
-    let mut access = AccessLine {
+    let access = AccessLine {
         via: via.as_str(),
         method: parts.method.clone(),
         path: LoggedPath::Uri(parts.uri.clone()),
     };
     let answered = |handled| Either::Left(std::future::ready(handled));
-    let mut unknown = None;
-    if let (Some(memo), Ok(bytes)) = (&state.memo, &body) {
-        match memo.find(&parts, bytes) {
-            Found::Known(entry) => {
-                let head = Head {
-                    method: &parts.method,
-                    headers: &parts.headers,
-                };
-                if let Some(handled) = state.mode.handle_known(&entry.known, head) {
-                    let findings = entry.findings.clone();
-                    access.path = LoggedPath::Memo(entry);
-                    return Prepared {
-                        answer: answered(handled),
-                        findings,
-                        audit: None,
-                        access,
-                    };
-                }
-            }
-            Found::Unknown(u) => unknown = Some(u),
-        }
-    }
+    // Known requests that reach here are ones the mode sent down the full
+    // path (a miss): looked up again only to be remembered if they are new.
+    let unknown = match (&state.memo, &body) {
+        (Some(memo), Ok(bytes)) => match memo.find(&parts, bytes) {
+            Found::Unknown(unknown) => Some(unknown),
+            Found::Known(_) => None,
+        },
+        _ => None,
+    };
     let api = match body.and_then(|bytes| ApiRequest::decode(parts, bytes, via, &state.redactor)) {
         Ok(api) => api,
         Err(e) => {
@@ -246,19 +297,19 @@ fn finish<M: Mode>(
         }
     }
     if logging::access_enabled() {
-        // Integer arithmetic: `{:.2}` on a float costs more than the rest of the line.
-        let micros = started.elapsed().as_micros();
-        logging::access(format_args!(
-            "request via={via} method={method} path={path} outcome={outcome} status={status} cassette={cassette} latency_ms={ms}.{hundredths:02}",
-            via = line.via,
-            method = &line.method,
-            path = line.logged_path(&state.redactor),
-            outcome = handled.outcome.as_str(),
-            status = handled.response.status().as_u16(),
-            cassette = logging::printable(&state.redactor.redact(handled.cassette.as_deref().unwrap_or("-"))),
-            ms = micros / 1000,
-            hundredths = micros % 1000 / 10,
-        ));
+        let cassette = match &handled.cassette {
+            Some(name) => name.logged(|n| logging::printable(&state.redactor.redact(n)).into_owned()),
+            None => "-",
+        };
+        logging::access(&logging::Access {
+            via: line.via,
+            method: line.method.as_str(),
+            path: &line.logged_path(&state.redactor),
+            outcome: handled.outcome.as_str(),
+            status: handled.response.status().as_u16(),
+            cassette,
+            micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        });
     }
     handled.response
 }
@@ -345,32 +396,65 @@ impl Findings {
     }
 }
 
-/// Reads the whole body: at most `limit` bytes, within `timeout`. A
+/// A body still arriving: the rest is read by [`PendingBody::finish`].
+struct PendingBody {
+    collect: http_body_util::combinators::Collect<Limited<Incoming>>,
+    limit: usize,
+}
+
+/// The whole body if it has already arrived (at most `limit` bytes; a
 /// declared `Content-Length` over the limit is refused before any of it is
-/// read, and a client that stops sending halfway is answered (and its
-/// connection closed) when the time is up, instead of holding it forever.
-async fn read_body(body: Incoming, limit: usize, timeout: std::time::Duration) -> Result<Bytes, ProxyError> {
+/// read), without waiting: a small body usually comes with its headers.
+fn body_now(body: Incoming, limit: usize) -> Result<Result<Bytes, ProxyError>, PendingBody> {
     if body.is_end_stream() {
-        return Ok(Bytes::new());
+        return Ok(Ok(Bytes::new()));
     }
     if body.size_hint().lower() > limit as u64 {
-        return Err(ClientError::BodyTooLarge { limit }.into());
+        return Ok(Err(ClientError::BodyTooLarge { limit }.into()));
     }
-    let mut collect = std::pin::pin!(Limited::new(body, limit).collect());
-    // A small body has usually arrived with its headers: no timer for it.
-    let read = match std::future::poll_fn(|cx| std::task::Poll::Ready(collect.as_mut().poll(cx))).await {
-        std::task::Poll::Ready(read) => Ok(read),
-        // Boxed: the timer is large, and every request's future would carry it.
-        std::task::Poll::Pending => Box::pin(tokio::time::timeout(timeout, collect)).await,
-    };
+    let mut collect = Limited::new(body, limit).collect();
+    // Polled once with a waker that does nothing: if the body is not all
+    // here, `finish` polls it again with the task's own.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match Pin::new(&mut collect).poll(&mut cx) {
+        std::task::Poll::Ready(read) => Ok(collected(read, limit)),
+        std::task::Poll::Pending => Err(PendingBody { collect, limit }),
+    }
+}
+
+impl PendingBody {
+    /// Reads the rest of the body within `timeout`: a client that stops
+    /// sending halfway is answered (and its connection closed) when the
+    /// time is up, instead of holding it forever.
+    async fn finish(self, timeout: std::time::Duration) -> Result<Bytes, ProxyError> {
+        match tokio::time::timeout(timeout, self.collect).await {
+            Ok(read) => collected(read, self.limit),
+            Err(_) => Err(ClientError::BodyRead(format!(
+                "the whole body did not arrive within {} (--body-read-timeout)",
+                humantime::format_duration(timeout)
+            ))
+            .into()),
+        }
+    }
+}
+
+/// What reading a body came to.
+fn collected(
+    read: Result<http_body_util::Collected<Bytes>, Box<dyn std::error::Error + Send + Sync>>,
+    limit: usize,
+) -> Result<Bytes, ProxyError> {
     match read {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ClientError::BodyTooLarge { limit }.into()),
-        Ok(Err(e)) => Err(ClientError::BodyRead(e.to_string()).into()),
-        Err(_) => Err(ClientError::BodyRead(format!(
-            "the whole body did not arrive within {} (--body-read-timeout)",
-            humantime::format_duration(timeout)
-        ))
-        .into()),
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ClientError::BodyTooLarge { limit }.into()),
+        Err(e) => Err(ClientError::BodyRead(e.to_string()).into()),
+    }
+}
+
+/// Reads the whole body: at most `limit` bytes, within `timeout` (see
+/// [`body_now`] and [`PendingBody::finish`]).
+async fn read_body(body: Incoming, limit: usize, timeout: std::time::Duration) -> Result<Bytes, ProxyError> {
+    match body_now(body, limit) {
+        Ok(read) => read,
+        Err(pending) => pending.finish(timeout).await,
     }
 }

@@ -82,7 +82,7 @@ pub struct Ready {
     /// The recorded headers as they are served (replay's own added).
     pub headers: HeaderMap,
     /// The cassette's name within the cassette directory.
-    pub cassette: crate::mode::CassetteName,
+    pub cassette: crate::cassette::name::CassetteName,
 }
 
 impl Recording {

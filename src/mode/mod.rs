@@ -4,7 +4,6 @@
 //! Accepting connections, TLS and routing never branch on the mode; they call
 //! [`Mode::handle`] with an [`ApiRequest`] and send back what it returns.
 
-mod cassette_name;
 mod known;
 mod miss_log;
 mod multipart;
@@ -15,7 +14,7 @@ pub mod replay;
 mod request;
 pub mod webhooks;
 
-pub use cassette_name::CassetteName;
+pub use crate::cassette::name::CassetteName;
 pub use known::{Head, Known};
 pub use miss_log::{Miss, MissLog, Misses};
 pub use outcome::Outcome;

@@ -10,6 +10,7 @@
 //! summary) and [`logging`] (the redacting log writer and the access log).
 
 pub mod admin;
+pub mod findings;
 pub mod listen;
 pub mod logging;
 pub mod memo;

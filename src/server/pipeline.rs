@@ -10,7 +10,6 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Incoming};
-use hyper::header::HeaderValue;
 use hyper::Request;
 use tokio_util::either::Either;
 
@@ -27,8 +26,7 @@ use crate::stripe::redact::Redactor;
 use crate::stripe::validate::{ValidationMode, Validator, Violation};
 use crate::tls::LeafIssuer;
 
-/// Response header listing validation findings in `--validate warn` mode.
-pub const VALIDATION_HEADER: &str = "stripe-vcr-validation";
+pub use crate::server::findings::{Findings, VALIDATION_HEADER};
 
 /// Everything a connection needs, shared by all of them.
 pub struct State<M> {
@@ -101,8 +99,10 @@ pub fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Vi
                         return response;
                     }
                 }
-                decode_and_answer(&state, parts, body, via, started).await
-            }))
+                // Boxed on its own: inline, it would make this future (moved
+                // into place for every POST) several times larger.
+                Box::pin(decode_and_answer(&state, parts, body, via, started)).await
+            }));
         }
     };
     if let Ok(bytes) = &body {
@@ -365,37 +365,6 @@ fn verdict<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violation]
     Verdict::Serve(Some(Arc::new(Findings::new(violations, line))))
 }
 
-/// A request's `--validate warn` findings, ready to ride along on the
-/// mode's answer: one response header each, and a warning line. Worked out
-/// once per distinct request (the memo keeps them with it).
-#[derive(Debug)]
-pub struct Findings {
-    headers: Vec<HeaderValue>,
-    line: String,
-}
-
-impl Findings {
-    fn new(violations: &[Violation], line: String) -> Findings {
-        let headers = violations
-            .iter()
-            .filter_map(|v| {
-                let text = format!("{}: {}", v.code.unwrap_or("invalid"), v.message);
-                HeaderValue::from_str(&text.replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "?")).ok()
-            })
-            .collect();
-        Findings { headers, line }
-    }
-
-    /// Adds the headers and the warning line to `handled`.
-    fn note(&self, handled: &mut Handled) {
-        for value in &self.headers {
-            handled.response.headers_mut().append(VALIDATION_HEADER, value.clone());
-        }
-        let previous = handled.detail.take().map(|(_, d)| format!("; {d}")).unwrap_or_default();
-        handled.detail = Some((Severity::Warn, format!("{}{previous}", self.line)));
-    }
-}
-
 /// A body still arriving: the rest is read by [`PendingBody::finish`].
 struct PendingBody {
     collect: http_body_util::combinators::Collect<Limited<Incoming>>,
@@ -426,7 +395,12 @@ impl PendingBody {
     /// Reads the rest of the body within `timeout`: a client that stops
     /// sending halfway is answered (and its connection closed) when the
     /// time is up, instead of holding it forever.
-    async fn finish(self, timeout: std::time::Duration) -> Result<Bytes, ProxyError> {
+    async fn finish(mut self, timeout: std::time::Duration) -> Result<Bytes, ProxyError> {
+        // Usually all here by the time this is first polled: no timer then.
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(Pin::new(&mut self.collect).poll(cx))).await;
+        if let std::task::Poll::Ready(read) = first {
+            return collected(read, self.limit);
+        }
         match tokio::time::timeout(timeout, self.collect).await {
             Ok(read) => collected(read, self.limit),
             Err(_) => Err(ClientError::BodyRead(format!(

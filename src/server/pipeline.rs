@@ -90,8 +90,8 @@ pub fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Vi
     }
     let (parts, body) = request.into_parts();
     let body = match body_now(body, state.body_limit) {
-        Ok(body) => body,
-        Err(pending) => {
+        BodyNow::Read(body) => body,
+        BodyNow::Pending(pending) => {
             return Either::Right(Box::pin(async move {
                 let body = pending.finish(state.body_read_timeout).await;
                 if let Ok(bytes) = &body {
@@ -365,6 +365,14 @@ fn verdict<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violation]
     Verdict::Serve(Some(Arc::new(Findings::new(violations, line))))
 }
 
+/// What [`body_now`] found.
+enum BodyNow {
+    /// The whole body (or why it cannot be had).
+    Read(Result<Bytes, ProxyError>),
+    /// Still arriving.
+    Pending(PendingBody),
+}
+
 /// A body still arriving: the rest is read by [`PendingBody::finish`].
 struct PendingBody {
     collect: http_body_util::combinators::Collect<Limited<Incoming>>,
@@ -374,20 +382,20 @@ struct PendingBody {
 /// The whole body if it has already arrived (at most `limit` bytes; a
 /// declared `Content-Length` over the limit is refused before any of it is
 /// read), without waiting: a small body usually comes with its headers.
-fn body_now(body: Incoming, limit: usize) -> Result<Result<Bytes, ProxyError>, PendingBody> {
+fn body_now(body: Incoming, limit: usize) -> BodyNow {
     if body.is_end_stream() {
-        return Ok(Ok(Bytes::new()));
+        return BodyNow::Read(Ok(Bytes::new()));
     }
     if body.size_hint().lower() > limit as u64 {
-        return Ok(Err(ClientError::BodyTooLarge { limit }.into()));
+        return BodyNow::Read(Err(ClientError::BodyTooLarge { limit }.into()));
     }
     let mut collect = Limited::new(body, limit).collect();
     // Polled once with a waker that does nothing: if the body is not all
     // here, `finish` polls it again with the task's own.
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     match Pin::new(&mut collect).poll(&mut cx) {
-        std::task::Poll::Ready(read) => Ok(collected(read, limit)),
-        std::task::Poll::Pending => Err(PendingBody { collect, limit }),
+        std::task::Poll::Ready(read) => BodyNow::Read(collected(read, limit)),
+        std::task::Poll::Pending => BodyNow::Pending(PendingBody { collect, limit }),
     }
 }
 
@@ -428,7 +436,7 @@ fn collected(
 /// [`body_now`] and [`PendingBody::finish`]).
 async fn read_body(body: Incoming, limit: usize, timeout: std::time::Duration) -> Result<Bytes, ProxyError> {
     match body_now(body, limit) {
-        Ok(read) => read,
-        Err(pending) => pending.finish(timeout).await,
+        BodyNow::Read(read) => read,
+        BodyNow::Pending(pending) => pending.finish(timeout).await,
     }
 }

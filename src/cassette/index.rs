@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -70,9 +70,29 @@ pub struct Recording {
     served: AtomicBool,
     /// The request's method and endpoint: its group in the near-miss search.
     group: NearKey,
+    /// The response as its set serves it, made the first time it is
+    /// (boxed: most recordings of a large library are never served).
+    ready: OnceLock<Box<Ready>>,
+}
+
+/// A recording's response head as replay sends it on every hit, made once:
+/// cloning a finished header map costs no hashing, building one does.
+#[derive(Debug)]
+pub struct Ready {
+    /// The recorded headers as they are served (replay's own added).
+    pub headers: HeaderMap,
+    /// The cassette's name within the cassette directory.
+    pub cassette: crate::cassette::name::CassetteName,
 }
 
 impl Recording {
+    /// What [`Ready`] holds for this recording: `make` runs the first time
+    /// (with the recording), then its result is reused. Every caller must
+    /// make the same thing: one replayer, with the set this index is of.
+    pub fn ready(&self, make: impl FnOnce(&Recording) -> Ready) -> &Ready {
+        self.ready.get_or_init(|| Box::new(make(self)))
+    }
+
     /// The recorded canonical request.
     pub fn canonical(&self) -> Option<CanonicalRequest> {
         serde_json::from_slice(&self.canonical).ok()
@@ -391,6 +411,7 @@ impl IndexBuilder {
             reuses_key_of: cassette.request.reuses_idempotency_key_of.map(String::into_boxed_str),
             saved_by_stripe: idempotency::result_is_saved(cassette.response.status, json_body),
             served: AtomicBool::new(false),
+            ready: OnceLock::new(),
             occurrence: cassette.occurrence,
             group,
             canonical,
@@ -526,6 +547,12 @@ impl ReplayIndex {
         let recording = seq.recordings[n].clone();
         recording.served.store(true, Ordering::Relaxed);
         Some(recording)
+    }
+
+    /// Whether `key` has a recording (then [`ReplayIndex::next`] always
+    /// finds one).
+    pub fn contains(&self, key: &RequestKey) -> bool {
+        self.by_key.contains_key(key)
     }
 
     /// Every occurrence of `key`, in recorded order (empty if none).

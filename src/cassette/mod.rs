@@ -1,6 +1,7 @@
 //! Cassettes: the canonical request and its key, the file format, sealing
 //! (nothing unredacted is ever written), the directory on disk (made durable off the request path by
-//! `flush`) and the in-memory replay index (its bytes packed by `arena`).
+//! `flush`) and the in-memory replay index (its bytes packed by `arena`), and the name a served or recorded
+//! cassette goes by (`name`).
 
 pub mod arena;
 pub mod event;
@@ -9,6 +10,7 @@ pub mod format;
 pub mod index;
 pub mod key;
 pub mod load;
+pub mod name;
 pub mod nearmiss;
 pub mod seal;
 pub mod set;

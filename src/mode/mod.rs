@@ -4,6 +4,7 @@
 //! Accepting connections, TLS and routing never branch on the mode; they call
 //! [`Mode::handle`] with an [`ApiRequest`] and send back what it returns.
 
+mod known;
 mod miss_log;
 mod multipart;
 mod outcome;
@@ -13,6 +14,8 @@ pub mod replay;
 mod request;
 pub mod webhooks;
 
+pub use crate::cassette::name::CassetteName;
+pub use known::{Head, Known};
 pub use miss_log::{Miss, MissLog, Misses};
 pub use outcome::Outcome;
 pub use record_paths::{RecordPaths, RecordPathsError};
@@ -71,14 +74,14 @@ pub struct Handled {
     pub response: ProxyResponse,
     pub outcome: Outcome,
     /// The cassette served or written, if any.
-    pub cassette: Option<String>,
+    pub cassette: Option<CassetteName>,
     /// Why, when it did not go as planned; logged (redacted) by the pipeline.
     pub detail: Option<(Severity, String)>,
 }
 
 impl Handled {
     /// A normal answer.
-    pub fn ok(response: ProxyResponse, outcome: Outcome, cassette: Option<String>) -> Handled {
+    pub fn ok(response: ProxyResponse, outcome: Outcome, cassette: Option<CassetteName>) -> Handled {
         Handled {
             response,
             outcome,
@@ -112,6 +115,21 @@ pub trait Mode: Send + Sync + 'static {
 
     /// Answers one request.
     fn handle(&self, request: ApiRequest) -> impl Future<Output = Handled> + Send;
+
+    /// Answers a request this mode has answered before, from what decoding
+    /// it worked out then ([`Known`]) and this request's own head, without
+    /// decoding it again. `None` (a miss, an error, a mode that does not
+    /// memoise) sends it down the full path, so it must then have changed
+    /// nothing: no counter, no sequence, no idempotency key.
+    fn handle_known(&self, _known: &Known, _head: Head<'_>) -> Option<Handled> {
+        None
+    }
+
+    /// Whether [`Mode::handle_known`] can answer at all: the pipeline keeps
+    /// a memo of decoded requests only for a mode that says so.
+    fn handles_known(&self) -> bool {
+        false
+    }
 
     /// CONNECT to a host that is not intercepted.
     fn foreign_tunnels(&self) -> ForeignTunnels;

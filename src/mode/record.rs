@@ -344,7 +344,7 @@ impl Mode for Recorder {
             return Handled::ok(
                 respond(r.status, &r.header_map(), r.body.clone()),
                 Outcome::Hit,
-                Some(cassette),
+                Some(cassette.into()),
             );
         }
         let upstream = match self
@@ -383,7 +383,7 @@ impl Mode for Recorder {
             );
         }
         match self.save(&request, endpoint, ticket, &upstream).await {
-            Ok(name) => Handled::ok(response, Outcome::Recorded, Some(name)),
+            Ok(name) => Handled::ok(response, Outcome::Recorded, Some(name.into())),
             Err(reason) => {
                 let warning = format!(
                     "cassette not saved in {}: {reason}",

@@ -11,23 +11,37 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http_body_util::Full;
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Response};
 use lru::LruCache;
 use tokio_util::either::Either;
 
 use crate::answer::{CassetteError, ClientError, ProxyResponse};
-use crate::cassette::index::{PreparedResponse, Recording, ReplayIndex};
+use crate::cassette::index::{PreparedResponse, Ready, Recording, ReplayIndex};
 use crate::cassette::key::RequestKey;
 use crate::cassette::set::CassetteSet;
 use crate::mode::record::Recorder;
 use crate::mode::webhooks::{Deliverer, WEBHOOKS_PATH};
 use crate::mode::Outcome;
-use crate::mode::{ApiRequest, ForeignTunnels, Handled, MissLog, Misses, Mode, Settled};
+use crate::mode::{ApiRequest, ForeignTunnels, Handled, Head, Known, MissLog, Misses, Mode, Settled};
 use crate::stripe::auth::ApiKey;
 
 /// Header naming the cassette a replayed response came from.
 pub const CASSETTE_HEADER: &str = "stripe-vcr-cassette";
+
+const CASSETTE: HeaderName = HeaderName::from_static(CASSETTE_HEADER);
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// The recorded headers as replay serves them: without the recorded
+/// `Idempotency-Key` (each request's own is echoed), with the cassette's name.
+fn served_headers(prepared: &PreparedResponse, cassette: &str) -> HeaderMap {
+    let mut headers = prepared.header_map();
+    headers.remove(IDEMPOTENCY_KEY);
+    if let Ok(v) = HeaderValue::from_str(cassette) {
+        headers.insert(CASSETTE, v);
+    }
+    headers
+}
 
 /// How long an `Idempotency-Key` is remembered after its first use, as
 /// Stripe keeps keys: a request that sends it again later is a new one.
@@ -115,13 +129,51 @@ struct Saved {
 
 impl Saved {
     /// The result `recording` leaves under its key, if Stripe saves it.
-    fn of(recording: &Recording, request: &ApiRequest) -> Option<Saved> {
+    fn of(recording: &Recording, request: &Lookup<'_>) -> Option<Saved> {
         recording.saved_by_stripe.then(|| Saved {
             key: request.key,
-            path: request.canonical.path.clone(),
+            path: request.path.to_owned(),
             cassette: request.set.qualify(&recording.file_name),
             response: recording.response.clone(),
         })
+    }
+}
+
+/// What answering a request reads of it: the same whether it was decoded
+/// just now ([`ApiRequest`]) or before ([`Known`], with this request's head).
+#[derive(Debug, Clone, Copy)]
+struct Lookup<'a> {
+    method: &'a Method,
+    headers: &'a HeaderMap,
+    set: &'a CassetteSet,
+    key: RequestKey,
+    /// The canonical path.
+    path: &'a str,
+}
+
+impl<'a> Lookup<'a> {
+    fn of(request: &'a ApiRequest) -> Lookup<'a> {
+        Lookup {
+            method: &request.method,
+            headers: &request.headers,
+            set: &request.set,
+            key: request.key,
+            path: &request.canonical.path,
+        }
+    }
+
+    fn known(known: &'a Known, head: Head<'a>) -> Lookup<'a> {
+        Lookup {
+            method: head.method,
+            headers: head.headers,
+            set: &known.set,
+            key: known.key,
+            path: &known.path,
+        }
+    }
+
+    fn header(&self, name: HeaderName) -> Option<&'a str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -232,23 +284,19 @@ impl Replayer {
         self.sets.values().map(SetState::remembered_keys).sum()
     }
 
-    /// The recorded response, except that `Idempotency-Key` echoes this
-    /// request's key (as Stripe does), not the one sent while recording.
+    /// The recorded response with `headers` (see [`served_headers`]), and
+    /// `Idempotency-Key` echoing this request's key, as Stripe does.
     fn serve(
         prepared: &PreparedResponse,
-        cassette: &str,
+        headers: HeaderMap,
         replayed: bool,
         idempotency_key: Option<&str>,
     ) -> ProxyResponse {
         let mut response = Response::new(Full::new(prepared.body.clone()));
         *response.status_mut() = prepared.status;
-        *response.headers_mut() = prepared.header_map();
-        response.headers_mut().remove("idempotency-key");
+        *response.headers_mut() = headers;
         if let Some(v) = idempotency_key.and_then(|k| HeaderValue::from_str(k).ok()) {
-            response.headers_mut().insert("idempotency-key", v);
-        }
-        if let Ok(v) = HeaderValue::from_str(cassette) {
-            response.headers_mut().insert(CASSETTE_HEADER, v);
+            response.headers_mut().insert(IDEMPOTENCY_KEY, v);
         }
         if replayed {
             response
@@ -261,7 +309,7 @@ impl Replayer {
     /// Answers `request` from the cassettes, or says why it is a miss (for
     /// [`Replayer::miss`]: record it with `--record-missing`, else a 404).
     fn respond(&self, request: &ApiRequest) -> Result<Handled, CassetteError> {
-        if ApiKey::from_headers(&request.headers).is_none() {
+        if !ApiKey::present(&request.headers) {
             return Ok(Handled::error(ClientError::NoApiKey.into()));
         }
         if !request.route.is_api() {
@@ -281,8 +329,25 @@ impl Replayer {
             };
             return Err(error);
         };
+        if let Some(handled) = self.answer(state, &Lookup::of(request)) {
+            return Ok(handled);
+        }
+        state.misses.fetch_add(1, Ordering::Relaxed);
+        let closest = state.index.closest(&request.canonical).map(|mut near| {
+            near.file_name = request.set.qualify(&near.file_name);
+            near
+        });
+        Err(CassetteError::NotRecorded {
+            request: request.canonical.summary(),
+            closest,
+        })
+    }
+
+    /// The answer `state` holds for `request`, counted; `None` for a miss,
+    /// which changes nothing (the caller counts it).
+    fn answer(&self, state: &SetState, request: &Lookup<'_>) -> Option<Handled> {
         let idempotency_key = (request.method == Method::POST)
-            .then(|| request.header("idempotency-key"))
+            .then(|| request.header(IDEMPOTENCY_KEY))
             .flatten()
             .filter(|k| !k.is_empty());
         let answer = match idempotency_key {
@@ -293,35 +358,33 @@ impl Replayer {
             Answer::Recorded(recording) => {
                 state.hits.fetch_add(1, Ordering::Relaxed);
                 if let Some(deliveries) = &self.deliveries {
-                    deliveries.served(&request.set, &recording.file_name);
+                    deliveries.served(request.set, &recording.file_name);
                 }
-                let cassette = request.set.qualify(&recording.file_name);
-                Ok(Handled::ok(
-                    Self::serve(&recording.response, &cassette, false, idempotency_key),
+                // A recording belongs to one set's index: always made with that set.
+                let ready = recording.ready(|r| {
+                    let cassette = request.set.qualify(&r.file_name);
+                    Ready {
+                        headers: served_headers(&r.response, &cassette),
+                        cassette: cassette.into(),
+                    }
+                });
+                Some(Handled::ok(
+                    Self::serve(&recording.response, ready.headers.clone(), false, idempotency_key),
                     Outcome::Hit,
-                    Some(cassette),
+                    Some(ready.cassette.clone()),
                 ))
             }
             Answer::Saved { cassette, response } => {
                 state.hits.fetch_add(1, Ordering::Relaxed);
-                Ok(Handled::ok(
-                    Self::serve(&response, &cassette, true, idempotency_key),
+                let headers = served_headers(&response, &cassette);
+                Some(Handled::ok(
+                    Self::serve(&response, headers, true, idempotency_key),
                     Outcome::Hit,
-                    Some(cassette),
+                    Some(cassette.into()),
                 ))
             }
-            Answer::Refused(error) => Ok(Handled::error(error.into())),
-            Answer::Miss => {
-                state.misses.fetch_add(1, Ordering::Relaxed);
-                let closest = state.index.closest(&request.canonical).map(|mut near| {
-                    near.file_name = request.set.qualify(&near.file_name);
-                    near
-                });
-                Err(CassetteError::NotRecorded {
-                    request: request.canonical.summary(),
-                    closest,
-                })
-            }
+            Answer::Refused(error) => Some(Handled::error(error.into())),
+            Answer::Miss => None,
         }
     }
 
@@ -331,7 +394,7 @@ impl Replayer {
     /// Stripe's rules (the saved result again, an idempotency error for
     /// other parameters or another endpoint, or, when nothing was saved, a
     /// fresh run of the request).
-    fn with_key(state: &SetState, request: &ApiRequest, key: &str, now: Instant) -> Answer {
+    fn with_key(state: &SetState, request: &Lookup<'_>, key: &str, now: Instant) -> Answer {
         let mut memory = state.idempotency.lock().unwrap_or_else(|p| p.into_inner());
         let Some(used) = memory.get_mut(key, now) else {
             let Some(recording) = state.index.next(&request.key) else {
@@ -356,13 +419,11 @@ impl Replayer {
             return Answer::Recorded(retry);
         }
         match &used.saved {
-            Some(saved) if saved.path != request.canonical.path => {
-                Answer::Refused(ClientError::IdempotencyKeyOtherEndpoint {
-                    key: key.to_owned(),
-                    sent: request.canonical.path.clone(),
-                    first: saved.path.clone(),
-                })
-            }
+            Some(saved) if saved.path != request.path => Answer::Refused(ClientError::IdempotencyKeyOtherEndpoint {
+                key: key.to_owned(),
+                sent: request.path.to_owned(),
+                first: saved.path.clone(),
+            }),
             Some(saved) if saved.key != request.key => {
                 Answer::Refused(ClientError::IdempotencyKeyReused { key: key.to_owned() })
             }
@@ -405,6 +466,24 @@ impl Mode for Replayer {
             Ok(handled) => Either::Left(std::future::ready(handled)),
             Err(miss) => Either::Right(Box::pin(self.miss(request, miss))),
         }
+    }
+
+    fn handle_known(&self, known: &Known, head: Head<'_>) -> Option<Handled> {
+        // Only a request with a key and a recording: everything else (a
+        // miss above all, which may record) takes the full path, which
+        // counts and explains it.
+        if !known.is_api || !ApiKey::present(head.headers) {
+            return None;
+        }
+        let state = self.sets.get(&known.set)?;
+        if !state.index.contains(&known.key) {
+            return None;
+        }
+        self.answer(state, &Lookup::known(known, head))
+    }
+
+    fn handles_known(&self) -> bool {
+        true
     }
 
     fn foreign_tunnels(&self) -> ForeignTunnels {
@@ -606,7 +685,8 @@ mod tests {
     /// recording served afresh, `saved create-N.json` for a saved result
     /// served again.
     fn answer(state: &SetState, key: &str, now: Instant) -> String {
-        match Replayer::with_key(state, &create(key), key, now) {
+        let request = create(key);
+        match Replayer::with_key(state, &Lookup::of(&request), key, now) {
             Answer::Recorded(recording) => format!("new {}", recording.file_name),
             Answer::Saved { cassette, .. } => format!("saved {cassette}"),
             Answer::Refused(error) => format!("refused {error}"),

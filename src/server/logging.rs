@@ -50,17 +50,114 @@ pub const ACCESS_TARGET: &str = "stripe_vcr::access";
 /// The binary's sink, once [`init`] has run.
 static SINK: OnceLock<BufferedStderr> = OnceLock::new();
 
-/// Logs one access line (`request via=… method=… …`) at INFO under
-/// [`ACCESS_TARGET`]. Callers pass only printable text (see [`printable`]).
-/// Without [`init`] (the library inside tests) it goes through `tracing`.
-pub fn access(line: fmt::Arguments<'_>) {
-    if !access_enabled() {
-        return;
+/// One access line's fields, each printable (see [`printable`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Access<'a> {
+    pub via: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub outcome: &'a str,
+    pub status: u16,
+    pub cassette: &'a str,
+    /// How long the request took.
+    pub micros: u64,
+}
+
+impl Access<'_> {
+    /// The line's text, written piece by piece: the same bytes as its
+    /// `Display`, without `fmt`'s machinery (which cost more than the rest
+    /// of a replayed request's own work).
+    fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut digits = [0u8; 20];
+        out.write_all(b"request via=")?;
+        out.write_all(self.via.as_bytes())?;
+        out.write_all(b" method=")?;
+        out.write_all(self.method.as_bytes())?;
+        out.write_all(b" path=")?;
+        out.write_all(self.path.as_bytes())?;
+        out.write_all(b" outcome=")?;
+        out.write_all(self.outcome.as_bytes())?;
+        out.write_all(b" status=")?;
+        out.write_all(decimal(u64::from(self.status), &mut digits))?;
+        out.write_all(b" cassette=")?;
+        out.write_all(self.cassette.as_bytes())?;
+        out.write_all(b" latency_ms=")?;
+        out.write_all(decimal(self.micros / 1000, &mut digits))?;
+        let hundredths = self.micros % 1000 / 10;
+        out.write_all(&[b'.', b'0' + (hundredths / 10) as u8, b'0' + (hundredths % 10) as u8])
     }
+}
+
+impl fmt::Display for Access<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "request via={} method={} path={} outcome={} status={} cassette={} latency_ms={}.{:02}",
+            self.via,
+            self.method,
+            self.path,
+            self.outcome,
+            self.status,
+            self.cassette,
+            self.micros / 1000,
+            self.micros % 1000 / 10
+        )
+    }
+}
+
+/// `n` in decimal, in the end of `buffer`.
+fn decimal(mut n: u64, buffer: &mut [u8; 20]) -> &[u8] {
+    let mut at = buffer.len();
+    loop {
+        at -= 1;
+        buffer[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buffer[at..];
+        }
+    }
+}
+
+/// `time` as `humantime::format_rfc3339_micros` writes it
+/// (`2026-11-22T10:00:00.123456Z`), its date and time to the second made
+/// once per second on each thread.
+fn write_timestamp(out: &mut impl Write, time: SystemTime) -> io::Result<()> {
+    thread_local! {
+        static SECOND: std::cell::Cell<(u64, [u8; 19])> = const { std::cell::Cell::new((u64::MAX, [0; 19])) };
+    }
+    let since = time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let (second, micros) = (since.as_secs(), since.subsec_micros());
+    let (cached, mut text) = SECOND.get();
+    if cached != second {
+        // `YYYY-MM-DDTHH:MM:SSZ`: the first 19 bytes.
+        let whole = humantime::format_rfc3339_seconds(time).to_string();
+        text.copy_from_slice(&whole.as_bytes()[..19]);
+        SECOND.set((second, text));
+    }
+    let mut digits = [0u8; 20];
+    let micros = decimal(1_000_000 + u64::from(micros), &mut digits);
+    out.write_all(&text)?;
+    out.write_all(b".")?;
+    // 1_000_000 + micros has seven digits: the last six, zero-padded.
+    out.write_all(&micros[1..])?;
+    out.write_all(b"Z")
+}
+
+/// Logs one access line (`request via=… method=… …`) at INFO under
+/// [`ACCESS_TARGET`]; the caller has checked [`access_enabled`] (and made
+/// the line only then). Without [`init`] (the library inside tests) it goes
+/// through `tracing`.
+pub fn access(line: &Access<'_>) {
     match SINK.get() {
         Some(sink) => {
-            let now = humantime::format_rfc3339_micros(SystemTime::now());
-            let _ = writeln!(lock(&sink.buffer), "{now}  INFO {ACCESS_TARGET}: {line}");
+            let now = SystemTime::now();
+            let mut buffer = lock(&sink.buffer);
+            let _ = write_timestamp(&mut *buffer, now)
+                .and_then(|()| buffer.write_all(b"  INFO "))
+                .and_then(|()| buffer.write_all(ACCESS_TARGET.as_bytes()))
+                .and_then(|()| buffer.write_all(b": "))
+                .and_then(|()| line.write_to(&mut *buffer))
+                .and_then(|()| buffer.write_all(b"\n"));
         }
         None => tracing::info!(target: ACCESS_TARGET, "{line}"),
     }
@@ -246,6 +343,40 @@ impl<'a, W: Write + 'a> MakeWriter<'a> for Buffered<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_lines_are_written_as_formatted() {
+        let line = Access {
+            via: "direct-tls",
+            method: "POST",
+            path: "/v1/payment_intents",
+            outcome: "hit",
+            status: 200,
+            cassette: "set/create-0123456789abcdef0123-001.json",
+            micros: 1_234_567,
+        };
+        for micros in [0, 9, 10, 999, 1000, 1_234_567, 987_654_321] {
+            let line = Access { micros, ..line };
+            let mut written = Vec::new();
+            line.write_to(&mut written).expect("written");
+            assert_eq!(String::from_utf8(written).expect("utf-8"), line.to_string());
+        }
+        assert!(line.to_string().ends_with("latency_ms=1234.56"), "{line}");
+    }
+
+    #[test]
+    fn timestamps_are_humantimes() {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        for offset in [0, 1, 999_999, 1_000_000, 59_000_001, 86_400_000_000, 86_400_123_456] {
+            let time = start + Duration::from_micros(offset);
+            let mut written = Vec::new();
+            write_timestamp(&mut written, time).expect("written");
+            assert_eq!(
+                String::from_utf8(written).expect("utf-8"),
+                humantime::format_rfc3339_micros(time).to_string()
+            );
+        }
+    }
 
     #[test]
     fn control_characters_are_escaped_for_the_terminal() {

@@ -10,8 +10,10 @@
 //! summary) and [`logging`] (the redacting log writer and the access log).
 
 pub mod admin;
+pub mod findings;
 pub mod listen;
 pub mod logging;
+pub mod memo;
 pub mod pipeline;
 pub mod stats;
 
@@ -244,7 +246,9 @@ async fn launch<M: Mode>(
     let stats = Arc::new(Stats::default());
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let memo = (mode.handles_known() && audit.is_none()).then(memo::Memo::default);
     let state = Arc::new(State {
+        memo,
         mode,
         stats: stats.clone(),
         redactor,

@@ -3,30 +3,30 @@
 //! count and log what happened.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Body, Incoming};
-use hyper::header::HeaderValue;
 use hyper::Request;
 use tokio_util::either::Either;
 
 use crate::answer::{ClientError, ProxyError, ProxyResponse};
 use crate::audit_log::{AuditLog, Entry, Finding};
 use crate::mode::webhooks::WEBHOOKS_PATH;
-use crate::mode::{ApiRequest, Handled, Mode, Severity, Via};
+use crate::mode::{ApiRequest, Handled, Head, Known, Mode, Severity, Via};
 use crate::server::admin;
 use crate::server::logging;
+use crate::server::memo::{self, Found, Memo};
 use crate::server::stats::Stats;
 use crate::stripe::auth::ApiKey;
 use crate::stripe::redact::Redactor;
 use crate::stripe::validate::{ValidationMode, Validator, Violation};
 use crate::tls::LeafIssuer;
 
-/// Response header listing validation findings in `--validate warn` mode.
-pub const VALIDATION_HEADER: &str = "stripe-vcr-validation";
+pub use crate::server::findings::{Findings, VALIDATION_HEADER};
 
 /// Everything a connection needs, shared by all of them.
 pub struct State<M> {
@@ -39,6 +39,9 @@ pub struct State<M> {
     pub validator: Validator,
     /// Where `--audit-log` lines go, if anywhere.
     pub audit: Option<AuditLog>,
+    /// Requests decoded before, when the mode answers from them (replay,
+    /// without `--audit-log`).
+    pub memo: Option<Memo>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     /// The port the proxy listens on: a CONNECT to a loopback name on it is
@@ -57,37 +60,103 @@ pub struct State<M> {
     pub tasks: tokio_util::task::TaskTracker,
 }
 
+/// The future [`handle`] returns: the response itself when it was made
+/// at once, else the rest of the work, boxed.
+pub type Handling = Either<std::future::Ready<ProxyResponse>, Pin<Box<dyn Future<Output = ProxyResponse> + Send>>>;
+
 /// Handles one (non-CONNECT) request end to end. Never fails: every error
 /// becomes a Stripe-shaped response here or in the mode.
 ///
-/// Only reading the body and the mode's answer await; everything else is a
-/// plain function, which keeps this future small (hyper moves one into
-/// place for every request, and spawns one per HTTP/2 stream).
-pub async fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> ProxyResponse {
+/// A request the memo knows whose body has already arrived (a GET; over
+/// HTTP/1.1 a body comes after hyper has asked for the answer) is answered
+/// right here, before any future exists: what hyper moves into place for
+/// every request (and spawns for every HTTP/2 stream) is then just the
+/// response. Anything else (a body still on its way, a request not seen
+/// before, a miss, the admin paths) goes on in a boxed future, which
+/// answers a known request the same way once its body is in.
+pub fn handle<M: Mode>(state: Arc<State<M>>, request: Request<Incoming>, via: Via) -> Handling {
     let started = Instant::now();
     if request.uri().path().starts_with(admin::PREFIX) && !matches!(via, Via::Tunnel(_)) {
         if request.uri().path().starts_with(WEBHOOKS_PATH) {
-            return webhooks(&state, request).await;
+            return Either::Right(Box::pin(async move { webhooks(&state, request).await }));
         }
-        return admin::handle(
+        return Either::Left(std::future::ready(admin::handle(
             &state.mode,
             &state.stats,
             &state.redactor,
             request.method(),
             request.uri(),
-        );
+        )));
     }
-    // A block, so the request head is gone before the mode's answer is awaited.
-    let prepared = {
-        let (parts, body) = request.into_parts();
-        let body = read_body(body, state.body_limit, state.body_read_timeout).await;
-        prepare(&state, parts, body, via)
+    let (parts, body) = request.into_parts();
+    let body = match body_now(body, state.body_limit) {
+        BodyNow::Read(body) => body,
+        BodyNow::Pending(pending) => {
+            return Either::Right(Box::pin(async move {
+                let body = pending.finish(state.body_read_timeout).await;
+                if let Ok(bytes) = &body {
+                    if let Some(response) = answer_known(&state, &parts, bytes, &via, started) {
+                        return response;
+                    }
+                }
+                // Boxed on its own: inline, it would make this future (moved
+                // into place for every POST) several times larger.
+                Box::pin(decode_and_answer(&state, parts, body, via, started)).await
+            }));
+        }
     };
-    let mut handled = prepared.answer.await;
-    if let Some(line) = prepared.finding {
-        note_violations(&mut handled, &prepared.violations, line);
+    if let Ok(bytes) = &body {
+        if let Some(response) = answer_known(&state, &parts, bytes, &via, started) {
+            return Either::Left(std::future::ready(response));
+        }
     }
-    finish(&state, handled, prepared.audit, prepared.access, started)
+    Either::Right(Box::pin(async move {
+        decode_and_answer(&state, parts, body, via, started).await
+    }))
+}
+
+/// A request the memo knows, answered by the mode from what it knows
+/// (`None`: not known, or the mode wants the full path).
+fn answer_known<M: Mode>(
+    state: &State<M>,
+    parts: &hyper::http::request::Parts,
+    body: &Bytes,
+    via: &Via,
+    started: Instant,
+) -> Option<ProxyResponse> {
+    let Found::Known(entry) = state.memo.as_ref()?.find(parts, body) else {
+        return None;
+    };
+    let head = Head {
+        method: &parts.method,
+        headers: &parts.headers,
+    };
+    let mut handled = state.mode.handle_known(&entry.known, head)?;
+    if let Some(findings) = &entry.findings {
+        findings.note(&mut handled);
+    }
+    let access = AccessLine {
+        via: via.as_str(),
+        method: parts.method.clone(),
+        path: LoggedPath::Memo(entry),
+    };
+    Some(finish(state, handled, None, access, started))
+}
+
+/// The full path: decode, validate, ask the mode, await its answer.
+async fn decode_and_answer<M: Mode>(
+    state: &State<M>,
+    parts: hyper::http::request::Parts,
+    body: Result<Bytes, ProxyError>,
+    via: Via,
+    started: Instant,
+) -> ProxyResponse {
+    let prepared = prepare(state, parts, body, via);
+    let mut handled = prepared.answer.await;
+    if let Some(findings) = &prepared.findings {
+        findings.note(&mut handled);
+    }
+    finish(state, handled, prepared.audit, prepared.access, started)
 }
 
 /// `/__stripe-vcr/webhooks…`: the body read within the request limits, the
@@ -109,16 +178,15 @@ async fn webhooks<M: Mode>(state: &State<M>, request: Request<Incoming>) -> Prox
 /// A request decoded and validated, with the answer under way.
 struct Prepared<F> {
     answer: F,
-    violations: Vec<Violation>,
-    /// The `--validate warn` line, when there are findings to note.
-    finding: Option<String>,
+    /// The `--validate warn` findings to note on the answer.
+    findings: Option<Arc<Findings>>,
     audit: Option<Box<Entry>>,
     access: AccessLine,
 }
 
 /// Decodes and validates a request and asks the mode (unless validation
 /// refuses it first): everything between reading the body and awaiting the
-/// answer, as a plain function.
+/// answer, as a plain function. A request new to the memo is remembered.
 fn prepare<M: Mode>(
     state: &State<M>,
     parts: hyper::http::request::Parts,
@@ -128,16 +196,24 @@ fn prepare<M: Mode>(
     let access = AccessLine {
         via: via.as_str(),
         method: parts.method.clone(),
-        uri: parts.uri.clone(),
+        path: LoggedPath::Uri(parts.uri.clone()),
     };
     let answered = |handled| Either::Left(std::future::ready(handled));
+    // Known requests that reach here are ones the mode sent down the full
+    // path (a miss): looked up again only to be remembered if they are new.
+    let unknown = match (&state.memo, &body) {
+        (Some(memo), Ok(bytes)) => match memo.find(&parts, bytes) {
+            Found::Unknown(unknown) => Some(unknown),
+            Found::Known(_) => None,
+        },
+        _ => None,
+    };
     let api = match body.and_then(|bytes| ApiRequest::decode(parts, bytes, via, &state.redactor)) {
         Ok(api) => api,
         Err(e) => {
             return Prepared {
                 answer: answered(Handled::error(e)),
-                violations: Vec::new(),
-                finding: None,
+                findings: None,
                 audit: None,
                 access,
             }
@@ -148,14 +224,19 @@ fn prepare<M: Mode>(
         .audit
         .as_ref()
         .map(|_| Box::new(audit_entry(state, &api, &violations)));
-    let (answer, finding) = match verdict(state, &api, &violations) {
+    let (answer, findings) = match verdict(state, &api, &violations) {
         Verdict::Refuse(handled) => (answered(handled), None),
-        Verdict::Serve(finding) => (Either::Right(state.mode.handle(api)), finding),
+        Verdict::Serve(findings) => {
+            if let (Some(memo), Some(unknown)) = (&state.memo, unknown) {
+                let logged = access.logged_path(&state.redactor).into();
+                memo.remember(unknown, Known::of(&api), findings.clone(), logged);
+            }
+            (Either::Right(state.mode.handle(api)), findings)
+        }
     };
     Prepared {
         answer,
-        violations,
-        finding,
+        findings,
         audit,
         access,
     }
@@ -165,7 +246,28 @@ fn prepare<M: Mode>(
 struct AccessLine {
     via: &'static str,
     method: hyper::Method,
-    uri: hyper::Uri,
+    path: LoggedPath,
+}
+
+/// The path an access line shows.
+enum LoggedPath {
+    /// This request's, to be redacted.
+    Uri(hyper::Uri),
+    /// As redacted when the memo first saw it.
+    Memo(Arc<memo::Entry>),
+}
+
+impl AccessLine {
+    /// The path, redacted and printable.
+    fn logged_path<'a>(&'a self, redactor: &Redactor) -> std::borrow::Cow<'a, str> {
+        match &self.path {
+            LoggedPath::Uri(uri) => match redactor.redact(uri.path()) {
+                std::borrow::Cow::Borrowed(path) => logging::printable(path),
+                std::borrow::Cow::Owned(path) => logging::printable(&path).into_owned().into(),
+            },
+            LoggedPath::Memo(entry) => std::borrow::Cow::Borrowed(&entry.logged_path),
+        }
+    }
 }
 
 /// Counts, audits and logs a handled request; returns its response.
@@ -195,19 +297,19 @@ fn finish<M: Mode>(
         }
     }
     if logging::access_enabled() {
-        // Integer arithmetic: `{:.2}` on a float costs more than the rest of the line.
-        let micros = started.elapsed().as_micros();
-        logging::access(format_args!(
-            "request via={via} method={method} path={path} outcome={outcome} status={status} cassette={cassette} latency_ms={ms}.{hundredths:02}",
-            via = line.via,
-            method = &line.method,
-            path = logging::printable(&state.redactor.redact(line.uri.path())),
-            outcome = handled.outcome.as_str(),
-            status = handled.response.status().as_u16(),
-            cassette = logging::printable(&state.redactor.redact(handled.cassette.as_deref().unwrap_or("-"))),
-            ms = micros / 1000,
-            hundredths = micros % 1000 / 10,
-        ));
+        let cassette = match &handled.cassette {
+            Some(name) => name.logged(|n| logging::printable(&state.redactor.redact(n)).into_owned()),
+            None => "-",
+        };
+        logging::access(&logging::Access {
+            via: line.via,
+            method: line.method.as_str(),
+            path: &line.logged_path(&state.redactor),
+            outcome: handled.outcome.as_str(),
+            status: handled.response.status().as_u16(),
+            cassette,
+            micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        });
     }
     handled.response
 }
@@ -240,8 +342,8 @@ fn audit_entry<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violat
 enum Verdict {
     /// `--validate strict` answers it with Stripe's own error.
     Refuse(Handled),
-    /// The mode answers it; with a finding line in `warn` mode.
-    Serve(Option<String>),
+    /// The mode answers it; with findings to note in `warn` mode.
+    Serve(Option<Arc<Findings>>),
 }
 
 /// Refuses a request that breaks the documented shape in `--validate
@@ -261,48 +363,81 @@ fn verdict<M: Mode>(state: &State<M>, api: &ApiRequest, violations: &[Violation]
         handled.detail = Some((Severity::Warn, format!("{line} (answered locally, --validate strict)")));
         return Verdict::Refuse(handled);
     }
-    Verdict::Serve(Some(line))
+    Verdict::Serve(Some(Arc::new(Findings::new(violations, line))))
 }
 
-/// In `--validate warn` mode the findings ride along on the mode's answer:
-/// one response header each, and a warning line.
-fn note_violations(handled: &mut Handled, violations: &[Violation], line: String) {
-    for v in violations {
-        let text = format!("{}: {}", v.code.unwrap_or("invalid"), v.message);
-        if let Ok(value) = HeaderValue::from_str(&text.replace(|c: char| !c.is_ascii() || c.is_ascii_control(), "?")) {
-            handled.response.headers_mut().append(VALIDATION_HEADER, value);
-        }
-    }
-    let previous = handled.detail.take().map(|(_, d)| format!("; {d}")).unwrap_or_default();
-    handled.detail = Some((Severity::Warn, format!("{line}{previous}")));
+/// What [`body_now`] found.
+enum BodyNow {
+    /// The whole body (or why it cannot be had).
+    Read(Result<Bytes, ProxyError>),
+    /// Still arriving.
+    Pending(PendingBody),
 }
 
-/// Reads the whole body: at most `limit` bytes, within `timeout`. A
+/// A body still arriving: the rest is read by [`PendingBody::finish`].
+struct PendingBody {
+    collect: http_body_util::combinators::Collect<Limited<Incoming>>,
+    limit: usize,
+}
+
+/// The whole body if it has already arrived (at most `limit` bytes; a
 /// declared `Content-Length` over the limit is refused before any of it is
-/// read, and a client that stops sending halfway is answered (and its
-/// connection closed) when the time is up, instead of holding it forever.
-async fn read_body(body: Incoming, limit: usize, timeout: std::time::Duration) -> Result<Bytes, ProxyError> {
+/// read), without waiting: a small body usually comes with its headers.
+fn body_now(body: Incoming, limit: usize) -> BodyNow {
     if body.is_end_stream() {
-        return Ok(Bytes::new());
+        return BodyNow::Read(Ok(Bytes::new()));
     }
     if body.size_hint().lower() > limit as u64 {
-        return Err(ClientError::BodyTooLarge { limit }.into());
+        return BodyNow::Read(Err(ClientError::BodyTooLarge { limit }.into()));
     }
-    let mut collect = std::pin::pin!(Limited::new(body, limit).collect());
-    // A small body has usually arrived with its headers: no timer for it.
-    let read = match std::future::poll_fn(|cx| std::task::Poll::Ready(collect.as_mut().poll(cx))).await {
-        std::task::Poll::Ready(read) => Ok(read),
-        // Boxed: the timer is large, and every request's future would carry it.
-        std::task::Poll::Pending => Box::pin(tokio::time::timeout(timeout, collect)).await,
-    };
+    let mut collect = Limited::new(body, limit).collect();
+    // Polled once with a waker that does nothing: if the body is not all
+    // here, `finish` polls it again with the task's own.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match Pin::new(&mut collect).poll(&mut cx) {
+        std::task::Poll::Ready(read) => BodyNow::Read(collected(read, limit)),
+        std::task::Poll::Pending => BodyNow::Pending(PendingBody { collect, limit }),
+    }
+}
+
+impl PendingBody {
+    /// Reads the rest of the body within `timeout`: a client that stops
+    /// sending halfway is answered (and its connection closed) when the
+    /// time is up, instead of holding it forever.
+    async fn finish(mut self, timeout: std::time::Duration) -> Result<Bytes, ProxyError> {
+        // Usually all here by the time this is first polled: no timer then.
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(Pin::new(&mut self.collect).poll(cx))).await;
+        if let std::task::Poll::Ready(read) = first {
+            return collected(read, self.limit);
+        }
+        match tokio::time::timeout(timeout, self.collect).await {
+            Ok(read) => collected(read, self.limit),
+            Err(_) => Err(ClientError::BodyRead(format!(
+                "the whole body did not arrive within {} (--body-read-timeout)",
+                humantime::format_duration(timeout)
+            ))
+            .into()),
+        }
+    }
+}
+
+/// What reading a body came to.
+fn collected(
+    read: Result<http_body_util::Collected<Bytes>, Box<dyn std::error::Error + Send + Sync>>,
+    limit: usize,
+) -> Result<Bytes, ProxyError> {
     match read {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(ClientError::BodyTooLarge { limit }.into()),
-        Ok(Err(e)) => Err(ClientError::BodyRead(e.to_string()).into()),
-        Err(_) => Err(ClientError::BodyRead(format!(
-            "the whole body did not arrive within {} (--body-read-timeout)",
-            humantime::format_duration(timeout)
-        ))
-        .into()),
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(ClientError::BodyTooLarge { limit }.into()),
+        Err(e) => Err(ClientError::BodyRead(e.to_string()).into()),
+    }
+}
+
+/// Reads the whole body: at most `limit` bytes, within `timeout` (see
+/// [`body_now`] and [`PendingBody::finish`]).
+async fn read_body(body: Incoming, limit: usize, timeout: std::time::Duration) -> Result<Bytes, ProxyError> {
+    match body_now(body, limit) {
+        BodyNow::Read(read) => read,
+        BodyNow::Pending(pending) => pending.finish(timeout).await,
     }
 }

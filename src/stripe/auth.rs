@@ -36,6 +36,20 @@ impl ApiKey {
         (!key.is_empty()).then_some(ApiKey(key))
     }
 
+    /// Whether [`ApiKey::from_headers`] would find a key, without copying
+    /// it: a Bearer key (what the SDKs send) is checked where it lies.
+    pub fn present(headers: &HeaderMap) -> bool {
+        let bearer = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
+        match bearer {
+            Some((_, credentials)) => !credentials.trim().is_empty(),
+            None => ApiKey::from_headers(headers).is_some(),
+        }
+    }
+
     /// Every credential on the request, however spelt: each `Authorization`
     /// header (not only the first), the Bearer token after any run of
     /// whitespace, both the user and the password of Basic (base64 or
@@ -124,6 +138,29 @@ mod tests {
         assert_eq!(key_of("Bearer "), None);
         assert_eq!(key_of("Digest x"), None);
         assert_eq!(ApiKey::from_headers(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn present_agrees_with_from_headers() {
+        let basic = base64::engine::general_purpose::STANDARD.encode("sk_test_abc:");
+        let empty_basic = base64::engine::general_purpose::STANDARD.encode(":");
+        for value in [
+            "Bearer sk_test_abc",
+            "bearer  sk_test_abc ",
+            "Bearer ",
+            "Bearer",
+            " Bearer x",
+            &format!("Basic {basic}"),
+            &format!("Basic {empty_basic}"),
+            "Basic sk_test_abc",
+            "Digest x",
+            "",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(AUTHORIZATION, HeaderValue::from_str(value).expect("header"));
+            assert_eq!(ApiKey::present(&h), ApiKey::from_headers(&h).is_some(), "{value:?}");
+        }
+        assert!(!ApiKey::present(&HeaderMap::new()));
     }
 
     #[test]

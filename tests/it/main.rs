@@ -26,6 +26,7 @@ mod properties;
 mod properties_more;
 mod record_replay;
 mod reliability;
+mod replay_memo;
 mod secrets;
 mod secrets_corpus;
 mod soak;

@@ -65,6 +65,17 @@ impl CassetteSet {
         Ok(set)
     }
 
+    /// The raw value of `set=` in `uri`'s query (`?set=NAME` on the admin
+    /// and webhook paths), for [`CassetteSet::parse`] and for answers that
+    /// echo it as sent.
+    pub fn query_value(uri: &Uri) -> Option<String> {
+        uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "set")
+                .map(|(_, v)| v.into_owned())
+        })
+    }
+
     /// The cassette directory itself.
     pub fn root() -> CassetteSet {
         CassetteSet(String::new())

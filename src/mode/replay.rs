@@ -501,11 +501,7 @@ impl Mode for Replayer {
         body: bytes::Bytes,
     ) -> (hyper::StatusCode, serde_json::Value) {
         let path = uri.path().trim_end_matches('/');
-        let set = uri.query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "set")
-                .map(|(_, v)| v.into_owned())
-        });
+        let set = CassetteSet::query_value(uri);
         let not_found = |message: String| {
             (
                 hyper::StatusCode::NOT_FOUND,

@@ -33,11 +33,8 @@ fn error(status: StatusCode, message: String) -> (StatusCode, Value) {
 /// `redactor` guards the miss messages, which quote requests.
 pub fn handle<M: Mode>(mode: &M, stats: &Stats, redactor: &Redactor, method: &Method, uri: &Uri) -> ProxyResponse {
     let action = uri.path().trim_start_matches(PREFIX).trim_end_matches('/');
-    let set = uri.query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "set")
-            .map(|(_, v)| v.into_owned())
-    });
+    let set = CassetteSet::query_value(uri);
+    let parsed = set.as_deref().map(CassetteSet::parse).transpose();
     let (status, body) = match (method, action) {
         (&Method::GET, "health") => (
             StatusCode::OK,
@@ -54,7 +51,7 @@ pub fn handle<M: Mode>(mode: &M, stats: &Stats, redactor: &Redactor, method: &Me
             json!({"mode": mode.name(), "totals": stats.summary(), "sets": mode.stats()}),
         ),
         (&Method::GET, "unused") => (StatusCode::OK, json!({"unused": mode.unused()})),
-        (&Method::GET, "misses") => match set.as_deref().map(CassetteSet::parse).transpose() {
+        (&Method::GET, "misses") => match parsed {
             Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
             Ok(parsed) => {
                 let mut misses = mode.misses(parsed.as_ref());
@@ -64,7 +61,7 @@ pub fn handle<M: Mode>(mode: &M, stats: &Stats, redactor: &Redactor, method: &Me
                 (StatusCode::OK, json!(misses))
             }
         },
-        (&Method::POST, "reset") => match set.as_deref().map(CassetteSet::parse).transpose() {
+        (&Method::POST, "reset") => match parsed {
             Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
             Ok(parsed) => {
                 if mode.reset(parsed.as_ref()) {

@@ -68,21 +68,16 @@ fn unknown_in_value(path: &mut String, node: &ParamSchema, value: &Param, out: &
             let children = node.children.as_ref().unwrap_or(&NO_CHILDREN);
             unknown_children(path, children, map, node.open, out);
         }
-        Param::Map(map) if kinds.contains(&Kind::Hash) => {
-            if let Some(values) = &node.values {
-                for (key, value) in map {
-                    let parent_len = push_child(path, key);
-                    unknown_in_value(path, values, value, out);
-                    path.truncate(parent_len);
-                }
-            }
-        }
         Param::Map(map) => {
-            // An array sent with indexes (`items[0][price]`).
-            if let Some(items) = &node.items {
+            // A hash's values, or an array sent with indexes (`items[0][price]`).
+            let inner = match kinds.contains(&Kind::Hash) {
+                true => &node.values,
+                false => &node.items,
+            };
+            if let Some(inner) = inner {
                 for (key, value) in map {
                     let parent_len = push_child(path, key);
-                    unknown_in_value(path, items, value, out);
+                    unknown_in_value(path, inner, value, out);
                     path.truncate(parent_len);
                 }
             }

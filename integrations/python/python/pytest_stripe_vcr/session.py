@@ -19,8 +19,11 @@ RECORD_MODES = ("none", "once", "new_episodes", "all")
 PLACEHOLDER_KEY = "sk_test_stripe_vcr_placeholder"
 
 
-def _has_cassettes(directory: Path) -> bool:
-    return directory.is_dir() and any(p.suffix == ".json" for p in directory.iterdir() if p.is_file())
+def _cassettes(directory: Path) -> list[Path]:
+    """The set's own cassette files (not those of the sets below it)."""
+    if not directory.is_dir():
+        return []
+    return [p for p in directory.iterdir() if p.is_file() and p.suffix == ".json"]
 
 
 @dataclass(frozen=True)
@@ -49,14 +52,13 @@ class Plan:
         if record == "all":
             return Plan(root, set_name, RECORD, wipe=True)
         # once: a set with cassettes is replayed as it is; one without is recorded.
-        return Plan(root, set_name, REPLAY if _has_cassettes(set_dir) else RECORD)
+        return Plan(root, set_name, REPLAY if _cassettes(set_dir) else RECORD)
 
     def prepare(self) -> None:
         """``all``: removes the set's own cassettes (not the sets below it)."""
-        if self.wipe and self.set_dir.is_dir():
-            for path in self.set_dir.iterdir():
-                if path.is_file() and path.suffix == ".json":
-                    path.unlink()
+        if self.wipe:
+            for path in _cassettes(self.set_dir):
+                path.unlink()
 
 
 @dataclass(frozen=True)
